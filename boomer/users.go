@@ -1,0 +1,334 @@
+package boomer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/zkload/zkload/boomer/recorder"
+	"github.com/zkload/zkload/boomer/wire"
+)
+
+// abandonAfter is how long a stop waits, after cancelling a user's context, for its
+// goroutine to return. A task that ignores its context is abandoned after that, and
+// whatever it records later is dropped so that it cannot leak into the next test.
+const abandonAfter = time.Second
+
+// startRetry is the pause between OnStart attempts of a user whose OnStart failed.
+const startRetry = time.Second
+
+// Users runs the users of a set of classes: it starts and stops goroutines to meet
+// per-class targets. It is the part of a worker that the master's spawn and stop drive,
+// and it can also be driven directly (a standalone run).
+type Users struct {
+	log        *slog.Logger
+	rec        *recorder.Recorder
+	exceptions chan wire.Exception
+	dropped    atomic.Int64
+
+	mu          sync.Mutex
+	classes     []*UserClass
+	byName      map[string]*UserClass
+	running     map[string][]*handle
+	unknown     map[string]bool // class names the master asked for that we do not have
+	nextID      int
+	env         *Env
+	host        string // overrides every other host when set
+	masterHost  string
+	stopTimeout time.Duration
+	tags        []string
+	exclude     []string
+}
+
+type handle struct {
+	u    *User
+	soft context.CancelFunc // stop after the current task
+	hard context.CancelFunc // stop now
+	done chan struct{}
+	dead atomic.Bool
+}
+
+// NewUsers prepares users of the given classes recording into rec. host, if set,
+// overrides the master's and the classes' hosts.
+func NewUsers(classes []*UserClass, rec *recorder.Recorder, host string, log *slog.Logger) (*Users, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	p := &Users{
+		log:        log,
+		rec:        rec,
+		exceptions: make(chan wire.Exception, 256),
+		byName:     map[string]*UserClass{},
+		running:    map[string][]*handle{},
+		unknown:    map[string]bool{},
+		env:        &Env{},
+		host:       host,
+	}
+	for _, c := range classes {
+		if err := c.Validate(); err != nil {
+			return nil, err
+		}
+		if _, dup := p.byName[c.Name]; dup {
+			return nil, fmt.Errorf("user class %s is defined twice", c.Name)
+		}
+		p.byName[c.Name] = c
+		p.classes = append(p.classes, c)
+	}
+	return p, nil
+}
+
+// Exceptions delivers unhandled task errors and panics, to be sent to the master.
+func (p *Users) Exceptions() <-chan wire.Exception { return p.exceptions }
+
+// Configure applies a test's settings from the master; users started afterwards use them.
+func (p *Users) Configure(env *Env, masterHost string, stopTimeout time.Duration, tags, exclude []string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.env, p.masterHost, p.stopTimeout, p.tags, p.exclude = env, masterHost, stopTimeout, tags, exclude
+}
+
+// UpdateClass applies a master's update_user_class: weight and host.
+func (p *Users) UpdateClass(name string, attrs map[string]any) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	c, ok := p.byName[name]
+	if !ok {
+		return fmt.Errorf("no user class %q", name)
+	}
+	if w, ok := wire.Number(attrs["weight"]); ok {
+		c.Weight = int(w)
+	}
+	if h, ok := attrs["host"].(string); ok {
+		c.Host = h
+	}
+	return nil
+}
+
+// Counts returns the users running per class, every class included (zeros too), plus
+// any class the master asked for that this worker does not have, as 0.
+func (p *Users) Counts() (map[string]int, int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make(map[string]int, len(p.classes)+len(p.unknown))
+	total := 0
+	for _, c := range p.classes {
+		n := len(p.running[c.Name])
+		out[c.Name] = n
+		total += n
+	}
+	for name := range p.unknown {
+		out[name] = 0
+	}
+	return out, total
+}
+
+// SetTargets starts or stops users so that each class runs as many as targets says.
+// One call may raise one class and lower another. Stopped users finish in the background
+// (within the stop timeout); the counts change at once.
+func (p *Users) SetTargets(targets map[string]int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for name, n := range targets {
+		if _, ok := p.byName[name]; !ok {
+			if n > 0 {
+				p.log.Error("master asked for users of a class this worker does not have; reporting 0",
+					"class", name, "count", n)
+				p.unknown[name] = true
+			}
+		}
+	}
+	var stopping []*handle
+	for _, c := range p.classes {
+		want, have := targets[c.Name], len(p.running[c.Name])
+		switch {
+		case want > have:
+			for range want - have {
+				p.running[c.Name] = append(p.running[c.Name], p.start(c))
+			}
+		case want < have:
+			// Like Locust, the most recently started users stop first.
+			stopping = append(stopping, p.running[c.Name][want:]...)
+			p.running[c.Name] = p.running[c.Name][:want]
+		}
+	}
+	if len(stopping) > 0 {
+		p.stop(stopping, p.stopTimeout)
+	}
+}
+
+// StopAll stops every user: each finishes its current task, for at most timeout (0:
+// at once), then is interrupted. The channel closes when all have returned or been
+// abandoned.
+func (p *Users) StopAll(timeout time.Duration) <-chan struct{} {
+	p.mu.Lock()
+	var all []*handle
+	for name, hs := range p.running {
+		all = append(all, hs...)
+		delete(p.running, name)
+	}
+	clear(p.unknown)
+	p.mu.Unlock()
+	return p.stop(all, timeout)
+}
+
+func (p *Users) stop(hs []*handle, timeout time.Duration) <-chan struct{} {
+	done := make(chan struct{})
+	for _, h := range hs {
+		if timeout <= 0 {
+			h.hard()
+		} else {
+			h.soft()
+		}
+	}
+	go func() {
+		defer close(done)
+		deadline := time.NewTimer(timeout)
+		defer deadline.Stop()
+		for _, h := range hs {
+			select {
+			case <-h.done:
+				continue
+			case <-deadline.C:
+			}
+			for _, h := range hs {
+				h.hard()
+			}
+			break
+		}
+		abandon := time.NewTimer(abandonAfter)
+		defer abandon.Stop()
+		for _, h := range hs {
+			select {
+			case <-h.done:
+			case <-abandon.C:
+				for _, h := range hs {
+					h.dead.Store(true)
+				}
+				p.log.Warn("some users did not stop; abandoning them", "users", len(hs))
+				return
+			}
+		}
+	}()
+	return done
+}
+
+func (p *Users) start(c *UserClass) *handle {
+	id := p.nextID
+	p.nextID++
+	host := p.host
+	if host == "" {
+		host = p.masterHost
+	}
+	if host == "" {
+		host = c.Host
+	}
+	h := &handle{done: make(chan struct{})}
+	h.u = &User{
+		Class: c,
+		ID:    id,
+		Host:  host,
+		Rand:  rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(id))),
+		env:   p.env,
+		shard: p.rec.Shard(id),
+		dead:  &h.dead,
+	}
+	soft, softCancel := context.WithCancel(context.Background())
+	hard, hardCancel := context.WithCancel(context.Background())
+	h.soft = softCancel
+	h.hard = func() { softCancel(); hardCancel() }
+	tasks := filterTasks(c.Tasks, p.tags, p.exclude)
+	go p.run(h, soft, hard, tasks, p.stopTimeout)
+	return h
+}
+
+func (p *Users) run(h *handle, soft, hard context.Context, tasks []Task, stopTimeout time.Duration) {
+	defer close(h.done)
+	defer h.hard() // release the contexts
+	u, c := h.u, h.u.Class
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	sleep := func(d time.Duration) bool {
+		timer.Reset(d)
+		select {
+		case <-timer.C:
+			return true
+		case <-soft.Done():
+			timer.Stop()
+			return false
+		}
+	}
+	if c.OnStart != nil {
+		for {
+			err := p.call(u, "on_start", func() error { return c.OnStart(hard, u) })
+			if err == nil {
+				break
+			}
+			if hard.Err() == nil {
+				p.exception(err.Error(), fmt.Sprintf("%s.on_start", c.Name))
+			}
+			if !sleep(startRetry) {
+				return
+			}
+		}
+	}
+	if c.OnStop != nil {
+		defer func() {
+			bound := stopTimeout
+			if bound < time.Second {
+				bound = time.Second
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), bound)
+			defer cancel()
+			_ = p.call(u, "on_stop", func() error { c.OnStop(ctx, u); return nil })
+		}()
+	}
+	pk := newPicker(tasks, c.Sequential)
+	for soft.Err() == nil {
+		t := pk.pick(u.Rand)
+		if t == nil {
+			<-soft.Done()
+			return
+		}
+		start := time.Now()
+		err := p.call(u, t.Name, func() error { return t.Fn(hard, u) })
+		ran := time.Since(start)
+		if err != nil && hard.Err() == nil && !errors.Is(err, context.Canceled) {
+			p.exception(err.Error(), fmt.Sprintf("%s.%s", c.Name, t.Name))
+		}
+		if c.Wait != nil {
+			if d := c.Wait(u.Rand, ran); d > 0 && !sleep(d) {
+				return
+			}
+		}
+	}
+}
+
+// call runs fn, turning a panic into a recorded failure and an exception with the Go
+// stack, as an unhandled error in a Python task would be reported.
+func (p *Users) call(u *User, what string, fn func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			msg := fmt.Sprintf("panic: %v", r)
+			u.Record("task", u.Class.Name+"."+what, 0, 0, errors.New(msg))
+			p.exception(msg, string(debug.Stack()))
+			err = nil
+		}
+	}()
+	return fn()
+}
+
+func (p *Users) exception(msg, traceback string) {
+	select {
+	case p.exceptions <- wire.Exception{Msg: msg, Traceback: traceback}:
+	default:
+		if n := p.dropped.Add(1); n == 1 || n%1000 == 0 {
+			p.log.Warn("exceptions dropped: too many to report", "dropped", n)
+		}
+	}
+}

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs what zkload needs on a Debian machine: libzmq (for the worker's cgo ZeroMQ
+# binding), Locust (the master), ZooKeeper and a JRE (the ensemble under test).
+# Idempotent: prints nothing when everything is already there.
+set -euo pipefail
+
+need=()
+have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
+for pkg in libzmq3-dev python3-locust zookeeper default-jre-headless pkg-config; do
+  have_pkg "$pkg" || need+=("$pkg")
+done
+if ! command -v go >/dev/null 2>&1 && [ ! -x /usr/local/go/bin/go ]; then
+  need+=(golang-go)
+fi
+[ ${#need[@]} -eq 0 ] && exit 0
+
+if ! command -v apt-get >/dev/null 2>&1; then
+  echo "setup.sh: apt-get not found; install these yourself: ${need[*]}" >&2
+  exit 1
+fi
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null 2>&1 || { echo "setup.sh: need root (or sudo) to install: ${need[*]}" >&2; exit 1; }
+  sudo="sudo"
+fi
+echo "setup.sh: installing ${need[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null

@@ -1,0 +1,93 @@
+// Command zkload runs Locust-compatible Go workers: a stock `locust --master` drives
+// them as it drives its own workers, at a fraction of the CPU.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+// command is one zkload subcommand.
+type command struct {
+	name    string
+	summary string
+	run     func(args []string, stdout, stderr io.Writer) error
+}
+
+func commands() []command {
+	return []command{
+		{"worker", "run users for a Locust master (locust --master)", runWorker},
+		{"locustfile", "print the master-side locustfile for zkload's user classes", runLocustfile},
+		{"list", "list the user classes with their tasks and weights", runList},
+		{"serve", "serve a tiny HTTP target on loopback, counting requests", runServe},
+	}
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `zkload: Locust-compatible Go workers for benchmarking ZooKeeper and HTTP services.
+
+Usage:
+  zkload <command> [flags] [user-class ...]
+
+Commands:
+`)
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-11s %s\n", c.name, c.summary)
+	}
+	fmt.Fprint(w, `
+Run "zkload <command> --help" for a command's flags.
+
+A typical run:
+  zkload locustfile > zkload_locustfile.py
+  locust -f zkload_locustfile.py --master -H http://127.0.0.1:8080 &
+  zkload worker --master-host 127.0.0.1 Http
+`)
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// errUsage marks an error already explained to the user; the exit code is 2.
+var errUsage = errors.New("usage")
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stderr)
+		return 2
+	}
+	switch args[0] {
+	case "-h", "--help", "-help", "help":
+		usage(stdout)
+		return 0
+	}
+	for _, c := range commands() {
+		if c.name == args[0] {
+			err := c.run(args[1:], stdout, stderr)
+			switch {
+			case err == nil:
+				return 0
+			case errors.Is(err, flag.ErrHelp):
+				return 0
+			case errors.Is(err, errUsage):
+				return 2
+			}
+			fmt.Fprintf(stderr, "zkload %s: %v\n", c.name, err)
+			return 1
+		}
+	}
+	fmt.Fprintf(stderr, "zkload: unknown command %q; want one of: %s (see zkload --help)\n", args[0], names())
+	return 2
+}
+
+func names() string {
+	var n []string
+	for _, c := range commands() {
+		n = append(n, c.name)
+	}
+	return strings.Join(n, ", ")
+}

@@ -1,0 +1,97 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/zkload/zkload/boomer"
+)
+
+func runWorker(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("worker", "[flags] [user-class ...]",
+		`Connects to a Locust master and runs the users it dispatches to the named user
+classes (all of zkload's classes when none is named). The master's locustfile must
+declare classes of the same names: see "zkload locustfile".
+
+Environment: LOCUST_MASTER_NODE_HOST, LOCUST_MASTER_NODE_PORT (as Locust's workers),
+LOCUST_WORKER_ADDITIONAL_WAIT_BEFORE_READY_AFTER_STOP (seconds).`, stdout, stderr)
+	var (
+		masterHost    = fs.String("master-host", "127.0.0.1", "host or address of the Locust master (env LOCUST_MASTER_NODE_HOST)")
+		masterPort    = fs.String("master-port", "5557", "port of the Locust master (env LOCUST_MASTER_NODE_PORT)")
+		host          string
+		masterTimeout = fs.Duration("master-timeout", 60*time.Second, "re-register after this long without heartbeats from a master that sends them (Locust 2.19+)")
+		wl            workloadFlags
+		lf            logFlags
+	)
+	fs.StringVar(&host, "host", "", "host to load; overrides the master's -H")
+	fs.StringVar(&host, "H", "", "short for --host")
+	wl.register(fs)
+	lf.register(fs)
+	names, err := fs.parse(args)
+	if err != nil {
+		return err
+	}
+	log, err := lf.logger(fs)
+	if err != nil {
+		return err
+	}
+	mh := envOr(fs, "master-host", "LOCUST_MASTER_NODE_HOST", *masterHost)
+	mpText := envOr(fs, "master-port", "LOCUST_MASTER_NODE_PORT", *masterPort)
+	what := "--master-port"
+	if !fs.set("master-port") && os.Getenv("LOCUST_MASTER_NODE_PORT") != "" {
+		what = "LOCUST_MASTER_NODE_PORT"
+	}
+	mp, err := parsePort(fs, what, mpText)
+	if err != nil {
+		return err
+	}
+	if *masterTimeout <= 0 {
+		return fs.fail("--master-timeout %s: want a positive duration such as 60s", *masterTimeout)
+	}
+	var extraWait time.Duration
+	if v := os.Getenv("LOCUST_WORKER_ADDITIONAL_WAIT_BEFORE_READY_AFTER_STOP"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return fs.fail("LOCUST_WORKER_ADDITIONAL_WAIT_BEFORE_READY_AFTER_STOP %q: want whole seconds, 0 or more", v)
+		}
+		extraWait = time.Duration(n) * time.Second
+	}
+	if err := wl.validate(fs); err != nil {
+		return err
+	}
+	classes, err := selectClasses(fs, wl.classes(), names)
+	if err != nil {
+		return err
+	}
+	w, err := boomer.NewWorker(boomer.WorkerOptions{
+		MasterHost:    mh,
+		MasterPort:    mp,
+		Classes:       classes,
+		Host:          host,
+		Logger:        log,
+		MasterTimeout: *masterTimeout,
+		WaitAfterStop: extraWait,
+	})
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		// A second signal while quitting ends the process at once.
+		<-ctx.Done()
+		stop()
+		again := make(chan os.Signal, 1)
+		signal.Notify(again, os.Interrupt, syscall.SIGTERM)
+		<-again
+		fmt.Fprintln(stderr, "zkload worker: second signal, exiting now")
+		os.Exit(1)
+	}()
+	return w.Run(ctx)
+}
