@@ -32,9 +32,6 @@ type Options struct {
 type Recorder struct {
 	shards []Shard
 	clock  func() time.Time // Options.Now, nil if none was injected
-	// wall is what the shards read the time from when no clock was injected; it is
-	// re-anchored on every Report and Clear.
-	wall wallClock
 
 	// mu serialises Report and Clear: each swaps every shard's generation and then
 	// owns the swapped-out one until it has drained it.
@@ -52,11 +49,12 @@ func New(opts Options) *Recorder {
 		}
 	}
 	r := &Recorder{shards: make([]Shard, n), clock: opts.Now}
-	r.startNS = r.newInterval()
+	startNS, anchor := r.newInterval()
+	r.startNS = startNS
 	for i := range r.shards {
 		s := &r.shards[i]
 		s.clock = opts.Now
-		s.wall = &r.wall
+		s.anchor.Store(anchor)
 		for j := range s.gens {
 			s.gens[j].init()
 		}
@@ -65,37 +63,31 @@ func New(opts Options) *Recorder {
 	return r
 }
 
-// newInterval re-anchors the shards' wall clock and returns the time in unix ns.
-func (r *Recorder) newInterval() int64 {
+// newInterval returns the time in unix ns and, unless a clock was injected, a new
+// anchor for the shards' clocks taken at that time.
+func (r *Recorder) newInterval() (int64, *clockAnchor) {
 	if r.clock != nil {
-		return r.clock().UnixNano()
+		return r.clock().UnixNano(), nil
 	}
-	return r.wall.anchor()
+	t := time.Now()
+	return t.UnixNano(), &clockAnchor{t: t, unixNS: t.UnixNano()}
 }
 
-// wallClock tells the wall-clock time with one read of the monotonic clock, where
-// time.Now reads both the wall and the monotonic clock: on a VM each read costs about
-// 20 ns, a fifth of the whole budget of Record. Re-anchoring every report keeps it
-// within one report interval of any step of the system clock.
-type wallClock struct {
-	anchorp atomic.Pointer[clockAnchor]
-}
-
+// clockAnchor lets a shard tell the wall-clock time with one read of the monotonic
+// clock, where time.Now reads both the wall and the monotonic clock: on a VM each read
+// costs about 20 ns, a fifth of the whole budget of Record. Every Report and Clear
+// hands the shards a new anchor, which keeps them within one report interval of any
+// step of the system clock.
 type clockAnchor struct {
 	t      time.Time // carries a monotonic reading
 	unixNS int64     // t.UnixNano()
-}
-
-// anchor reads time.Now as the new base and returns it in unix ns.
-func (c *wallClock) anchor() int64 {
-	t := time.Now()
-	c.anchorp.Store(&clockAnchor{t: t, unixNS: t.UnixNano()})
-	return t.UnixNano()
+	// Every user reads the anchor on every request: it must not share a cache line
+	// with anything that is written.
+	_ [128 - 32]byte
 }
 
 // unixNano returns the current unix time in nanoseconds.
-func (c *wallClock) unixNano() int64 {
-	a := c.anchorp.Load()
+func (a *clockAnchor) unixNano() int64 {
 	return a.unixNS + int64(time.Since(a.t))
 }
 
@@ -123,8 +115,11 @@ type Shard struct {
 type shardState struct {
 	mu    sync.Mutex
 	cur   *gen             // the generation Record writes into; swapped by the reporter under mu
-	clock func() time.Time // Options.Now, or nil to read wall
-	wall  *wallClock
+	clock func() time.Time // Options.Now, or nil to use anchor
+	// anchor is set by the reporter under mu but read by Record before it locks,
+	// hence atomic. Each shard holds its own copy of the pointer so that no line
+	// outside the shard is read on the hot path.
+	anchor atomic.Pointer[clockAnchor]
 	// Two generations, so that the reporter holds mu only to swap a pointer and then
 	// drains the old generation without blocking this shard's users.
 	gens [2]gen
@@ -132,8 +127,8 @@ type shardState struct {
 
 // Record records one request of the given method (any label, e.g. "GET") and name:
 // its response time, its response size in bytes and, if err is non-nil, that it
-// failed with err. An elapsed < 0 records a request without a response time (Locust's
-// num_none_requests): it is counted but not timed.
+// failed, with err.Error() as the error's text. An elapsed < 0 records a request
+// without a response time (Locust's num_none_requests): it is counted but not timed.
 func (s *Shard) Record(method, name string, elapsed time.Duration, contentLength int64, err error) {
 	// Everything that does not touch shard state happens before the lock, so the
 	// critical section is only map lookups and counter updates.
@@ -145,7 +140,7 @@ func (s *Shard) Record(method, name string, elapsed time.Duration, contentLength
 	if s.clock != nil {
 		nowNS = s.clock().UnixNano()
 	} else {
-		nowNS = s.wall.unixNano()
+		nowNS = s.anchor.Load().unixNano()
 	}
 	sec := nowNS / int64(time.Second)
 	ns := int64(elapsed)

@@ -9,30 +9,36 @@ import (
 	"github.com/zkload/zkload/boomer/wire"
 )
 
-// Report returns what was recorded since the previous Report or Clear (or New) and
-// starts a new interval, as a Locust worker's stats message:
+// Report returns what was recorded since the previous Report or Clear (or New), in
+// the shape of a Locust worker's stats message, and starts a new interval:
 //
 //   - Stats has one entry per (method, name) with requests in the interval, sorted by
 //     name then method;
 //   - StatsTotal, named "Aggregated" with method "", is the merge of all entries (the
-//     master takes its Aggregated row from it alone);
-//   - Errors holds each distinct (method, name, error text) under Locust's error key,
-//     with object addresses in the text scrubbed as Locust does.
+//     master takes its Aggregated row from it alone), and is there even when idle;
+//   - Errors maps wire.ErrorKey(method, name, text) to each distinct error, where text
+//     is the error's text with object addresses scrubbed (wire.ScrubAddress), so that
+//     keys match those of Python workers.
 //
 // Every entry's StartTime is the time of the previous Report or Clear (or New).
-// UserClassesCount and UserCount are left to the caller. Every request recorded by a
-// Record call that returned before Report was called is in this report or a later
-// one, exactly once.
+// LastRequestTimestamp is nil without requests and MinResponseTime is nil without
+// timed requests; the maps are never nil. UserClassesCount and UserCount are left to
+// the caller.
+//
+// A request whose Record returned before Report was called is in this report unless
+// an earlier one had it; a request recorded during Report is in this report or the
+// next. None is reported twice.
 func (r *Recorder) Report() wire.StatsReport {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	// The new interval starts before any shard is swapped, so every request that
 	// lands in it was recorded after its start time.
 	startNS := r.startNS
-	r.startNS = r.newInterval()
+	nowNS, anchor := r.newInterval()
+	r.startNS = nowNS
 	m := merger{entries: make(map[entryKey]*agg), errors: make(map[errorKey]*errorEntry)}
 	for i := range r.shards {
-		m.drain(r.shards[i].swap())
+		m.drain(r.shards[i].swap(anchor))
 	}
 	return m.report(startNS)
 }
@@ -42,9 +48,10 @@ func (r *Recorder) Report() wire.StatsReport {
 func (r *Recorder) Clear() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.startNS = r.newInterval()
+	nowNS, anchor := r.newInterval()
+	r.startNS = nowNS
 	for i := range r.shards {
-		g := r.shards[i].swap()
+		g := r.shards[i].swap(anchor)
 		// Drop the entries themselves, not just their counts: the next test may
 		// use other names, and the old ones should not linger.
 		clear(g.entries)
@@ -52,11 +59,15 @@ func (r *Recorder) Clear() {
 	}
 }
 
-// swap makes the shard record into its other generation and returns the one it
-// recorded into until now. The caller owns the returned generation (no Record can
-// reach it) until it swaps again, which it must not do before draining it.
-func (s *Shard) swap() *gen {
+// swap makes the shard record into its other generation, with the clock anchor a
+// (if not nil), and returns the generation it recorded into until now. The caller
+// owns the returned generation (no Record can reach it) until it swaps again, which
+// it must not do before draining it.
+func (s *Shard) swap(a *clockAnchor) *gen {
 	s.mu.Lock()
+	if a != nil {
+		s.anchor.Store(a)
+	}
 	old := s.cur
 	if old == &s.gens[0] {
 		s.cur = &s.gens[1]
@@ -258,8 +269,9 @@ func (a *agg) toWire(method, name string, startNS int64) wire.StatsEntry {
 
 func millis(ns int64) float64 { return float64(ns) / 1e6 }
 
-// unixSeconds converts unix nanoseconds to Locust's float unix seconds, splitting off
-// whole seconds first so that the fraction is not lost to float64's 53 bits.
+// unixSeconds converts unix nanoseconds to Locust's float unix seconds. Whole seconds
+// convert exactly, so the only rounding is that of the fraction and of the sum: a
+// timestamp that is a multiple of 1/2**k s comes out exact.
 func unixSeconds(ns int64) float64 {
 	return float64(ns/int64(time.Second)) + float64(ns%int64(time.Second))/1e9
 }

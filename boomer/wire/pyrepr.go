@@ -19,7 +19,9 @@ func PyRepr(s string) string {
 	var b strings.Builder
 	b.Grow(len(s) + 2)
 	b.WriteByte(quote)
-	for _, r := range s {
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		i += size
 		switch {
 		case r == '\\':
 			b.WriteString(`\\`)
@@ -32,8 +34,9 @@ func PyRepr(s string) string {
 			b.WriteString(`\n`)
 		case r == '\r':
 			b.WriteString(`\r`)
-		case r == utf8.RuneError:
-			b.WriteString(`\ufffd`)
+		case r == utf8.RuneError && size == 1:
+			// Invalid UTF-8 cannot occur in a Python str; it is shown as U+FFFD would be.
+			b.WriteRune(utf8.RuneError)
 		case r < 0x20 || r == 0x7f:
 			fmt.Fprintf(&b, `\x%02x`, r)
 		case r < 0x80 || unicode.IsPrint(r):
@@ -51,7 +54,8 @@ func PyRepr(s string) string {
 }
 
 // ErrorKey is the key under which Locust's Python workers report an error, so that the
-// same error from Go and Python workers merges into one row on the master.
+// same error from Go and Python workers merges into one row on the master. errText
+// must already be scrubbed (ScrubAddress), as Locust keys the scrubbed text.
 func ErrorKey(method, name, errText string) string {
 	sum := sha256.Sum256([]byte(method + "." + name + "." + PyRepr(errText)))
 	return hex.EncodeToString(sum[:])

@@ -1,0 +1,278 @@
+package boomer
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/zkload/zkload/boomer/recorder"
+)
+
+func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestPickerFollowsWeights(t *testing.T) {
+	tasks := []Task{{Name: "a", Weight: 1}, {Name: "zero", Weight: 0}, {Name: "b", Weight: 3}}
+	p := newPicker(tasks, false)
+	r := rand.New(rand.NewPCG(1, 2))
+	counts := map[string]int{}
+	const n = 40000
+	for range n {
+		counts[p.pick(r).Name]++
+	}
+	if counts["zero"] != 0 {
+		t.Errorf("a weight-0 task was picked %d times", counts["zero"])
+	}
+	if got := float64(counts["b"]) / float64(counts["a"]); got < 2.8 || got > 3.2 {
+		t.Errorf("b:a = %.2f, want about 3 (counts %v)", got, counts)
+	}
+	seq := newPicker(tasks, true)
+	var order []string
+	for range 4 {
+		order = append(order, seq.pick(r).Name)
+	}
+	if got := strings.Join(order, ","); got != "a,zero,b,a" {
+		t.Errorf("sequential order %s, want a,zero,b,a", got)
+	}
+}
+
+func TestWaitTimes(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	if d := Constant(time.Second)(r, 0); d != time.Second {
+		t.Errorf("Constant: %v", d)
+	}
+	for range 1000 {
+		if d := Between(10*time.Millisecond, 20*time.Millisecond)(r, 0); d < 10*time.Millisecond || d > 20*time.Millisecond {
+			t.Fatalf("Between out of range: %v", d)
+		}
+	}
+	if d := ConstantPacing(time.Second)(r, 300*time.Millisecond); d != 700*time.Millisecond {
+		t.Errorf("ConstantPacing after a 300ms task: %v, want 700ms", d)
+	}
+	if d := ConstantPacing(time.Second)(r, 2*time.Second); d != 0 {
+		t.Errorf("ConstantPacing after a slow task: %v, want 0", d)
+	}
+	if d := ConstantThroughput(4)(r, 50*time.Millisecond); d != 200*time.Millisecond {
+		t.Errorf("ConstantThroughput(4) after 50ms: %v, want 200ms", d)
+	}
+}
+
+func TestFilterTasksByTags(t *testing.T) {
+	tasks := []Task{{Name: "a", Tags: []string{"read"}}, {Name: "b", Tags: []string{"write"}}, {Name: "c"}}
+	names := func(ts []Task) string {
+		var n []string
+		for _, t := range ts {
+			n = append(n, t.Name)
+		}
+		return strings.Join(n, ",")
+	}
+	if got := names(filterTasks(tasks, nil, nil)); got != "a,b,c" {
+		t.Errorf("no filter: %s", got)
+	}
+	if got := names(filterTasks(tasks, []string{"read"}, nil)); got != "a" {
+		t.Errorf("tags read: %s", got)
+	}
+	if got := names(filterTasks(tasks, nil, []string{"write"})); got != "a,c" {
+		t.Errorf("exclude write: %s", got)
+	}
+}
+
+func TestValidateRejectsBadClasses(t *testing.T) {
+	fn := func(context.Context, *User) error { return nil }
+	for _, c := range []UserClass{
+		{},
+		{Name: "NoTasks"},
+		{Name: "NilFn", Tasks: []Task{{Name: "x", Weight: 1}}},
+		{Name: "Zero", Tasks: []Task{{Name: "x", Fn: fn}}},
+		{Name: "Neg", Weight: -1, Tasks: []Task{{Name: "x", Weight: 1, Fn: fn}}},
+	} {
+		if err := c.Validate(); err == nil {
+			t.Errorf("class %q validated", c.Name)
+		}
+	}
+}
+
+// counting is a class whose users record one request per task and count running users.
+func counting(name string, running *atomic.Int64, taskTime time.Duration) *UserClass {
+	return &UserClass{
+		Name: name, Weight: 1,
+		OnStart: func(context.Context, *User) error { running.Add(1); return nil },
+		OnStop:  func(context.Context, *User) { running.Add(-1) },
+		Tasks: []Task{{Name: "t", Weight: 1, Fn: func(ctx context.Context, u *User) error {
+			start := time.Now()
+			select {
+			case <-time.After(taskTime):
+			case <-ctx.Done():
+				return nil // interrupted: not recorded
+			}
+			u.Record("GET", "/"+name, time.Since(start), 1, nil)
+			return nil
+		}}},
+	}
+}
+
+func TestSetTargetsRaisesAndLowersClassesInOneCall(t *testing.T) {
+	var a, b atomic.Int64
+	rec := recorder.New(recorder.Options{})
+	us, err := NewUsers([]*UserClass{counting("A", &a, time.Millisecond), counting("B", &b, time.Millisecond)}, rec, "", quietLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	us.SetTargets(map[string]int{"A": 1, "B": 1})
+	waitFor(t, "1 A and 1 B", func() bool { return a.Load() == 1 && b.Load() == 1 })
+	us.SetTargets(map[string]int{"A": 2, "B": 0, "Ghost": 3, "Zero": 0})
+	counts, total := us.Counts()
+	if counts["A"] != 2 || counts["B"] != 0 || total != 2 {
+		t.Errorf("counts %v total %d, want A:2 B:0 total 2", counts, total)
+	}
+	if n, ok := counts["Ghost"]; !ok || n != 0 {
+		t.Errorf("an unknown class asked for must be reported as 0: %v", counts)
+	}
+	if _, ok := counts["Zero"]; ok {
+		t.Errorf("an unknown class asked for 0 users must be ignored: %v", counts)
+	}
+	waitFor(t, "B stopped and A raised", func() bool { return a.Load() == 2 && b.Load() == 0 })
+	<-us.StopAll(time.Second)
+	if a.Load() != 0 {
+		t.Errorf("%d A users still running after StopAll", a.Load())
+	}
+}
+
+func TestStopLetsTasksFinishWithinStopTimeout(t *testing.T) {
+	var running atomic.Int64
+	rec := recorder.New(recorder.Options{})
+	us, err := NewUsers([]*UserClass{counting("Slow", &running, 200*time.Millisecond)}, rec, "", quietLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	us.SetTargets(map[string]int{"Slow": 3})
+	waitFor(t, "3 users", func() bool { return running.Load() == 3 })
+	<-us.StopAll(5 * time.Second) // long enough for every task in flight to finish
+	rep := rec.Report()
+	if rep.StatsTotal.NumRequests != 3 {
+		t.Errorf("%d requests recorded, want 3: the task in flight of each user finishes and records", rep.StatsTotal.NumRequests)
+	}
+	if rep.StatsTotal.NumFailures != 0 {
+		t.Errorf("%d failures", rep.StatsTotal.NumFailures)
+	}
+
+	// With no stop timeout, tasks are interrupted and record nothing.
+	us.SetTargets(map[string]int{"Slow": 3})
+	waitFor(t, "3 users", func() bool { return running.Load() == 3 })
+	rec.Clear()
+	<-us.StopAll(0)
+	if n := rec.Report().StatsTotal.NumRequests; n != 0 {
+		t.Errorf("%d requests recorded after an immediate stop, want 0", n)
+	}
+}
+
+func TestPanicIsAFailureAndAnException(t *testing.T) {
+	rec := recorder.New(recorder.Options{})
+	c := &UserClass{Name: "Boom", Tasks: []Task{{Name: "explode", Weight: 1, Fn: func(ctx context.Context, u *User) error {
+		var m map[string]int
+		m["x"] = 1 // nil map write: a real runtime panic
+		return nil
+	}}}, Wait: Constant(time.Hour)}
+	us, err := NewUsers([]*UserClass{c}, rec, "", quietLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	us.SetTargets(map[string]int{"Boom": 1})
+	ex := <-us.Exceptions()
+	if !strings.Contains(ex.Msg, "assignment to entry in nil map") {
+		t.Errorf("exception msg %q", ex.Msg)
+	}
+	if !strings.Contains(ex.Traceback, "users_test.go") {
+		t.Errorf("traceback does not show the panicking frame:\n%s", ex.Traceback)
+	}
+	<-us.StopAll(0)
+	rep := rec.Report()
+	if rep.StatsTotal.NumFailures != 1 || len(rep.Errors) != 1 {
+		t.Fatalf("failures %d, errors %v", rep.StatsTotal.NumFailures, rep.Errors)
+	}
+	for _, e := range rep.Errors {
+		if e.Method != "task" || e.Name != "Boom.explode" || !strings.HasPrefix(e.Error, "panic: ") {
+			t.Errorf("error row %+v", e)
+		}
+	}
+}
+
+func TestTaskErrorIsAnExceptionAndOnStartIsRetried(t *testing.T) {
+	rec := recorder.New(recorder.Options{})
+	var starts atomic.Int64
+	c := &UserClass{Name: "Flaky",
+		OnStart: func(context.Context, *User) error {
+			if starts.Add(1) == 1 {
+				return errors.New("server down")
+			}
+			return nil
+		},
+		Tasks: []Task{{Name: "fail", Weight: 1, Fn: func(ctx context.Context, u *User) error {
+			return errors.New("task broke")
+		}}}, Wait: Constant(time.Hour)}
+	us, err := NewUsers([]*UserClass{c}, rec, "", quietLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	us.SetTargets(map[string]int{"Flaky": 1})
+	first, second := <-us.Exceptions(), <-us.Exceptions()
+	<-us.StopAll(0)
+	if first.Msg != "server down" || first.Traceback != "Flaky.on_start" {
+		t.Errorf("first exception %+v", first)
+	}
+	if second.Msg != "task broke" || second.Traceback != "Flaky.fail" {
+		t.Errorf("second exception %+v", second)
+	}
+	if starts.Load() != 2 {
+		t.Errorf("OnStart ran %d times, want 2 (retried once)", starts.Load())
+	}
+}
+
+func TestAbandonedUserRecordsNothing(t *testing.T) {
+	rec := recorder.New(recorder.Options{})
+	release := make(chan struct{})
+	recorded := make(chan struct{})
+	c := &UserClass{Name: "Stuck", Tasks: []Task{{Name: "ignore-ctx", Weight: 1, Fn: func(ctx context.Context, u *User) error {
+		<-release // ignores ctx
+		u.Record("GET", "/late", time.Millisecond, 0, nil)
+		close(recorded)
+		return nil
+	}}}, Wait: Constant(time.Hour)}
+	us, err := NewUsers([]*UserClass{c}, rec, "", quietLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	us.SetTargets(map[string]int{"Stuck": 1})
+	<-us.StopAll(0) // returns after abandoning the user
+	close(release)
+	<-recorded
+	if n := rec.Report().StatsTotal.NumRequests; n != 0 {
+		t.Errorf("an abandoned user recorded %d requests into the next test", n)
+	}
+}
+
+func BenchmarkUserRecord(b *testing.B) {
+	rec := recorder.New(recorder.Options{})
+	var dead atomic.Bool
+	u := &User{shard: rec.Shard(0), dead: &dead}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		u.Record("GET", "/", time.Duration(i%1000)*time.Microsecond, 100, nil)
+	}
+}
