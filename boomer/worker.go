@@ -69,6 +69,8 @@ type Worker struct {
 	registered   atomic.Bool  // acked by the current master
 	lastMasterHB atomic.Int64 // unix nanos of the last master heartbeat; 0: none to expect
 	lost         chan string
+	sentRequests atomic.Int64 // requests in the reports sent so far
+	sentFailures atomic.Int64
 
 	// Owned by the Run goroutine.
 	connected   bool
@@ -488,7 +490,17 @@ func (w *Worker) reports(ctx context.Context) {
 func (w *Worker) sendReport() {
 	rep := w.rec.Report()
 	rep.UserClassesCount, rep.UserCount = w.users.Counts()
-	w.sendOrLog(wire.TypeStats, rep)
+	if err := w.send(wire.TypeStats, rep); err != nil {
+		w.log.Warn("stats report lost", "err", err, "requests", rep.StatsTotal.NumRequests)
+		return
+	}
+	w.sentRequests.Add(rep.StatsTotal.NumRequests)
+	w.sentFailures.Add(rep.StatsTotal.NumFailures)
+}
+
+// Reported returns the requests and failures in the stats reports sent so far.
+func (w *Worker) Reported() (requests, failures int64) {
+	return w.sentRequests.Load(), w.sentFailures.Load()
 }
 
 // quit stops the users, giving requests in flight QuitGrace to finish, sends the final
@@ -511,7 +523,8 @@ func (w *Worker) quit(conn *transport.Conn) {
 		w.log.Warn("closing master link", "err", err)
 	}
 	w.conn.Store(nil)
-	w.log.Info("worker quit")
+	req, fail := w.Reported()
+	w.log.Info("worker quit", "reported_requests", req, "reported_failures", fail, "undelivered_frames", conn.Dropped())
 }
 
 func (w *Worker) drainPendingExceptions() {

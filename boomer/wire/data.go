@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/vmihailenco/msgpack/v5"
 )
@@ -27,6 +29,21 @@ type SpawningComplete struct {
 type Exception struct {
 	Msg       string `msgpack:"msg"`
 	Traceback string `msgpack:"traceback"`
+}
+
+// EncodeMsgpack writes the exception with valid UTF-8 text (see ValidText).
+func (e Exception) EncodeMsgpack(enc *msgpack.Encoder) error {
+	return enc.Encode(map[string]string{"msg": ValidText(e.Msg), "traceback": ValidText(e.Traceback)})
+}
+
+// ValidText replaces invalid UTF-8 with U+FFFD. The master decodes text strictly, and
+// on 2.12.1 a decoding error in the first message kills its receive loop, so no text
+// that a task produced (names, error messages) may reach it unchecked.
+func ValidText(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	return strings.ToValidUTF8(s, "\uFFFD")
 }
 
 // StatsReport is the delta a worker sends every few seconds: everything recorded since
@@ -154,7 +171,7 @@ func (e StatsEntry) EncodeMsgpack(enc *msgpack.Encoder) error {
 		k string
 		v any
 	}{
-		{"name", e.Name}, {"method", e.Method}, {"last_request_timestamp", e.LastRequestTimestamp},
+		{"name", ValidText(e.Name)}, {"method", ValidText(e.Method)}, {"last_request_timestamp", e.LastRequestTimestamp},
 		{"start_time", e.StartTime}, {"num_requests", e.NumRequests},
 		{"num_none_requests", e.NumNoneRequests}, {"num_failures", e.NumFailures},
 		{"total_response_time", e.TotalResponseTime}, {"max_response_time", e.MaxResponseTime},
@@ -182,6 +199,28 @@ type StatsError struct {
 	Occurrences int64   `msgpack:"occurrences"`
 	FirstSeen   float64 `msgpack:"first_seen"`
 	LastSeen    float64 `msgpack:"last_seen"`
+}
+
+// EncodeMsgpack writes the error with Python's key order and valid UTF-8 text.
+func (e StatsError) EncodeMsgpack(enc *msgpack.Encoder) error {
+	if err := enc.EncodeMapLen(6); err != nil {
+		return err
+	}
+	for _, kv := range []struct {
+		k string
+		v any
+	}{
+		{"name", ValidText(e.Name)}, {"method", ValidText(e.Method)}, {"error", ValidText(e.Error)},
+		{"occurrences", e.Occurrences}, {"first_seen", e.FirstSeen}, {"last_seen", e.LastSeen},
+	} {
+		if err := enc.EncodeString(kv.k); err != nil {
+			return err
+		}
+		if err := enc.Encode(kv.v); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Spawn is a master's spawn order: absolute per-class user targets.
@@ -217,7 +256,7 @@ func ParseSpawn(data any) (Spawn, error) {
 	s.UserClassesCount = make(map[string]int, len(ucc))
 	for name, v := range ucc {
 		n, ok := Number(v)
-		if !ok || n < 0 || n != math.Trunc(n) {
+		if !ok || n < 0 || n != math.Trunc(n) || n > math.MaxInt32 {
 			return s, fmt.Errorf("spawn count for %q is %v, want a whole number", name, v)
 		}
 		s.UserClassesCount[name] = int(n)

@@ -11,7 +11,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 
 	"github.com/vmihailenco/msgpack/v5"
 )
@@ -41,8 +40,8 @@ const (
 const ClientReadyVersion = -1
 
 // Message is one protocol message. Data is whatever msgpack value the type carries:
-// for decoded messages, nil, bool, int64, uint64, float64, string, []byte, []any or
-// map[string]any (maps with non-string keys decode as map[any]any).
+// for decoded messages, nil, bool, int64 (uint64 above math.MaxInt64), float64,
+// string, []byte, []any or map[string]any (map[any]any when a key is not text).
 type Message struct {
 	Type   string
 	Data   any
@@ -58,13 +57,13 @@ func Encode(m Message) ([]byte, error) {
 	if err := enc.EncodeArrayLen(3); err != nil {
 		return nil, err
 	}
-	if err := enc.EncodeString(m.Type); err != nil {
+	if err := enc.EncodeString(ValidText(m.Type)); err != nil {
 		return nil, err
 	}
 	if err := enc.Encode(m.Data); err != nil {
 		return nil, fmt.Errorf("encode %s data: %w", m.Type, err)
 	}
-	if err := enc.EncodeString(m.NodeID); err != nil {
+	if err := enc.EncodeString(ValidText(m.NodeID)); err != nil {
 		return nil, err
 	}
 	return buf.Bytes(), nil
@@ -75,76 +74,46 @@ var ErrMalformed = errors.New("malformed message")
 
 // Decode parses one frame from a master. It accepts both msgpack string families (str
 // and the old raw/bin), every integer width and nested values of mixed types, and
-// rejects anything that is not exactly a 3-array with a text type.
+// rejects anything that is not exactly a 3-array with a text type. Length claims are
+// checked against the frame's size, so a hostile frame cannot exhaust memory.
 func Decode(frame []byte) (Message, error) {
 	var m Message
 	if len(frame) == 0 {
 		return m, fmt.Errorf("%w: empty frame", ErrMalformed)
 	}
-	dec := msgpack.NewDecoder(bytes.NewReader(frame))
-	dec.SetMapDecoder(decodeMap)
-	n, err := dec.DecodeArrayLen()
+	r := &reader{b: frame}
+	env, err := r.value()
 	if err != nil {
-		return m, fmt.Errorf("%w: envelope: %w", ErrMalformed, err)
+		return m, err
 	}
-	if n != 3 {
-		return m, fmt.Errorf("%w: envelope has %d elements, want 3", ErrMalformed, n)
+	parts, ok := env.([]any)
+	if !ok {
+		return m, fmt.Errorf("%w: envelope is %T, want a 3-array", ErrMalformed, env)
 	}
-	if m.Type, err = decodeText(dec); err != nil {
-		return m, fmt.Errorf("%w: type: %w", ErrMalformed, err)
+	if len(parts) != 3 {
+		return m, fmt.Errorf("%w: envelope has %d elements, want 3", ErrMalformed, len(parts))
 	}
-	if m.Data, err = dec.DecodeInterface(); err != nil {
-		return m, fmt.Errorf("%w: %s data: %w", ErrMalformed, m.Type, err)
+	if r.left() != 0 {
+		return m, fmt.Errorf("%w: %d trailing bytes after message", ErrMalformed, r.left())
 	}
-	code, err := dec.PeekCode()
-	if err != nil {
-		return m, fmt.Errorf("%w: node id: %w", ErrMalformed, err)
+	if m.Type, ok = text(parts[0]); !ok {
+		return m, fmt.Errorf("%w: type is %T, want text", ErrMalformed, parts[0])
 	}
-	if code != 0xc0 { // nil node id is tolerated; masters always send one
-		if m.NodeID, err = decodeText(dec); err != nil {
-			return m, fmt.Errorf("%w: node id: %w", ErrMalformed, err)
+	m.Data = parts[1]
+	if parts[2] != nil { // nil node id is tolerated; masters always send one
+		if m.NodeID, ok = text(parts[2]); !ok {
+			return m, fmt.Errorf("%w: node id is %T, want text", ErrMalformed, parts[2])
 		}
-	} else if err := dec.DecodeNil(); err != nil {
-		return m, fmt.Errorf("%w: node id: %w", ErrMalformed, err)
-	}
-	if _, err := dec.PeekCode(); !errors.Is(err, io.EOF) {
-		return m, fmt.Errorf("%w: trailing bytes after message", ErrMalformed)
 	}
 	return m, nil
 }
 
-// decodeText reads a msgpack str or bin (msgpack < 1.0 packs text as raw) as a string.
-func decodeText(dec *msgpack.Decoder) (string, error) {
-	v, err := dec.DecodeInterface()
-	if err != nil {
-		return "", err
-	}
+func text(v any) (string, bool) {
 	switch s := v.(type) {
 	case string:
-		return s, nil
+		return s, true
 	case []byte:
-		return string(s), nil
+		return string(s), true
 	}
-	return "", fmt.Errorf("got %T, want text", v)
-}
-
-// decodeMap decodes a map with string keys as map[string]any, anything else as map[any]any,
-// and bin keys (old msgpack raw strings) as strings.
-func decodeMap(dec *msgpack.Decoder) (any, error) {
-	um, err := dec.DecodeUntypedMap()
-	if err != nil {
-		return nil, err
-	}
-	sm := make(map[string]any, len(um))
-	for k, v := range um {
-		switch ks := k.(type) {
-		case string:
-			sm[ks] = v
-		case []byte:
-			sm[string(ks)] = v
-		default:
-			return um, nil
-		}
-	}
-	return sm, nil
+	return "", false
 }
