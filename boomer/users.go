@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"runtime"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -301,10 +302,18 @@ func (p *Users) run(h *handle, soft, hard context.Context, tasks []Task, stopTim
 		if err != nil && hard.Err() == nil && !errors.Is(err, context.Canceled) {
 			p.exception(err.Error(), fmt.Sprintf("%s.%s", c.Name, t.Name))
 		}
+		d := time.Duration(0)
 		if c.Wait != nil {
-			if d := c.Wait(u.Rand, ran); d > 0 && !sleep(d) {
+			d = c.Wait(u.Rand, ran)
+		}
+		if d > 0 {
+			if !sleep(d) {
 				return
 			}
+		} else {
+			// A user that never waits must still let the worker's own goroutines
+			// (heartbeats, quit) run promptly on a saturated machine.
+			runtime.Gosched()
 		}
 	}
 }

@@ -22,6 +22,8 @@ type flagSet struct {
 	name   string
 	stdout io.Writer
 	stderr io.Writer
+	// preparse hooks see the arguments before parsing (to define open-ended flags).
+	preparse []func(args []string)
 }
 
 func newFlagSet(name, synopsis, about string, stdout, stderr io.Writer) *flagSet {
@@ -39,6 +41,9 @@ func newFlagSet(name, synopsis, about string, stdout, stderr io.Writer) *flagSet
 // parse parses flags and positional arguments in any order. Bad flags give one line
 // on stderr and errUsage.
 func (fs *flagSet) parse(args []string) ([]string, error) {
+	for _, f := range fs.preparse {
+		f(args)
+	}
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
@@ -114,6 +119,7 @@ type workloadFlags struct {
 	httpHeaders headerList
 	httpBody    string
 	httpTimeout time.Duration
+	zk          zkFlags
 }
 
 func (w *workloadFlags) register(fs *flagSet) {
@@ -122,6 +128,7 @@ func (w *workloadFlags) register(fs *flagSet) {
 	fs.Var(&w.httpHeaders, "http-header", "Http: request header \"Name: value\" (repeatable)")
 	fs.StringVar(&w.httpBody, "http-body", "", "Http: request body")
 	fs.DurationVar(&w.httpTimeout, "http-timeout", 60*time.Second, "Http: timeout of one request")
+	w.zk.register(fs)
 }
 
 func (w *workloadFlags) validate(fs *flagSet) error {
@@ -131,17 +138,17 @@ func (w *workloadFlags) validate(fs *flagSet) error {
 	if w.httpTimeout <= 0 {
 		return fs.fail("--http-timeout %s: want a positive duration such as 30s", w.httpTimeout)
 	}
-	return nil
+	return w.zk.validate(fs)
 }
 
 // classes returns every user class zkload has, built from the settings.
 func (w *workloadFlags) classes() []*boomer.UserClass {
-	return []*boomer.UserClass{
+	return append([]*boomer.UserClass{
 		tasks.HTTPUser(tasks.HTTPOptions{
 			Path: w.httpPath, Method: w.httpMethod, Headers: w.httpHeaders.h,
 			Body: w.httpBody, Timeout: w.httpTimeout,
 		}),
-	}
+	}, w.zk.classes()...)
 }
 
 // selectClasses picks the classes named on the command line (all when none is named).

@@ -23,7 +23,7 @@ func runLocustfile(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	_, err = io.WriteString(stdout, locustfile(classes))
+	_, err = io.WriteString(stdout, locustfile(classes)+zkLocustfileArgs(classes))
 	return err
 }
 

@@ -24,6 +24,7 @@ func commands() []command {
 		{"locustfile", "print the master-side locustfile for zkload's user classes", runLocustfile},
 		{"list", "list the user classes with their tasks and weights", runList},
 		{"serve", "serve a tiny HTTP target on loopback, counting requests", runServe},
+		{"cleanup", "delete what the ZooKeeper workloads left under the pseudo-root", runCleanup},
 	}
 }
 

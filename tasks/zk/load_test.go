@@ -1,0 +1,241 @@
+package zk
+
+import (
+	"context"
+	"math"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/zkload/zkload/boomer"
+	"github.com/zkload/zkload/internal/zkenv"
+	"github.com/zkload/zkload/internal/zkenv/zktest"
+)
+
+func classByName(cs []*boomer.UserClass, name string) *boomer.UserClass {
+	for _, c := range cs {
+		if c.Name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+func TestPacerPlan(t *testing.T) {
+	p := NewPacer(500)
+	p.Join()
+	ctx := context.Background()
+	start := time.Now()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var got []time.Time
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 63; i++ {
+				at, _, err := p.Next(ctx)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				got = append(got, at)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	el := time.Since(start)
+	// 504 starts at 500/s take 1006 ms of plan.
+	if el < 1000*time.Millisecond || el > 1200*time.Millisecond {
+		t.Errorf("504 starts at 500/s took %v", el)
+	}
+	// Idle users are on time, bar a few scheduling hiccups of a busy test machine.
+	if p.Late() > 10 {
+		t.Errorf("%d late starts of 504 with idle users", p.Late())
+	}
+	// Planned starts are evenly spaced: every 2 ms, none twice.
+	first := got[0]
+	for _, at := range got {
+		if at.Before(first) {
+			first = at
+		}
+	}
+	seen := map[int64]bool{}
+	for _, at := range got {
+		ms := int64(math.Round(float64(at.Sub(first)) / 2e6))
+		seen[ms] = true
+	}
+	if len(seen) != 504 {
+		t.Errorf("%d distinct planned starts of 504", len(seen))
+	}
+	// A user busy past its due time takes late starts, which count.
+	p2 := NewPacer(1000)
+	p2.Join()
+	p2.Next(ctx)
+	time.Sleep(20 * time.Millisecond)
+	_, late, _ := p2.Next(ctx)
+	if late < 15*time.Millisecond || p2.Late() != 1 {
+		t.Errorf("late by %v, %d late", late, p2.Late())
+	}
+	// Leaving and joining again restarts the plan: no backlog from the idle time.
+	p2.Leave()
+	p2.Join()
+	if _, late, _ := p2.Next(ctx); late != 0 {
+		t.Errorf("restarted plan starts late by %v", late)
+	}
+}
+
+// TestOpenLoopHoldsRate: --rate 2000 over 20 users holds 2000/s within 1% over 3 s,
+// measured between two reports once the users run.
+func TestOpenLoopHoldsRate(t *testing.T) {
+	e := zktest.Start(t, 1)
+	classes := Classes(Options{Flags: map[string]string{"hosts": e.ConnectString(), "pseudo-root": "/rate", "rate": "2000"}})
+	h := newHarness(t, []*boomer.UserClass{classByName(classes, "Get")}, "", nil)
+	h.users.SetTargets(map[string]int{"Get": 20})
+	time.Sleep(1500 * time.Millisecond)
+	h.rec.Report()
+	t0 := time.Now()
+	time.Sleep(3 * time.Second)
+	r := h.rec.Report()
+	el := time.Since(t0)
+	tl := newTally()
+	tl.add(r)
+	got := float64(tl.reqs[key{"get", "get"}]) / el.Seconds()
+	if math.Abs(got-2000)/2000 > 0.01 {
+		t.Errorf("rate %.1f/s, want 2000 within 1%% (late starts: %d)", got, tl.reqs[key{LateStartMethod, "get"}])
+	}
+	if n := tl.totalFailures(); n != 0 {
+		t.Errorf("%d failures: %v", n, tl.errs)
+	}
+}
+
+// TestOpenLoopMeasuresFromPlannedStart: when the server stalls, the open loop's
+// latencies include the time requests waited for their turn (no coordinated omission),
+// and starts made late are counted.
+func TestOpenLoopMeasuresFromPlannedStart(t *testing.T) {
+	e := zktest.Start(t, 1)
+	classes := Classes(Options{Flags: map[string]string{"hosts": e.ConnectString(), "pseudo-root": "/co", "rate": "200"}})
+	h := newHarness(t, []*boomer.UserClass{classByName(classes, "Get")}, "", nil)
+	h.users.SetTargets(map[string]int{"Get": 2})
+	time.Sleep(time.Second)
+	// Stall the server for 500 ms (SIGSTOP), as wrk2's ^Z demo does.
+	pid := e.Members()[0].Pid()
+	stall(t, pid, 500*time.Millisecond)
+	time.Sleep(time.Second)
+	got := h.run(nil, 0)
+	g := key{"get", "get"}
+	late := key{LateStartMethod, "get"}
+	if got.maxMS[g] < 400 {
+		t.Errorf("max get latency %.1f ms across a 500 ms stall: the stall is hidden", got.maxMS[g])
+	}
+	if got.reqs[late] == 0 {
+		t.Errorf("no late starts recorded across a 500 ms stall with 2 users at 200/s")
+	}
+}
+
+// TestPipelining: one session with --outstanding 8 keeps several requests in flight:
+// the server sees more than one outstanding request at a time and the session does
+// more than with one in flight.
+func TestPipelining(t *testing.T) {
+	e := zktest.Start(t, 1)
+	rate := func(outstanding string) float64 {
+		classes := Classes(Options{Flags: map[string]string{"hosts": e.ConnectString(), "pseudo-root": "/pipe", "outstanding": outstanding}})
+		h := newHarness(t, []*boomer.UserClass{classByName(classes, "Get"), classByName(classes, "Watch")}, "", nil)
+		got := h.run(map[string]int{"Get": 1, "Watch": 1}, 2*time.Second)
+		if n := got.totalFailures(); n != 0 {
+			t.Errorf("outstanding %s: %d failures: %v", outstanding, n, got.errs)
+		}
+		if got.reqs[key{"watch", "watch"}] == 0 {
+			t.Errorf("outstanding %s: no watch", outstanding)
+		}
+		return float64(got.reqs[key{"get", "get"}]) / 2
+	}
+	one, eight := rate("1"), rate("8")
+	t.Logf("get/s with 1 in flight: %.0f, with 8: %.0f", one, eight)
+	if eight < 1.3*one {
+		t.Errorf("8 in flight gave %.0f/s, 1 in flight %.0f/s: no pipelining", eight, one)
+	}
+}
+
+// TestSessionExpiryRecovers: when a user's session expires, its requests fail with
+// ZooKeeper's error, and it goes on with a new session and new ephemeral nodes.
+func TestSessionExpiryRecovers(t *testing.T) {
+	e := zktest.Start(t, 1)
+	classes := Classes(Options{Flags: map[string]string{"hosts": e.ConnectString(), "pseudo-root": "/exp", "session-timeout": "1"}})
+	h := newHarness(t, []*boomer.UserClass{classByName(classes, "Watch")}, "", nil)
+	h.users.SetTargets(map[string]int{"Watch": 2})
+	time.Sleep(time.Second)
+	stall(t, e.Members()[0].Pid(), 3*time.Second) // longer than the session timeout: sessions expire
+	time.Sleep(3 * time.Second)
+	h.rec.Report() // drop what happened around the outage
+	time.Sleep(time.Second)
+	got := h.run(nil, 0)
+	if n := got.reqs[key{"watch", "watch"}]; n == 0 {
+		t.Fatalf("no watch requests after the sessions expired: %v", got.errs)
+	}
+	if f := got.totalFailures(); f != 0 {
+		t.Errorf("%d failures after recovery: %v", f, got.errs)
+	}
+}
+
+// TestSASLAndDigestACL: with SASL DIGEST-MD5 and a digest identity, sessions
+// authenticate and created znodes carry the creator-only ACL.
+func TestSASLAndDigestACL(t *testing.T) {
+	e := zktest.StartOptions(t, zkenv.Options{DigestUsers: map[string]string{"bench": "s3cret"}})
+	flags := map[string]string{"hosts": e.ConnectString(), "pseudo-root": "/auth",
+		"sasl-options": `{"mechanism":"DIGEST-MD5","username":"bench","password":"s3cret"}`, "digest": "bench:pw"}
+	classes := Classes(Options{Flags: flags})
+	h := newHarness(t, []*boomer.UserClass{classByName(classes, "Set")}, "", nil)
+	got := h.run(map[string]int{"Set": 2}, time.Second)
+	if got.reqs[key{"set", "set"}] == 0 || got.totalFailures() != 0 {
+		t.Fatalf("set with SASL: %v, errors %v", got.reqs, got.errs)
+	}
+	s, err := Resolve(Layers{Flags: flags})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := Dial(ctxT(t, 10*time.Second), s, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	acl, _, err := conn.GetACL("/auth")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, a := range acl {
+		ids = append(ids, a.Scheme+":"+a.ID)
+	}
+	joined := strings.Join(ids, " ")
+	if !strings.Contains(joined, "sasl:bench") || !strings.Contains(joined, "digest:bench:") || strings.Contains(joined, "world:anyone") {
+		t.Errorf("ACL of /auth: %s; want the SASL and digest creator", joined)
+	}
+	// A wrong SASL password does not get a session.
+	bad := *s
+	bad.SASLPassword = "wrong"
+	bad.SessionTimeout = 2 * time.Second
+	if c, err := Dial(ctxT(t, 10*time.Second), &bad, nil, nil); err == nil {
+		c.Close()
+		t.Error("wrong SASL password accepted")
+	}
+	n, err := Cleanup(ctxT(t, 20*time.Second), s, nil, nil)
+	if err != nil || n == 0 {
+		t.Errorf("cleanup with credentials: %d, %v", n, err)
+	}
+	if ok, _, err := conn.Exists("/auth"); err != nil || ok {
+		t.Errorf("/auth still there after cleanup: %v %v", ok, err)
+	}
+}
+
+func TestCleanupRefusesRoot(t *testing.T) {
+	for _, root := range []string{"/", "/zookeeper", "/zookeeper/quota"} {
+		_, err := Cleanup(context.Background(), &Settings{PseudoRoot: root}, nil, nil)
+		if err == nil || !strings.Contains(err.Error(), "refusing") {
+			t.Errorf("Cleanup(%s) = %v", root, err)
+		}
+	}
+}

@@ -1,0 +1,48 @@
+package main
+
+import (
+	"context"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	zktasks "github.com/zkload/zkload/tasks/zk"
+)
+
+func runCleanup(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("cleanup", "[flags]",
+		`Deletes what the ZooKeeper workloads leave behind: the pseudo-root (default /kl)
+and everything under it (shared keys c-*, leftover d-* and sequential nodes), and nothing
+else. Refuses "/" and /zookeeper. The ensemble and credentials are the workers' settings:
+--hosts or ZK_LOCUST_HOSTS, --pseudo-root or ZK_LOCUST_PSEUDO_ROOT, --digest, ...`, stdout, stderr)
+	var z zkFlags
+	z.register(fs)
+	if _, err := fs.parse(args); err != nil {
+		return err
+	}
+	if err := z.validate(fs); err != nil {
+		return err
+	}
+	l := z.layers()
+	if v, ok := l.Flags["pseudo-root"]; ok && isRootPath(v) {
+		return fs.fail("--pseudo-root %q: refusing to delete the whole tree; want the workloads' pseudo-root, such as /kl", v)
+	}
+	s, err := zktasks.Resolve(zktasks.Layers{Flags: l.Flags, Env: l.Env})
+	if err != nil {
+		return fs.fail("%v", err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	_, err = zktasks.Cleanup(ctx, s, stderr, nil)
+	return err
+}
+
+func isRootPath(p string) bool {
+	for _, c := range p {
+		if c != '/' && c != ' ' {
+			return false
+		}
+	}
+	return true
+}

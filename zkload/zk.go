@@ -1,0 +1,141 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/zkload/zkload/boomer"
+	zktasks "github.com/zkload/zkload/tasks/zk"
+)
+
+// zkFlags are the ZooKeeper workloads' settings: one flag per zk-locust setting (each
+// also read from its environment variable), plus the open-ended --bench-NAME VALUE.
+type zkFlags struct {
+	fs    *flagSet
+	vals  map[string]*string
+	bench map[string]string
+}
+
+func (z *zkFlags) register(fs *flagSet) {
+	z.fs = fs
+	z.vals = map[string]*string{}
+	z.bench = map[string]string{}
+	for _, s := range zktasks.AllSettings() {
+		p := new(string)
+		z.vals[s.Flag] = p
+		help := "ZooKeeper: " + s.Help + " (env " + s.Env
+		if s.Option != "" {
+			help += ", master option --" + strings.ReplaceAll(s.Option, "_", "-")
+		}
+		fs.StringVar(p, s.Flag, s.Default, help+")")
+	}
+	fs.preparse = append(fs.preparse, z.defineBench)
+}
+
+// benchValue is one --bench-NAME flag.
+type benchValue struct {
+	m    map[string]string
+	name string
+}
+
+func (b benchValue) String() string {
+	if b.m == nil {
+		return ""
+	}
+	return b.m[b.name]
+}
+
+func (b benchValue) Set(v string) error { b.m[b.name] = v; return nil }
+
+// defineBench defines a flag for every --bench-NAME on the command line, since their
+// names are open-ended.
+func (z *zkFlags) defineBench(args []string) {
+	for _, a := range args {
+		if a == "--" {
+			return
+		}
+		name := strings.TrimLeft(a, "-")
+		if len(name) == len(a) || len(a)-len(name) > 2 {
+			continue
+		}
+		name, _, _ = strings.Cut(name, "=")
+		rest, ok := strings.CutPrefix(name, "bench-")
+		if !ok || rest == "" || z.fs.Lookup(name) != nil {
+			continue
+		}
+		z.fs.Var(benchValue{m: z.bench, name: zktasks.NormalizeBenchName(rest)}, name,
+			"ZooKeeper: open-ended setting for workloads (env ZK_LOCUST_BENCH_"+strings.ToUpper(zktasks.NormalizeBenchName(rest))+")")
+	}
+}
+
+// layers returns the worker's own settings: flags given on the command line and the
+// environment.
+func (z *zkFlags) layers() zktasks.Layers {
+	flags := map[string]string{}
+	if z.fs != nil {
+		for name, p := range z.vals {
+			if z.fs.set(name) {
+				flags[name] = *p
+			}
+		}
+	}
+	env, benchEnv := zktasks.EnvLayer(os.Environ())
+	return zktasks.Layers{Flags: flags, Env: env, Bench: z.bench, BenchEnv: benchEnv}
+}
+
+func (z *zkFlags) validate(fs *flagSet) error {
+	if err := zktasks.Check(z.layers()); err != nil {
+		return fs.fail("%v", err)
+	}
+	return nil
+}
+
+// classes returns the ZooKeeper user classes, one per zk-locust task set.
+func (z *zkFlags) classes() []*boomer.UserClass {
+	l := z.layers()
+	return zktasks.Classes(zktasks.Options{Flags: l.Flags, Env: l.Env, Bench: l.Bench, BenchEnv: l.BenchEnv})
+}
+
+// zkLocustfileArgs returns the locustfile lines that declare the ZooKeeper settings as
+// custom arguments of the master: they show in its web UI, and reach workers in
+// parsed_options. Their defaults are empty, meaning "not set by the master". It is empty
+// when no ZooKeeper class is in the locustfile.
+func zkLocustfileArgs(classes []*boomer.UserClass) string {
+	zkClasses := map[string]bool{}
+	for _, ts := range zktasks.TaskSets() {
+		zkClasses[ts.Class] = true
+	}
+	found := false
+	for _, c := range classes {
+		found = found || zkClasses[c.Name]
+	}
+	if !found {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString(`
+
+# ZooKeeper settings as custom arguments: set them on the master's command line, in its
+# environment or in its web UI, and every zkload worker gets them (a worker's own flag or
+# environment variable wins). Empty means "not set": the worker's default applies. The
+# ensemble is the Host field (-H zk://host:port,host:port/chroot).
+from locust import events
+
+
+@events.init_command_line_parser.add_listener
+def _zkload_zookeeper_arguments(parser):
+`)
+	for _, s := range zktasks.AllSettings() {
+		if s.Option == "" || s.Secret {
+			continue
+		}
+		help := s.Help
+		if s.Default != "" {
+			help += " (worker default: " + s.Default + ")"
+		}
+		fmt.Fprintf(&b, "    parser.add_argument(%q, type=str, default=\"\", env_var=%q,\n        help=%q)\n",
+			"--"+strings.ReplaceAll(s.Option, "_", "-"), s.Env, help)
+	}
+	return b.String()
+}
