@@ -297,7 +297,9 @@ func (c *Conn) loop(s *sockets) {
 
 // flush sends queued frames without blocking and returns those still waiting.
 func (c *Conn) flush(s *sockets, pending [][]byte, connected bool) [][]byte {
-	for {
+	// pending holds at most SendQueue frames: a master that stops reading fills it, then
+	// c.out, and then Send fails fast instead of the worker's memory growing.
+	for len(pending) < c.opts.SendQueue {
 		select {
 		case f := <-c.out:
 			pending = append(pending, f)
