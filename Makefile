@@ -3,15 +3,20 @@ SHELL := /bin/bash
 export PATH := $(PATH):/usr/local/go/bin
 GO ?= go
 
-.PHONY: all setup build test vet http-demo clean
+.PHONY: all setup build test vet zk-demo http-demo clean
 
-all: setup build http-demo
+all: setup build zk-demo http-demo
 
 setup:
 	@bash scripts/setup.sh
 
 build:
 	$(GO) build -o bin/zkload ./zkload
+
+# A headless Locust master with zkload workers against a local ZooKeeper (or the
+# ensemble in ZK_LOCUST_HOSTS).
+zk-demo: build
+	@bash scripts/zk-demo.sh
 
 # A headless Locust master with zkload workers against a local HTTP target.
 http-demo: build

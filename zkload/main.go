@@ -23,6 +23,7 @@ func commands() []command {
 		{"worker", "run users for a Locust master (locust --master)", runWorker},
 		{"locustfile", "print the master-side locustfile for zkload's user classes", runLocustfile},
 		{"list", "list the user classes with their tasks and weights", runList},
+		{"ensemble", "run a local ZooKeeper ensemble on loopback (Debian's zookeeper)", runEnsemble},
 		{"serve", "serve a tiny HTTP target on loopback, counting requests", runServe},
 		{"cleanup", "delete what the ZooKeeper workloads left under the pseudo-root", runCleanup},
 	}
