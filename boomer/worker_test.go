@@ -351,3 +351,74 @@ func TestMalformedFramesAreIgnored(t *testing.T) {
 		t.Errorf("%d malformed frames logged, want 4", n)
 	}
 }
+
+// TestWorkerStartedBeforeMaster: client_ready goes out once the master is there, is
+// re-sent every 5 s until acked, and extra acks do not register the worker twice.
+func TestWorkerStartedBeforeMaster(t *testing.T) {
+	probe := fakemaster.Start(t, 0)
+	port := probe.Port
+	probe.Close() // the port is free again; the worker starts before any master
+	var rec atomic.Int64
+	logs := &syncBuffer{}
+	w, err := NewWorker(WorkerOptions{MasterPort: port, Classes: []*UserClass{recordingClass("A", 1, &rec, time.Millisecond)},
+		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	time.Sleep(500 * time.Millisecond)
+	fm := fakemaster.StartWithOptions(t, fakemaster.Options{Port: port})
+	first := fm.MustExpect(wire.TypeClientReady, 5*time.Second)
+	second := fm.MustExpect(wire.TypeClientReady, 8*time.Second) // not acked: re-sent
+	if gap := second.At.Sub(first.At); gap < 4*time.Second || gap > 6500*time.Millisecond {
+		t.Errorf("client_ready re-sent after %v, want about 5 s", gap)
+	}
+	idx := fm.Ack(first.Identity)
+	fm.MustSend(first.Identity, fakemaster.Ack(idx))
+	fm.MustSend(first.Identity, fakemaster.Ack(idx)) // the master acks every client_ready it got
+	hb := fm.MustExpect(wire.TypeHeartbeat, 3*time.Second)
+	next := fm.MustExpect(wire.TypeHeartbeat, 3*time.Second)
+	if gap := next.At.Sub(hb.At); gap < 700*time.Millisecond || gap > 1500*time.Millisecond {
+		t.Errorf("heartbeats %v apart, want about 1 s", gap)
+	}
+	time.Sleep(5500 * time.Millisecond) // a whole retry period: no client_ready after the ack
+	if n := fm.Count(wire.TypeClientReady); n != 2 {
+		t.Errorf("%d client_ready sent, want 2 (none after the ack)", n)
+	}
+	if n := strings.Count(logs.String(), "registered with master"); n != 1 {
+		t.Errorf("registered %d times, want once", n)
+	}
+}
+
+// TestPanicReachesTheMasterAsAnException: a panicking task is a failure in the stats
+// and an exception message with the Go stack.
+func TestPanicReachesTheMasterAsAnException(t *testing.T) {
+	fm := fakemaster.Start(t, 0)
+	var once sync.Once
+	boom := &UserClass{Name: "Boom", Wait: Constant(time.Hour), Tasks: []Task{{Name: "explode", Weight: 1,
+		Fn: func(ctx context.Context, u *User) error {
+			once.Do(func() { panic("kaboom") })
+			return nil
+		}}}}
+	startWorker(t, fm, WorkerOptions{Classes: []*UserClass{boom}, StatsInterval: 200 * time.Millisecond})
+	id, _ := fm.MustAckWorker(10 * time.Second)
+	fm.MustSend(id, fakemaster.Spawn2121(fakemaster.Now(), map[string]int{"Boom": 1}, nil))
+	ex := dataMap(t, fm.MustExpect(wire.TypeException, 5*time.Second))
+	if ex["msg"] != "panic: kaboom" || !strings.Contains(ex["traceback"].(string), "worker_test.go") {
+		t.Errorf("exception %v", ex)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		r := fm.MustExpect(wire.TypeStats, 3*time.Second)
+		tot := dataMap(t, r)["stats_total"].(map[string]any)
+		if n, _ := wire.Number(tot["num_failures"]); n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the panic was never reported as a failure")
+		}
+	}
+}

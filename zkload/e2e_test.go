@@ -362,3 +362,45 @@ func TestMasterKilledAndRestarted(t *testing.T) {
 	}
 	m.CheckAlive(10 * time.Second)
 }
+
+// TestBadInputGivesOneLineErrors: every kind of bad input is one line on stderr naming
+// the input, and exit code 2.
+func TestBadInputGivesOneLineErrors(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		args []string
+		env  []string
+		want string
+	}{
+		{[]string{"nonsense"}, nil, `unknown command "nonsense"`},
+		{[]string{"worker", "--no-such-flag"}, nil, "flag provided but not defined: -no-such-flag"},
+		{[]string{"worker", "--master-port", "99999"}, nil, `--master-port "99999": want a TCP port`},
+		{[]string{"worker"}, []string{"LOCUST_MASTER_NODE_PORT=abc"}, `LOCUST_MASTER_NODE_PORT "abc": want a TCP port`},
+		{[]string{"worker", "Nope"}, nil, `unknown user class "Nope"`},
+		{[]string{"worker", "--loglevel", "LOUD"}, nil, `--loglevel "LOUD"`},
+		{[]string{"worker", "--master-timeout", "-1s"}, nil, "--master-timeout -1s: want a positive duration"},
+		{[]string{"worker", "--http-timeout", "0s"}, nil, "--http-timeout 0s"},
+		{[]string{"worker"}, []string{"LOCUST_WORKER_ADDITIONAL_WAIT_BEFORE_READY_AFTER_STOP=soon"}, "LOCUST_WORKER_ADDITIONAL_WAIT_BEFORE_READY_AFTER_STOP"},
+		{[]string{"locustfile", "--bogus"}, nil, "flag provided but not defined: -bogus"},
+		{[]string{"ensemble", "--members", "2"}, nil, "--members 2: want 1 or 3"},
+	} {
+		p := testenv.StartProcess(t, zkloadBin, tc.args, tc.env)
+		code := p.Wait(10 * time.Second)
+		out := strings.TrimSpace(p.Log())
+		if code != 2 || strings.Count(out, "\n") != 0 || !strings.Contains(out, tc.want) {
+			t.Errorf("zkload %s: exit %d, output %q; want exit 2 and one line with %q", strings.Join(tc.args, " "), code, out, tc.want)
+		}
+	}
+	for _, args := range [][]string{{"--help"}, {"worker", "--help"}, {"locustfile", "--help"}, {"list", "--help"}, {"ensemble", "--help"}} {
+		p := testenv.StartProcess(t, zkloadBin, args, nil)
+		if code := p.Wait(10 * time.Second); code != 0 || !strings.Contains(p.Log(), "Usage") && !strings.Contains(p.Log(), "zkload") {
+			t.Errorf("zkload %s: exit %d\n%s", strings.Join(args, " "), code, p.Log())
+		}
+	}
+	list := runZkload(t, 0, "list")
+	for _, want := range []string{"Http (weight 1)", "SetAndGet", "CreateAndDelete"} {
+		if !strings.Contains(list, want) {
+			t.Errorf("zkload list lacks %q:\n%s", want, list)
+		}
+	}
+}

@@ -20,6 +20,7 @@ import (
 type flagSet struct {
 	*flag.FlagSet
 	name   string
+	help   func() // prints the usage
 	stdout io.Writer
 	stderr io.Writer
 	// preparse hooks see the arguments before parsing (to define open-ended flags).
@@ -29,7 +30,10 @@ type flagSet struct {
 func newFlagSet(name, synopsis, about string, stdout, stderr io.Writer) *flagSet {
 	fs := &flagSet{FlagSet: flag.NewFlagSet("zkload "+name, flag.ContinueOnError), name: name, stdout: stdout, stderr: stderr}
 	fs.SetOutput(io.Discard)
-	fs.Usage = func() {
+	// flag calls Usage on every parse error; the usage is printed only for --help
+	// (in parse), so that a bad flag gives one line.
+	fs.Usage = func() {}
+	fs.help = func() {
 		fmt.Fprintf(stdout, "Usage: zkload %s %s\n\n%s\n\nFlags:\n", name, synopsis, about)
 		fs.SetOutput(stdout)
 		fs.PrintDefaults()
@@ -48,7 +52,7 @@ func (fs *flagSet) parse(args []string) ([]string, error) {
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				fs.Usage()
+				fs.help()
 				return nil, flag.ErrHelp
 			}
 			fmt.Fprintf(fs.stderr, "zkload %s: %v (see zkload %s --help)\n", fs.name, err, fs.name)
