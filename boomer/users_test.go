@@ -108,13 +108,18 @@ func TestValidateRejectsBadClasses(t *testing.T) {
 	}
 }
 
-// counting is a class whose users record one request per task and count running users.
-func counting(name string, running *atomic.Int64, taskTime time.Duration) *UserClass {
+// userCounts counts the users of a counting class that run, and those inside a task.
+type userCounts struct{ running, inTask atomic.Int64 }
+
+// counting is a class whose users record one request per task and count themselves.
+func counting(name string, n *userCounts, taskTime time.Duration) *UserClass {
 	return &UserClass{
 		Name: name, Weight: 1,
-		OnStart: func(context.Context, *User) error { running.Add(1); return nil },
-		OnStop:  func(context.Context, *User) { running.Add(-1) },
+		OnStart: func(context.Context, *User) error { n.running.Add(1); return nil },
+		OnStop:  func(context.Context, *User) { n.running.Add(-1) },
 		Tasks: []Task{{Name: "t", Weight: 1, Fn: func(ctx context.Context, u *User) error {
+			n.inTask.Add(1)
+			defer n.inTask.Add(-1)
 			start := time.Now()
 			select {
 			case <-time.After(taskTime):
@@ -128,14 +133,14 @@ func counting(name string, running *atomic.Int64, taskTime time.Duration) *UserC
 }
 
 func TestSetTargetsRaisesAndLowersClassesInOneCall(t *testing.T) {
-	var a, b atomic.Int64
+	var a, b userCounts
 	rec := recorder.New(recorder.Options{})
 	us, err := NewUsers([]*UserClass{counting("A", &a, time.Millisecond), counting("B", &b, time.Millisecond)}, rec, "", quietLog())
 	if err != nil {
 		t.Fatal(err)
 	}
 	us.SetTargets(map[string]int{"A": 1, "B": 1})
-	waitFor(t, "1 A and 1 B", func() bool { return a.Load() == 1 && b.Load() == 1 })
+	waitFor(t, "1 A and 1 B", func() bool { return a.running.Load() == 1 && b.running.Load() == 1 })
 	us.SetTargets(map[string]int{"A": 2, "B": 0, "Ghost": 3, "Zero": 0})
 	counts, total := us.Counts()
 	if counts["A"] != 2 || counts["B"] != 0 || total != 2 {
@@ -147,22 +152,22 @@ func TestSetTargetsRaisesAndLowersClassesInOneCall(t *testing.T) {
 	if _, ok := counts["Zero"]; ok {
 		t.Errorf("an unknown class asked for 0 users must be ignored: %v", counts)
 	}
-	waitFor(t, "B stopped and A raised", func() bool { return a.Load() == 2 && b.Load() == 0 })
+	waitFor(t, "B stopped and A raised", func() bool { return a.running.Load() == 2 && b.running.Load() == 0 })
 	<-us.StopAll(time.Second)
-	if a.Load() != 0 {
-		t.Errorf("%d A users still running after StopAll", a.Load())
+	if a.running.Load() != 0 {
+		t.Errorf("%d A users still running after StopAll", a.running.Load())
 	}
 }
 
 func TestStopLetsTasksFinishWithinStopTimeout(t *testing.T) {
-	var running atomic.Int64
+	var n userCounts
 	rec := recorder.New(recorder.Options{})
-	us, err := NewUsers([]*UserClass{counting("Slow", &running, 200*time.Millisecond)}, rec, "", quietLog())
+	us, err := NewUsers([]*UserClass{counting("Slow", &n, 200*time.Millisecond)}, rec, "", quietLog())
 	if err != nil {
 		t.Fatal(err)
 	}
 	us.SetTargets(map[string]int{"Slow": 3})
-	waitFor(t, "3 users", func() bool { return running.Load() == 3 })
+	waitFor(t, "3 users in a task", func() bool { return n.inTask.Load() == 3 })
 	<-us.StopAll(5 * time.Second) // long enough for every task in flight to finish
 	rep := rec.Report()
 	if rep.StatsTotal.NumRequests != 3 {
@@ -174,7 +179,7 @@ func TestStopLetsTasksFinishWithinStopTimeout(t *testing.T) {
 
 	// With no stop timeout, tasks are interrupted and record nothing.
 	us.SetTargets(map[string]int{"Slow": 3})
-	waitFor(t, "3 users", func() bool { return running.Load() == 3 })
+	waitFor(t, "3 users in a task", func() bool { return n.inTask.Load() == 3 })
 	rec.Clear()
 	<-us.StopAll(0)
 	if n := rec.Report().StatsTotal.NumRequests; n != 0 {
@@ -246,9 +251,10 @@ func TestTaskErrorIsAnExceptionAndOnStartIsRetried(t *testing.T) {
 
 func TestAbandonedUserRecordsNothing(t *testing.T) {
 	rec := recorder.New(recorder.Options{})
-	release := make(chan struct{})
+	started, release := make(chan struct{}), make(chan struct{})
 	recorded := make(chan struct{})
 	c := &UserClass{Name: "Stuck", Tasks: []Task{{Name: "ignore-ctx", Weight: 1, Fn: func(ctx context.Context, u *User) error {
+		close(started)
 		<-release // ignores ctx
 		u.Record("GET", "/late", time.Millisecond, 0, nil)
 		close(recorded)
@@ -259,6 +265,7 @@ func TestAbandonedUserRecordsNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	us.SetTargets(map[string]int{"Stuck": 1})
+	<-started
 	<-us.StopAll(0) // returns after abandoning the user
 	close(release)
 	<-recorded
