@@ -144,6 +144,7 @@ type User struct {
 
 	env   *Env
 	shard *recorder.Shard
+	extra Recorder     // nil unless the worker has an extra sink (extended statistics)
 	dead  *atomic.Bool // set when a stop gave up on this user: it records nothing more
 }
 
@@ -167,6 +168,23 @@ func (u *User) Record(method, name string, elapsed time.Duration, contentLength 
 		return
 	}
 	u.shard.Record(method, name, elapsed, contentLength, err)
+	if u.extra != nil {
+		u.extra.Record(method, name, elapsed, contentLength, err)
+	}
+}
+
+// Recorder takes recorded requests; Record must be cheap and safe for concurrent use
+// by the goroutines of different users (one user calls its own Recorder serially).
+type Recorder interface {
+	Record(method, name string, elapsed time.Duration, contentLength int64, err error)
+}
+
+// Sink receives every request the users record, beside the Locust stats sent to the
+// master: zkload's extended statistics are one. Shard returns the Recorder that user i
+// records into, so that a sink can keep per-user (or per-shard) state and avoid a lock
+// shared by all users.
+type Sink interface {
+	Shard(i int) Recorder
 }
 
 // filterTasks returns the tasks selected by Locust-style tags: with tags set, only

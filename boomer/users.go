@@ -32,6 +32,7 @@ type Users struct {
 	rec        *recorder.Recorder
 	exceptions chan wire.Exception
 	dropped    atomic.Int64
+	sink       Sink // optional: every request also goes here
 
 	mu          sync.Mutex
 	classes     []*UserClass
@@ -82,6 +83,20 @@ func NewUsers(classes []*UserClass, rec *recorder.Recorder, host string, log *sl
 		p.classes = append(p.classes, c)
 	}
 	return p, nil
+}
+
+// SetSink makes every request recorded by users started afterwards also go to s.
+func (p *Users) SetSink(s Sink) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.sink = s
+}
+
+func (p *Users) shardOf(id int) Recorder {
+	if p.sink == nil {
+		return nil
+	}
+	return p.sink.Shard(id)
 }
 
 // Exceptions delivers unhandled task errors and panics, to be sent to the master.
@@ -237,6 +252,7 @@ func (p *Users) start(c *UserClass) *handle {
 		Rand:  rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(id))),
 		env:   p.env,
 		shard: p.rec.Shard(id),
+		extra: p.shardOf(id),
 		dead:  &h.dead,
 	}
 	soft, softCancel := context.WithCancel(context.Background())

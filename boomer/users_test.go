@@ -283,3 +283,33 @@ func BenchmarkUserRecord(b *testing.B) {
 		u.Record("GET", "/", time.Duration(i%1000)*time.Microsecond, 100, nil)
 	}
 }
+
+// countingSink counts what reaches it per user shard.
+type countingSink struct{ n []atomic.Int64 }
+
+func (s *countingSink) Shard(i int) Recorder { return sinkShard{&s.n[i%len(s.n)]} }
+
+type sinkShard struct{ n *atomic.Int64 }
+
+func (s sinkShard) Record(string, string, time.Duration, int64, error) { s.n.Add(1) }
+
+func TestSinkSeesEveryRequest(t *testing.T) {
+	rec := recorder.New(recorder.Options{})
+	var n userCounts
+	us, err := NewUsers([]*UserClass{counting("A", &n, time.Millisecond)}, rec, "", quietLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := &countingSink{n: make([]atomic.Int64, 4)}
+	us.SetSink(sink)
+	us.SetTargets(map[string]int{"A": 3})
+	waitFor(t, "some requests", func() bool { return sink.n[0].Load()+sink.n[1].Load()+sink.n[2].Load() > 30 })
+	<-us.StopAll(time.Second)
+	var total int64
+	for i := range sink.n {
+		total += sink.n[i].Load()
+	}
+	if got := rec.Report().StatsTotal.NumRequests; got != total {
+		t.Errorf("sink saw %d requests, the Locust stats %d", total, got)
+	}
+}

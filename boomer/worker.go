@@ -39,6 +39,8 @@ type WorkerOptions struct {
 	Logger *slog.Logger
 	// Recorder receives the users' requests (default: a new one).
 	Recorder *recorder.Recorder
+	// Sink, if set, also receives every request (e.g. zkload's extended statistics).
+	Sink Sink
 
 	HeartbeatInterval time.Duration // 1 s
 	StatsInterval     time.Duration // 3 s
@@ -122,6 +124,9 @@ func NewWorker(opts WorkerOptions) (*Worker, error) {
 	users, err := NewUsers(opts.Classes, opts.Recorder, opts.Host, opts.Logger)
 	if err != nil {
 		return nil, err
+	}
+	if opts.Sink != nil {
+		users.SetSink(opts.Sink)
 	}
 	w := &Worker{
 		opts:     opts,
