@@ -3,20 +3,28 @@ SHELL := /bin/bash
 export PATH := $(PATH):/usr/local/go/bin
 GO ?= go
 
-.PHONY: all setup build test vet zk-demo http-demo clean
+# zk-locust's tests, in its order; `make get` runs one.
+TESTS := create_and_delete exists_many exists get_children2 get_children get set_and_get set watch
+# Suite settings; the defaults are in scripts/suite.sh (WORKERS 2, USERS 128, SPAWN_RATE 32,
+# RUN_TIME 10s, a local ZooKeeper unless ZK_LOCUST_HOSTS is set).
+export WORKERS USERS SPAWN_RATE RUN_TIME ZK_LOCUST_HOSTS OUT
 
-all: setup build zk-demo http-demo
+.PHONY: all setup build test vet suite $(TESTS) connect http-demo clean
+
+all: setup build suite
+
+# The headless suite: every test through a real Locust master and zkload workers.
+suite: build
+	@bash scripts/suite.sh
+
+$(TESTS) connect: build
+	@bash scripts/suite.sh $@
 
 setup:
 	@bash scripts/setup.sh
 
 build:
 	$(GO) build -o bin/zkload ./zkload
-
-# A headless Locust master with zkload workers against a local ZooKeeper (or the
-# ensemble in ZK_LOCUST_HOSTS).
-zk-demo: build
-	@bash scripts/zk-demo.sh
 
 # A headless Locust master with zkload workers against a local HTTP target.
 http-demo: build

@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# suite.sh [test ...]: zk-locust's headless suite with zkload workers. Each test runs
+# one task set through a real `locust --master --headless` with WORKERS zkload workers
+# and leaves out/<test>.log and Locust's CSVs out/<test>_*.csv; a summary table ends it.
+#
+# Tests (default: all, in zk-locust's order): create_and_delete exists_many exists
+# get_children2 get_children get set_and_get set watch.
+# Settings (environment): ZK_LOCUST_HOSTS (default: a local ensemble is started and
+# stopped again), WORKERS (2), USERS (128), SPAWN_RATE (32), RUN_TIME (10s), OUT (out),
+# and any ZK_LOCUST_* setting the workers read (ZK_LOCUST_VAL_SIZE, ...).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+WORKERS=${WORKERS:-2} USERS=${USERS:-128} SPAWN_RATE=${SPAWN_RATE:-32} RUN_TIME=${RUN_TIME:-10s}
+OUT=${OUT:-out}
+export ZKLOAD=${ZKLOAD:-$PWD/bin/zkload}
+all_tests=(create_and_delete exists_many exists get_children2 get_children get set_and_get set watch)
+tests=("$@")
+[ ${#tests[@]} -gt 0 ] || tests=("${all_tests[@]}")
+
+class_of() {
+  case $1 in
+    create_and_delete) echo CreateAndDelete ;; exists_many) echo ExistsMany ;; exists) echo Exists ;;
+    get_children2) echo GetChildren2 ;; get_children) echo GetChildren ;; get) echo Get ;;
+    set_and_get) echo SetAndGet ;; set) echo Set ;; watch) echo Watch ;; connect) echo Connect ;;
+    *) return 1 ;;
+  esac
+}
+for t in "${tests[@]}"; do
+  class_of "$t" >/dev/null || { echo "suite.sh: unknown test \"$t\"; want one of: ${all_tests[*]} connect" >&2; exit 2; }
+done
+[[ "$WORKERS" =~ ^[1-9][0-9]*$ ]] || { echo "suite.sh: WORKERS \"$WORKERS\": want a whole number, 1 or more" >&2; exit 2; }
+[[ "$USERS" =~ ^[0-9]+$ ]] || { echo "suite.sh: USERS \"$USERS\": want a whole number" >&2; exit 2; }
+mkdir -p "$OUT/tmp"
+
+ensemble_pid=""
+stop_ensemble() {
+  if [ -n "$ensemble_pid" ]; then
+    kill -TERM "$ensemble_pid" 2>/dev/null; wait "$ensemble_pid" 2>/dev/null
+    echo "== local ZooKeeper stopped"
+    ensemble_pid=""
+  fi
+}
+trap stop_ensemble EXIT
+trap 'exit 130' INT TERM
+
+hosts=${ZK_LOCUST_HOSTS:-}
+if [ -z "$hosts" ]; then
+  echo "== starting a local ZooKeeper ($OUT/zk)"
+  "$ZKLOAD" ensemble --dir "$OUT/zk" >"$OUT/tmp/ensemble.log" 2>&1 &
+  ensemble_pid=$!
+  for _ in $(seq 600); do
+    grep -q '^connect: ' "$OUT/tmp/ensemble.log" && break
+    kill -0 "$ensemble_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  hosts=$(sed -n 's/^connect: //p' "$OUT/tmp/ensemble.log")
+  [ -n "$hosts" ] || { echo "suite.sh: the local ZooKeeper did not start:" >&2; cat "$OUT/tmp/ensemble.log" >&2; exit 1; }
+fi
+echo "== ZooKeeper $hosts; $WORKERS workers, $USERS users, spawn rate $SPAWN_RATE, $RUN_TIME per test"
+
+# progress prints the run's state every 5 s from the master's console table.
+progress() {
+  local label=$1 log=$2 pid=$3 start=$SECONDS
+  while kill -0 "$pid" 2>/dev/null; do
+    sleep 5
+    kill -0 "$pid" 2>/dev/null || break
+    local line
+    line=$(grep -E '^ +Aggregated +[0-9]' "$log" 2>/dev/null | tail -n 1)
+    [ -n "$line" ] || continue
+    awk -v l="$label" -v s=$((SECONDS - start)) -v rt="$RUN_TIME" \
+      '{printf "   %s %ss of %s: %s requests, %s failed, %s req/s now\n", l, s, rt, $2, $3, $(NF-1)}' <<<"$line"
+  done
+}
+
+failed=()
+i=0
+for t in "${tests[@]}"; do
+  i=$((i + 1))
+  class=$(class_of "$t")
+  work="$OUT/tmp/$t"
+  mkdir -p "$work"
+  rm -f "$OUT/${t}"_*.csv
+  "$ZKLOAD" locustfile "$class" >"$work/locustfile.py"
+  echo "== [$i/${#tests[@]}] $t ($class)"
+  bash scripts/multi-worker.sh "$WORKERS" "$work" \
+    -f "$work/locustfile.py" --headless -u "$USERS" -r "$SPAWN_RATE" -t "$RUN_TIME" \
+    --csv "$OUT/$t" -H "zk://$hosts" -- "$class" >"$OUT/$t.log" 2>&1 &
+  run=$!
+  progress "[$t]" "$OUT/$t.log" "$run"
+  wait "$run"; rc=$?
+  if [ "$rc" -ne 0 ]; then
+    # Exit code 1 from the master alone means failures were recorded; a dead worker
+    # is reported by multi-worker.sh in the log.
+    grep -h 'multi-worker.sh:' "$OUT/$t.log" >&2
+    echo "   $t: exit status $rc (see $OUT/$t.log)" >&2
+    failed+=("$t")
+  fi
+  "$ZKLOAD" cleanup --hosts "$hosts" >"$work/cleanup.log" 2>&1 || { echo "   cleanup failed: $work/cleanup.log" >&2; failed+=("$t(cleanup)"); }
+done
+
+echo
+printf '%-18s %10s %9s %11s %8s %8s %8s\n' test requests failures 'req/s' 'p50 ms' 'p99 ms' 'max ms'
+for t in "${tests[@]}"; do
+  csv="$OUT/${t}_stats.csv"
+  if [ ! -s "$csv" ]; then printf '%-18s %s\n' "$t" "(no stats: see $OUT/$t.log)"; continue; fi
+  tr -d '\r' <"$csv" | awk -F, -v t="$t" 'NR==1{for(i=1;i<=NF;i++)c[$i]=i; next}
+    $2=="Aggregated"{printf "%-18s %10s %9s %11.1f %8s %8s %8.1f\n", t, $c["Request Count"], $c["Failure Count"], $c["Requests/s"], $c["50%"], $c["99%"], $c["Max Response Time"]}'
+done
+echo "== logs and Locust's CSVs in $OUT/"
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "suite.sh: failed: ${failed[*]}" >&2
+  exit 1
+fi

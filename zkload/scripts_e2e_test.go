@@ -1,0 +1,109 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/zkload/zkload/internal/testenv"
+	"github.com/zkload/zkload/internal/zkenv"
+)
+
+// repoRoot is where the scripts are, seen from this package's directory.
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	root, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
+// TestSuiteScriptRunsATest runs scripts/suite.sh for one short test on a local
+// ensemble it starts and stops itself, as `make get` does.
+func TestSuiteScriptRunsATest(t *testing.T) {
+	testenv.RequireLocust(t)
+	if err := zkenv.Available(); err != nil {
+		t.Fatalf("ZooKeeper is required: %v", err)
+	}
+	t.Parallel()
+	out := t.TempDir()
+	p := testenv.StartProcessOptions(t, testenv.ProcOptions{
+		Path: "bash", Args: []string{filepath.Join(repoRoot(t), "scripts", "suite.sh"), "get"},
+		Env: []string{"ZKLOAD=" + zkloadBin, "OUT=" + out, "RUN_TIME=4s", "USERS=4", "SPAWN_RATE=4", "WORKERS=2", "ZK_LOCUST_HOSTS="},
+		Dir: repoRoot(t), LogPath: filepath.Join(t.TempDir(), "suite.log"),
+	})
+	if code := p.Wait(120 * time.Second); code != 0 {
+		t.Fatalf("suite.sh get: exit %d\n%s", code, p.Log())
+	}
+	for _, f := range []string{"get.log", "get_stats.csv", "get_stats_history.csv", "get_failures.csv", "get_exceptions.csv"} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Errorf("missing %s: %v", f, err)
+		}
+	}
+	agg := testenv.CSVAggregated(t, filepath.Join(out, "get_stats.csv"))
+	if csvInt(t, agg, "Request Count") == 0 || csvInt(t, agg, "Failure Count") != 0 {
+		t.Errorf("aggregated row %v", agg)
+	}
+	log := p.Log()
+	for _, want := range []string{"[1/1] get", "local ZooKeeper stopped", "requests"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("suite output lacks %q:\n%s", want, log)
+		}
+	}
+}
+
+// TestMultiWorkerFailsWhenAWorkerDies: a worker killed mid-run makes
+// scripts/multi-worker.sh fail loudly, naming the worker.
+func TestMultiWorkerFailsWhenAWorkerDies(t *testing.T) {
+	testenv.RequireLocust(t)
+	t.Parallel()
+	target := testenv.HTTPTarget(t, testenv.TargetOptions{Delay: 2 * time.Millisecond})
+	work := t.TempDir()
+	lf := httpLocustfile(t)
+	p := testenv.StartProcessOptions(t, testenv.ProcOptions{
+		Path: "bash",
+		Args: []string{filepath.Join(repoRoot(t), "scripts", "multi-worker.sh"), "2", work,
+			"-f", lf, "--headless", "-u", "4", "-r", "4", "-t", "30s", "-H", target.URL, "--", "Http"},
+		Env: []string{"ZKLOAD=" + zkloadBin},
+	})
+	p.WaitLog(`All users spawned`, 30*time.Second)
+	pid := workerPid(t, work)
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	p.WaitLog(`worker \d \(pid \d+\) died with status 137`, 10*time.Second)
+	p.Signal(syscall.SIGINT) // end the run early
+	if code := p.Wait(60 * time.Second); code != 1 {
+		t.Errorf("multi-worker.sh exit %d after a worker was killed, want 1\n%s", code, p.Log())
+	}
+}
+
+// workerPid finds the pid of the first zkload worker whose log is in work.
+func workerPid(t *testing.T, work string) int {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		entries, _ := os.ReadDir("/proc")
+		for _, e := range entries {
+			cmd, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+			if err != nil || !strings.Contains(string(cmd), zkloadBin+"\x00worker") {
+				continue
+			}
+			fd, err := os.Readlink(filepath.Join("/proc", e.Name(), "fd", "1"))
+			if err == nil && strings.HasPrefix(fd, work) {
+				var pid int
+				for _, c := range e.Name() {
+					pid = pid*10 + int(c-'0')
+				}
+				return pid
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("no zkload worker logging into %s", work)
+	return 0
+}
