@@ -9,7 +9,7 @@ TESTS := create_and_delete exists_many exists get_children2 get_children get set
 # RUN_TIME 10s, a local ZooKeeper unless ZK_LOCUST_HOSTS is set).
 export WORKERS USERS SPAWN_RATE RUN_TIME ZK_LOCUST_HOSTS OUT
 
-.PHONY: all setup build test vet suite $(TESTS) connect http-demo clean
+.PHONY: all setup build test vet suite sequence $(TESTS) connect http-demo clean
 
 all: setup build suite
 
@@ -19,6 +19,10 @@ suite: build
 
 $(TESTS) connect: build
 	@bash scripts/suite.sh $@
+
+# zk-locust's 17-step sequence (BENCH_STEP_DURATION seconds a step, BENCH_REPETITIONS times).
+sequence: build
+	@bash scripts/sequence.sh $(if $(BENCH_STEP_DURATION),--bench-step-duration $(BENCH_STEP_DURATION)) $(if $(BENCH_REPETITIONS),--bench-repetitions $(BENCH_REPETITIONS))
 
 setup:
 	@bash scripts/setup.sh

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# suite.sh [test ...]: zk-locust's headless suite with zkload workers. Each test runs
-# one task set through a real `locust --master --headless` with WORKERS zkload workers
-# and leaves out/<test>.log and Locust's CSVs out/<test>_*.csv; a summary table ends it.
+# suite.sh [test[:value-size] ...]: zk-locust's headless suite with zkload workers. Each
+# test runs one task set through a real `locust --master --headless` with WORKERS zkload
+# workers and leaves OUT/<label>.log and Locust's CSVs OUT/<label>_*.csv; a summary table
+# ends it. A test given a value size (set:512) writes values of that size, and its label
+# and task-set names carry it as zk-locust's sequence did (set_512_B, get_8.0_KiB).
 #
 # Tests (default: all, in zk-locust's order): create_and_delete exists_many exists
 # get_children2 get_children get set_and_get set watch.
@@ -25,8 +27,19 @@ class_of() {
     *) return 1 ;;
   esac
 }
+# size_suffix prints zk-locust's size suffix: 8_B, 512_B, 8.0_KiB.
+size_suffix() { /usr/bin/python3 -c 'import sys; v=int(sys.argv[1]); print(f"{v}_B" if v < 1024 else f"{round(v/1024, 3)}_KiB")' "$1"; }
+labels=()
 for t in "${tests[@]}"; do
-  class_of "$t" >/dev/null || { echo "suite.sh: unknown test \"$t\"; want one of: ${all_tests[*]} connect" >&2; exit 2; }
+  name=${t%%:*} size=""
+  [ "$name" != "$t" ] && size=${t#*:}
+  class_of "$name" >/dev/null || { echo "suite.sh: unknown test \"$name\"; want one of: ${all_tests[*]} connect" >&2; exit 2; }
+  if [ -n "$size" ]; then
+    [[ "$size" =~ ^[1-9][0-9]*$ ]] || { echo "suite.sh: value size \"$size\" in \"$t\": want a whole number of bytes" >&2; exit 2; }
+    labels+=("${name}_$(size_suffix "$size")")
+  else
+    labels+=("$name")
+  fi
 done
 [[ "$WORKERS" =~ ^[1-9][0-9]*$ ]] || { echo "suite.sh: WORKERS \"$WORKERS\": want a whole number, 1 or more" >&2; exit 2; }
 [[ "$USERS" =~ ^[0-9]+$ ]] || { echo "suite.sh: USERS \"$USERS\": want a whole number" >&2; exit 2; }
@@ -73,18 +86,20 @@ progress() {
 }
 
 failed=()
-i=0
-for t in "${tests[@]}"; do
-  i=$((i + 1))
-  class=$(class_of "$t")
+for i in "${!tests[@]}"; do
+  t=${labels[$i]} name=${tests[$i]%%:*} size=""
+  [ "$name" != "${tests[$i]}" ] && size=${tests[$i]#*:}
+  class=$(class_of "$name")
   work="$OUT/tmp/$t"
   mkdir -p "$work"
   rm -f "$OUT/${t}"_*.csv
   "$ZKLOAD" locustfile "$class" >"$work/locustfile.py"
-  echo "== [$i/${#tests[@]}] $t ($class)"
+  echo "== [$((i + 1))/${#tests[@]}] $t ($class)"
+  worker_args=("$class")
+  [ -n "$size" ] && worker_args+=(--val-size "$size")
   bash scripts/multi-worker.sh "$WORKERS" "$work" \
     -f "$work/locustfile.py" --headless -u "$USERS" -r "$SPAWN_RATE" -t "$RUN_TIME" \
-    --csv "$OUT/$t" -H "zk://$hosts" -- "$class" >"$OUT/$t.log" 2>&1 &
+    --csv "$OUT/$t" -H "zk://$hosts" -- "${worker_args[@]}" >"$OUT/$t.log" 2>&1 &
   run=$!
   progress "[$t]" "$OUT/$t.log" "$run"
   wait "$run"; rc=$?
@@ -100,7 +115,7 @@ done
 
 echo
 printf '%-18s %10s %9s %11s %8s %8s %8s\n' test requests failures 'req/s' 'p50 ms' 'p99 ms' 'max ms'
-for t in "${tests[@]}"; do
+for t in "${labels[@]}"; do
   csv="$OUT/${t}_stats.csv"
   if [ ! -s "$csv" ]; then printf '%-18s %s\n' "$t" "(no stats: see $OUT/$t.log)"; continue; fi
   tr -d '\r' <"$csv" | awk -F, -v t="$t" 'NR==1{for(i=1;i<=NF;i++)c[$i]=i; next}

@@ -107,3 +107,37 @@ func workerPid(t *testing.T, work string) int {
 	t.Fatalf("no zkload worker logging into %s", work)
 	return 0
 }
+
+// TestSequenceScriptKeepsStepsApart: a 2-step sequence at two value sizes leaves each
+// step's CSVs under its own name, with the size in the task-set names.
+func TestSequenceScriptKeepsStepsApart(t *testing.T) {
+	testenv.RequireLocust(t)
+	t.Parallel()
+	out := t.TempDir()
+	p := testenv.StartProcessOptions(t, testenv.ProcOptions{
+		Path: "bash", Args: []string{filepath.Join(repoRoot(t), "scripts", "sequence.sh"), "--bench-step-duration", "3"},
+		Env: []string{"ZKLOAD=" + zkloadBin, "OUT=" + out, "USERS=4", "SPAWN_RATE=4", "WORKERS=1", "ZK_LOCUST_HOSTS=",
+			"SEQUENCE_STEPS=set:512 get:8192"},
+		Dir: repoRoot(t), LogPath: filepath.Join(t.TempDir(), "sequence.log"),
+	})
+	if code := p.Wait(120 * time.Second); code != 0 {
+		t.Fatalf("sequence.sh: exit %d\n%s", code, p.Log())
+	}
+	for step, name := range map[string]string{"set_512_B": "set_512_B", "get_8.0_KiB": "get_8.0_KiB"} {
+		csv := filepath.Join(out, "sequence", "r1", step+"_stats.csv")
+		rows := testenv.CSVRecords(t, csv)
+		if len(rows) != 2 || rows[0]["Name"] != name || rows[1]["Name"] != "Aggregated" {
+			t.Errorf("%s: rows %v, want one %q row and Aggregated", step, rows, name)
+			continue
+		}
+		if csvInt(t, rows[0], "Request Count") == 0 || csvInt(t, rows[0], "Failure Count") != 0 {
+			t.Errorf("%s: %v", step, rows[0])
+		}
+	}
+	bad := testenv.StartProcessOptions(t, testenv.ProcOptions{Path: "bash",
+		Args: []string{filepath.Join(repoRoot(t), "scripts", "sequence.sh"), "--bench-repetitions", "zero"},
+		Dir:  repoRoot(t), LogPath: filepath.Join(t.TempDir(), "bad.log")})
+	if code := bad.Wait(10 * time.Second); code != 2 || !strings.Contains(bad.Log(), `--bench-repetitions "zero"`) {
+		t.Errorf("bad repetitions: exit %d, %q", code, bad.Log())
+	}
+}
