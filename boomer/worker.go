@@ -157,6 +157,12 @@ func NewNodeID() (string, error) {
 // NodeID is the worker's identity on the master.
 func (w *Worker) NodeID() string { return w.opts.NodeID }
 
+// UserCount is the number of users running now.
+func (w *Worker) UserCount() int {
+	_, n := w.users.Counts()
+	return n
+}
+
 // Recorder is where the worker's users record their requests.
 func (w *Worker) Recorder() *recorder.Recorder { return w.rec }
 

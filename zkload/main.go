@@ -21,11 +21,13 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"worker", "run users for a Locust master (locust --master)", runWorker},
+		{"run", "run users here, without a master, writing Locust's console tables and CSV files", runRun},
 		{"locustfile", "print the master-side locustfile for zkload's user classes", runLocustfile},
 		{"list", "list the user classes with their tasks and weights", runList},
 		{"ensemble", "run a local ZooKeeper ensemble on loopback (Debian's zookeeper)", runEnsemble},
 		{"serve", "serve a tiny HTTP target on loopback, counting requests", runServe},
 		{"cleanup", "delete what the ZooKeeper workloads left under the pseudo-root", runCleanup},
+		{"metrics", "poll every ensemble member's metrics into a long-form CSV", runMetrics},
 	}
 }
 

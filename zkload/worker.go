@@ -28,11 +28,15 @@ LOCUST_WORKER_ADDITIONAL_WAIT_BEFORE_READY_AFTER_STOP (seconds).`, stdout, stder
 		masterTimeout = fs.Duration("master-timeout", 60*time.Second, "re-register after this long without heartbeats from a master that sends them (Locust 2.19+)")
 		wl            workloadFlags
 		lf            logFlags
+		sf            statsFlags
 	)
 	fs.StringVar(&host, "host", "", "host to load; overrides the master's -H")
 	fs.StringVar(&host, "H", "", "short for --host")
 	wl.register(fs)
 	lf.register(fs)
+	sf.register(fs)
+	var zm metricsFlags // ensemble metrics, --zk-metrics-* (metrics.go)
+	zm.registerWorker(fs)
 	names, err := fs.parse(args)
 	if err != nil {
 		return err
@@ -69,7 +73,37 @@ LOCUST_WORKER_ADDITIONAL_WAIT_BEFORE_READY_AFTER_STOP (seconds).`, stdout, stder
 	if err != nil {
 		return err
 	}
-	w, err := boomer.NewWorker(boomer.WorkerOptions{
+	zmPoll, err := zm.workerMetrics(fs, envOr(fs, "hosts", "ZK_LOCUST_HOSTS", *wl.zk.vals["hosts"]), log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := zmPoll.stop(); err != nil {
+			log.Error("ensemble metrics", "err", err)
+		}
+	}()
+	nodeID, err := boomer.NewNodeID()
+	if err != nil {
+		return err
+	}
+	var w *boomer.Worker
+	col, err := sf.collector(fs, nodeID, func() int {
+		if w == nil {
+			return 0
+		}
+		return w.UserCount()
+	}, log)
+	if err != nil {
+		return err
+	}
+	var sink boomer.Sink // extended statistics, when on
+	if col != nil {
+		sink = col
+		defer col.Close() // after an early return; the normal exit closes it below
+	}
+	w, err = boomer.NewWorker(boomer.WorkerOptions{
+		NodeID:        nodeID,
+		Sink:          sink,
 		MasterHost:    mh,
 		MasterPort:    mp,
 		Classes:       classes,
@@ -93,5 +127,16 @@ LOCUST_WORKER_ADDITIONAL_WAIT_BEFORE_READY_AFTER_STOP (seconds).`, stdout, stder
 		fmt.Fprintln(stderr, "zkload worker: second signal, exiting now")
 		os.Exit(1)
 	}()
-	return w.Run(ctx)
+	if col == nil {
+		return w.Run(ctx)
+	}
+	col.Start(context.Background()) // stopped by Close, after the final report
+	err = w.Run(ctx)
+	if cerr := col.Close(); cerr != nil {
+		log.Error("extended stats", "err", cerr)
+		if err == nil {
+			err = cerr
+		}
+	}
+	return err
 }
