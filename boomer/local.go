@@ -11,6 +11,9 @@ import (
 	"github.com/zkload/zkload/boomer/wire"
 )
 
+// localQuitGrace is the least time users get to finish a request in flight at the end.
+const localQuitGrace = 100 * time.Millisecond
+
 // LocalOptions configures RunLocal.
 type LocalOptions struct {
 	Classes []*UserClass
@@ -22,7 +25,9 @@ type LocalOptions struct {
 	RunTime time.Duration
 	// Host, if set, overrides the classes' hosts.
 	Host string
-	// StopTimeout is how long stopping users may finish their current task.
+	// StopTimeout is how long stopping users may finish their current task; at least
+	// 100 ms is given, as a worker gives when it quits, so that requests in flight
+	// are recorded rather than lost.
 	StopTimeout time.Duration
 	// ReportEvery is how often the recorder is read (default 1 s).
 	ReportEvery time.Duration
@@ -133,7 +138,7 @@ loop:
 	} else {
 		log.Info("--run-time limit reached, stopping")
 	}
-	done := users.StopAll(o.StopTimeout)
+	done := users.StopAll(max(o.StopTimeout, localQuitGrace))
 	for waiting := true; waiting; {
 		select {
 		case <-done:
