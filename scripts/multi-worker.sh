@@ -5,7 +5,9 @@
 # multi-locust.sh did: the master gets --master --expect-workers N and every argument
 # before "--" (-f, --headless, -u, -r, -t, --csv, -H ...); the workers get every argument
 # after "--" (user classes, --hosts, --val-size ...). Worker logs go to
-# WORKDIR/worker-<i>.log. Signals are forwarded; every worker is stopped on exit.
+# WORKDIR/worker-<i>.log; "{i}" in a worker argument becomes the worker's number (1..N),
+# so that per-worker files do not collide (--stats-csv out/get_ext_{i}.csv). Signals are
+# forwarded; every worker is stopped on exit.
 #
 # Exit status: the master's, or 1 if a worker died before the master finished (a killed
 # worker fails the run loudly instead of leaving a silently smaller load).
@@ -43,7 +45,9 @@ trap stop_all EXIT
   --expect-workers "$n" "${master_args[@]}" &
 master=$!
 for i in $(seq "$n"); do
-  "$ZKLOAD" worker --master-host 127.0.0.1 --master-port "$port" "${worker_args[@]}" \
+  args=()
+  for a in "${worker_args[@]}"; do args+=("${a//\{i\}/$i}"); done
+  "$ZKLOAD" worker --master-host 127.0.0.1 --master-port "$port" "${args[@]}" \
     >"$workdir/worker-$i.log" 2>&1 &
   workers+=("$!")
 done

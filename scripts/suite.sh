@@ -7,13 +7,16 @@
 #
 # Tests (default: all, in zk-locust's order): create_and_delete exists_many exists
 # get_children2 get_children get set_and_get set watch.
+# Beside Locust's files, each test leaves zkload's extended statistics of every worker
+# (OUT/<label>_ext_stats_<i>.csv, OUT/<label>_ext_distrib_<i>.jsonl) and the ensemble's
+# metrics (OUT/<label>_zk_metrics.csv).
 # Settings (environment): ZK_LOCUST_HOSTS (default: a local ensemble is started and
 # stopped again), WORKERS (2), USERS (128), SPAWN_RATE (32), RUN_TIME (10s), OUT (out),
-# and any ZK_LOCUST_* setting the workers read (ZK_LOCUST_VAL_SIZE, ...).
+# STATS_COLLECT (1000 ms), and any ZK_LOCUST_* setting the workers read.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 WORKERS=${WORKERS:-2} USERS=${USERS:-128} SPAWN_RATE=${SPAWN_RATE:-32} RUN_TIME=${RUN_TIME:-10s}
-OUT=${OUT:-out}
+OUT=${OUT:-out} STATS_COLLECT=${STATS_COLLECT:-1000}
 export ZKLOAD=${ZKLOAD:-$PWD/bin/zkload}
 all_tests=(create_and_delete exists_many exists get_children2 get_children get set_and_get set watch)
 tests=("$@")
@@ -95,14 +98,20 @@ for i in "${!tests[@]}"; do
   rm -f "$OUT/${t}"_*.csv
   "$ZKLOAD" locustfile "$class" >"$work/locustfile.py"
   echo "== [$((i + 1))/${#tests[@]}] $t ($class)"
-  worker_args=("$class")
+  worker_args=("$class" --stats-collect "$STATS_COLLECT"
+    --stats-csv "$OUT/${t}_ext_stats_{i}.csv" --stats-distrib "$OUT/${t}_ext_distrib_{i}.jsonl")
   [ -n "$size" ] && worker_args+=(--val-size "$size")
+  rm -f "$OUT/${t}"_ext_* "$OUT/${t}_zk_metrics.csv"
+  "$ZKLOAD" metrics --hosts "$hosts" --interval "$STATS_COLLECT" --csv "$OUT/${t}_zk_metrics.csv" \
+    >/dev/null 2>"$work/metrics.log" &
+  metrics=$!
   bash scripts/multi-worker.sh "$WORKERS" "$work" \
     -f "$work/locustfile.py" --headless -u "$USERS" -r "$SPAWN_RATE" -t "$RUN_TIME" \
     --csv "$OUT/$t" -H "zk://$hosts" -- "${worker_args[@]}" >"$OUT/$t.log" 2>&1 &
   run=$!
   progress "[$t]" "$OUT/$t.log" "$run"
   wait "$run"; rc=$?
+  kill -TERM "$metrics" 2>/dev/null; wait "$metrics" 2>/dev/null
   if [ "$rc" -ne 0 ]; then
     # Exit code 1 from the master alone means failures were recorded; a dead worker
     # is reported by multi-worker.sh in the log.

@@ -39,7 +39,8 @@ func TestSuiteScriptRunsATest(t *testing.T) {
 	if code := p.Wait(120 * time.Second); code != 0 {
 		t.Fatalf("suite.sh get: exit %d\n%s", code, p.Log())
 	}
-	for _, f := range []string{"get.log", "get_stats.csv", "get_stats_history.csv", "get_failures.csv", "get_exceptions.csv"} {
+	for _, f := range []string{"get.log", "get_stats.csv", "get_stats_history.csv", "get_failures.csv", "get_exceptions.csv",
+		"get_ext_stats_1.csv", "get_ext_stats_2.csv", "get_ext_distrib_1.jsonl", "get_ext_distrib_2.jsonl", "get_zk_metrics.csv"} {
 		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
 			t.Errorf("missing %s: %v", f, err)
 		}
