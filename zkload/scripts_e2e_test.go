@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -141,4 +143,38 @@ func TestSequenceScriptKeepsStepsApart(t *testing.T) {
 	if code := bad.Wait(10 * time.Second); code != 2 || !strings.Contains(bad.Log(), `--bench-repetitions "zero"`) {
 		t.Errorf("bad repetitions: exit %d, %q", code, bad.Log())
 	}
+}
+
+// TestZKLocalScript: start serves and prints the connect string, status finds it, stop
+// stops it and status then says so.
+func TestZKLocalScript(t *testing.T) {
+	if err := zkenv.Available(); err != nil {
+		t.Fatalf("ZooKeeper is required: %v", err)
+	}
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "zk")
+	run := func(want int, args ...string) string {
+		t.Helper()
+		p := testenv.StartProcessOptions(t, testenv.ProcOptions{Path: "bash",
+			Args: append([]string{filepath.Join(repoRoot(t), "scripts", "zk-local.sh")}, append(args, "--dir", dir)...),
+			Env:  []string{"ZKLOAD=" + zkloadBin}, LogPath: filepath.Join(t.TempDir(), "zk-local.log")})
+		if code := p.Wait(90 * time.Second); code != want {
+			t.Fatalf("zk-local.sh %v: exit %d, want %d\n%s", args, code, want, p.Log())
+		}
+		return strings.TrimSpace(p.Log())
+	}
+	t.Cleanup(func() { run(0, "stop") })
+	connect := run(0, "start")
+	if !regexp.MustCompile(`^127\.0\.0\.1:\d+$`).MatchString(connect) {
+		t.Fatalf("start printed %q, want a connect string", connect)
+	}
+	if mode, err := zkenv.FourLetter(context.Background(), connect, "srvr"); err != nil || !strings.Contains(mode, "Mode: standalone") {
+		t.Errorf("the member does not serve: %v %q", err, mode)
+	}
+	if got := run(0, "status"); got != connect {
+		t.Errorf("status printed %q, want %q", got, connect)
+	}
+	run(0, "stop")
+	run(3, "status")
+	run(2, "start", "--members", "2")
 }
