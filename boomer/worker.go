@@ -263,6 +263,9 @@ func (w *Worker) Run(ctx context.Context) error {
 			w.masterLost(reason)
 		case <-w.stopping:
 			w.stopping = nil
+			// The users have stopped: report what they did since the last report now,
+			// while the master still knows this worker, rather than after re-registering.
+			w.sendReport()
 			w.sendOrLog(wire.TypeClientStopped, nil)
 			// The master forgets this worker now; it re-registers after the stop
 			// timeout, as Locust's workers do.

@@ -217,6 +217,9 @@ func (s *sockets) close() {
 	_ = s.monitor.Close()
 }
 
+// reconnectPause is the wait between closing a socket and opening its replacement.
+const reconnectPause = 300 * time.Millisecond
+
 // pollInterval bounds how long a queued frame waits for the loop to notice it.
 const pollInterval = 2 * time.Millisecond
 
@@ -233,6 +236,9 @@ func (c *Conn) loop(s *sockets) {
 		case <-c.reconn:
 			c.log.Info("reconnecting to master", "addr", c.opts.Addr)
 			s.close()
+			// A ROUTER ignores a connection claiming an identity it still holds, so the
+			// new socket waits for the master to notice that the old one is gone.
+			time.Sleep(reconnectPause)
 			ns, err := c.open()
 			if err != nil {
 				c.loopErr = err
