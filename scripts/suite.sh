@@ -95,13 +95,14 @@ for i in "${!tests[@]}"; do
   class=$(class_of "$name")
   work="$OUT/tmp/$t"
   mkdir -p "$work"
-  rm -f "$OUT/${t}"_*.csv
+  # Exact names only: "get" must not remove get_children's files.
+  for f in stats stats_history failures exceptions zk_metrics; do rm -f "$OUT/${t}_$f.csv"; done
+  rm -f "$OUT/${t}"_ext_stats_[0-9]*.csv "$OUT/${t}"_ext_distrib_[0-9]*.jsonl
   "$ZKLOAD" locustfile "$class" >"$work/locustfile.py"
   echo "== [$((i + 1))/${#tests[@]}] $t ($class)"
   worker_args=("$class" --stats-collect "$STATS_COLLECT"
     --stats-csv "$OUT/${t}_ext_stats_{i}.csv" --stats-distrib "$OUT/${t}_ext_distrib_{i}.jsonl")
   [ -n "$size" ] && worker_args+=(--val-size "$size")
-  rm -f "$OUT/${t}"_ext_* "$OUT/${t}_zk_metrics.csv"
   "$ZKLOAD" metrics --hosts "$hosts" --interval "$STATS_COLLECT" --csv "$OUT/${t}_zk_metrics.csv" \
     >/dev/null 2>"$work/metrics.log" &
   metrics=$!
@@ -126,7 +127,11 @@ echo
 printf '%-18s %10s %9s %11s %8s %8s %8s\n' test requests failures 'req/s' 'p50 ms' 'p99 ms' 'max ms'
 for t in "${labels[@]}"; do
   csv="$OUT/${t}_stats.csv"
-  if [ ! -s "$csv" ]; then printf '%-18s %s\n' "$t" "(no stats: see $OUT/$t.log)"; continue; fi
+  if [ ! -s "$csv" ]; then
+    printf '%-18s %s\n' "$t" "(no stats: see $OUT/$t.log)"
+    failed+=("$t(no stats)")
+    continue
+  fi
   tr -d '\r' <"$csv" | awk -F, -v t="$t" 'NR==1{for(i=1;i<=NF;i++)c[$i]=i; next}
     $2=="Aggregated"{printf "%-18s %10s %9s %11.1f %8s %8s %8.1f\n", t, $c["Request Count"], $c["Failure Count"], $c["Requests/s"], $c["50%"], $c["99%"], $c["Max Response Time"]}'
 done

@@ -24,9 +24,10 @@ func repoRoot(t *testing.T) string {
 	return root
 }
 
-// TestSuiteScriptRunsATest runs scripts/suite.sh for one short test on a local
-// ensemble it starts and stops itself, as `make get` does.
-func TestSuiteScriptRunsATest(t *testing.T) {
+// TestSuiteScriptRunsTests runs scripts/suite.sh for two short tests whose names
+// prefix one another (get_children, then get) on a local ensemble it starts and stops
+// itself, as `make get_children get` does: each keeps its own files.
+func TestSuiteScriptRunsTests(t *testing.T) {
 	testenv.RequireLocust(t)
 	if err := zkenv.Available(); err != nil {
 		t.Fatalf("ZooKeeper is required: %v", err)
@@ -34,25 +35,27 @@ func TestSuiteScriptRunsATest(t *testing.T) {
 	t.Parallel()
 	out := t.TempDir()
 	p := testenv.StartProcessOptions(t, testenv.ProcOptions{
-		Path: "bash", Args: []string{filepath.Join(repoRoot(t), "scripts", "suite.sh"), "get"},
-		Env: []string{"ZKLOAD=" + zkloadBin, "OUT=" + out, "RUN_TIME=4s", "USERS=4", "SPAWN_RATE=4", "WORKERS=2", "ZK_LOCUST_HOSTS="},
+		Path: "bash", Args: []string{filepath.Join(repoRoot(t), "scripts", "suite.sh"), "get_children", "get"},
+		Env: []string{"ZKLOAD=" + zkloadBin, "OUT=" + out, "RUN_TIME=3s", "USERS=4", "SPAWN_RATE=4", "WORKERS=2", "ZK_LOCUST_HOSTS="},
 		Dir: repoRoot(t), LogPath: filepath.Join(t.TempDir(), "suite.log"),
 	})
 	if code := p.Wait(120 * time.Second); code != 0 {
-		t.Fatalf("suite.sh get: exit %d\n%s", code, p.Log())
+		t.Fatalf("suite.sh: exit %d\n%s", code, p.Log())
 	}
-	for _, f := range []string{"get.log", "get_stats.csv", "get_stats_history.csv", "get_failures.csv", "get_exceptions.csv",
-		"get_ext_stats_1.csv", "get_ext_stats_2.csv", "get_ext_distrib_1.jsonl", "get_ext_distrib_2.jsonl", "get_zk_metrics.csv"} {
-		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
-			t.Errorf("missing %s: %v", f, err)
+	for _, test := range []string{"get_children", "get"} {
+		for _, f := range []string{".log", "_stats.csv", "_stats_history.csv", "_failures.csv", "_exceptions.csv",
+			"_ext_stats_1.csv", "_ext_stats_2.csv", "_ext_distrib_1.jsonl", "_ext_distrib_2.jsonl", "_zk_metrics.csv"} {
+			if _, err := os.Stat(filepath.Join(out, test+f)); err != nil {
+				t.Errorf("missing %s%s: %v", test, f, err)
+			}
+		}
+		agg := testenv.CSVAggregated(t, filepath.Join(out, test+"_stats.csv"))
+		if csvInt(t, agg, "Request Count") == 0 || csvInt(t, agg, "Failure Count") != 0 {
+			t.Errorf("%s: aggregated row %v", test, agg)
 		}
 	}
-	agg := testenv.CSVAggregated(t, filepath.Join(out, "get_stats.csv"))
-	if csvInt(t, agg, "Request Count") == 0 || csvInt(t, agg, "Failure Count") != 0 {
-		t.Errorf("aggregated row %v", agg)
-	}
 	log := p.Log()
-	for _, want := range []string{"[1/1] get", "local ZooKeeper stopped", "requests"} {
+	for _, want := range []string{"[1/2] get_children", "[2/2] get", "local ZooKeeper stopped", "requests"} {
 		if !strings.Contains(log, want) {
 			t.Errorf("suite output lacks %q:\n%s", want, log)
 		}
