@@ -7,7 +7,9 @@ GO ?= go
 TESTS := create_and_delete exists_many exists get_children2 get_children get set_and_get set watch
 # Suite settings; the defaults are in scripts/suite.sh (WORKERS 2, USERS 128, SPAWN_RATE 32,
 # RUN_TIME 10s, a local ZooKeeper unless ZK_LOCUST_HOSTS is set).
-export WORKERS USERS SPAWN_RATE RUN_TIME ZK_LOCUST_HOSTS OUT
+# REPORT_DIR=D puts everything in D (refused if not empty, unless FORCE=1) with run.json,
+# then the report.
+export WORKERS USERS SPAWN_RATE RUN_TIME ZK_LOCUST_HOSTS OUT REPORT_DIR FORCE
 
 .PHONY: all setup build test vet suite sequence $(TESTS) connect http-demo clean
 
@@ -28,7 +30,7 @@ setup:
 	@bash scripts/setup.sh
 
 build:
-	$(GO) build -o bin/zkload ./zkload
+	$(GO) build -ldflags "-X main.version=$$(git describe --always --dirty --tags 2>/dev/null)" -o bin/zkload ./zkload
 
 # A headless Locust master with zkload workers against a local HTTP target.
 http-demo: build

@@ -12,11 +12,22 @@
 # metrics (OUT/<label>_zk_metrics.csv).
 # Settings (environment): ZK_LOCUST_HOSTS (default: a local ensemble is started and
 # stopped again), WORKERS (2), USERS (128), SPAWN_RATE (32), RUN_TIME (10s), OUT (out),
-# STATS_COLLECT (1000 ms), and any ZK_LOCUST_* setting the workers read.
+# STATS_COLLECT (1000 ms), and any ZK_LOCUST_* setting the workers read (ZK_LOCUST_BENCH_*
+# too: the workers inherit the environment, as --bench-NAME on their command line).
+# REPORT_DIR=D writes everything into D instead of OUT (refusing a D that is not empty,
+# unless FORCE=1), then D/run.json (zkload runinfo) and the report (zkload report D).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 WORKERS=${WORKERS:-2} USERS=${USERS:-128} SPAWN_RATE=${SPAWN_RATE:-32} RUN_TIME=${RUN_TIME:-10s}
-OUT=${OUT:-out} STATS_COLLECT=${STATS_COLLECT:-1000}
+OUT=${OUT:-out} STATS_COLLECT=${STATS_COLLECT:-1000} REPORT_DIR=${REPORT_DIR:-} FORCE=${FORCE:-}
+suite_start=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+if [ -n "$REPORT_DIR" ]; then
+  if [ -d "$REPORT_DIR" ] && [ -n "$(ls -A "$REPORT_DIR")" ] && [ "$FORCE" != 1 ]; then
+    echo "suite.sh: REPORT_DIR \"$REPORT_DIR\" is not empty; give an empty or new directory, or FORCE=1 to overwrite" >&2
+    exit 2
+  fi
+  OUT=$REPORT_DIR
+fi
 export ZKLOAD=${ZKLOAD:-$PWD/bin/zkload}
 all_tests=(create_and_delete exists_many exists get_children2 get_children get set_and_get set watch)
 tests=("$@")
@@ -136,6 +147,19 @@ for t in "${labels[@]}"; do
     $2=="Aggregated"{printf "%-18s %10s %9s %11.1f %8s %8s %8.1f\n", t, $c["Request Count"], $c["Failure Count"], $c["Requests/s"], $c["50%"], $c["99%"], $c["Max Response Time"]}'
 done
 echo "== logs and Locust's CSVs in $OUT/"
+if [ -n "$REPORT_DIR" ]; then
+  settings=()
+  for v in WORKERS USERS SPAWN_RATE RUN_TIME STATS_COLLECT; do settings+=(--setting "$(tr A-Z a-z <<<"$v")=${!v}"); done
+  "$ZKLOAD" runinfo --out "$OUT/run.json" --start "$suite_start" --ensemble "$hosts" --tests "${labels[*]}" \
+    --setting "hosts=$hosts" "${settings[@]}" -- "REPORT_DIR=$REPORT_DIR" scripts/suite.sh "${tests[@]}" ||
+    echo "suite.sh: warning: writing $OUT/run.json failed" >&2
+  if "$ZKLOAD" report --help >/dev/null 2>&1; then
+    "$ZKLOAD" report "$OUT" || echo "suite.sh: warning: the report of $OUT failed (the files are kept; retry: $ZKLOAD report $OUT)" >&2
+  else
+    echo "suite.sh: no zkload report in this build; the files are in $OUT/" >&2 # HOOK(report)
+  fi
+fi
+[ -n "$REPORT_DIR" ] || "$ZKLOAD" report --out "$OUT/report" "$OUT" || echo "suite.sh: warning: zkload report failed (the files are kept in $OUT/; retry: $ZKLOAD report --out $OUT/report $OUT)" >&2
 if [ ${#failed[@]} -gt 0 ]; then
   echo "suite.sh: failed: ${failed[*]}" >&2
   exit 1

@@ -28,6 +28,8 @@ func commands() []command {
 		{"serve", "serve a tiny HTTP target on loopback, counting requests", runServe},
 		{"cleanup", "delete what the ZooKeeper workloads left under the pseudo-root", runCleanup},
 		{"metrics", "poll every ensemble member's metrics into a long-form CSV", runMetrics},
+		{"report", "turn report directories into report.html and report.md with plots", runReport},
+		{"runinfo", "write a run.json, as run --report-dir does, for scripted runs (scripts/suite.sh)", runRuninfo},
 	}
 }
 

@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -21,7 +23,7 @@ import (
 // CONSOLE_STATS_INTERVAL_SEC), in report intervals of one second.
 const consoleEvery = 2
 
-func runRun(args []string, stdout, stderr io.Writer) error {
+func runRun(args []string, stdout, stderr io.Writer) (rerr error) {
 	fs := newFlagSet("run", "[flags] [user-class ...]",
 		`Runs the named user classes (all of zkload's classes when none is named) right here,
 without a Locust master, and reports as a headless Locust master would: its console
@@ -41,6 +43,8 @@ failed or any task raised an exception, as Locust's.`, stdout, stderr)
 		wl           workloadFlags
 		lf           logFlags
 		sf           statsFlags
+		zm           metricsFlags // ensemble metrics, --zk-metrics-* (metrics.go)
+		rd           reportDirFlags
 	)
 	fs.IntVar(&users, "users", 1, "number of users")
 	fs.IntVar(&users, "u", 1, "short for --users")
@@ -53,9 +57,60 @@ failed or any task raised an exception, as Locust's.`, stdout, stderr)
 	wl.register(fs)
 	lf.register(fs)
 	sf.register(fs)
+	zm.registerWorker(fs)
+	rd.register(fs, "Locust's CSVs (locust_*.csv), the extended statistics, the ensemble's metrics, the output (zkload.log) and run.json, then the report")
 	names, err := fs.parse(args)
 	if err != nil {
 		return err
+	}
+	zkHosts := envOr(fs, "hosts", "ZK_LOCUST_HOSTS", *wl.zk.vals["hosts"])
+	if zkHosts == "" && strings.HasPrefix(host, "zk://") {
+		zkHosts = strings.TrimPrefix(host, "zk://")
+	}
+	var ri *runInfo
+	ran := false // the test ran: the directory gets its report
+	if rd.dir != "" {
+		if err := rd.prepare(fs, nil); err != nil {
+			return err
+		}
+		defaultFlag(fs, "csv", "", rd.path("locust"))
+		defaultFlag(fs, "stats-collect", "LOCUST_EXTRA_STATS_COLLECT", "1000")
+		defaultFlag(fs, "stats-csv", "LOCUST_EXTRA_STATS_CSV", rd.path("ext_stats.csv"))
+		defaultFlag(fs, "stats-distrib", "LOCUST_EXTRA_STATS_DISTRIB", rd.path("ext_distrib.jsonl"))
+		if zkHosts != "" {
+			defaultFlag(fs, "zk-metrics-collect", "ZK_LOCUST_ZK_METRICS_COLLECT", "1000")
+			defaultFlag(fs, "zk-metrics-csv", "ZK_LOCUST_ZK_METRICS_CSV", rd.path("zk_metrics.csv"))
+		}
+		logFile, err := rd.openLog(fs, "zkload.log")
+		if err != nil {
+			return err
+		}
+		defer logFile.Close()
+		both := &syncWriter{w: logFile}
+		stdout, stderr = io.MultiWriter(stdout, both), io.MultiWriter(stderr, both)
+		fs.stdout, fs.stderr = stdout, stderr
+		ri = &runInfo{Command: append([]string{"zkload", "run"}, redactArgs(args)...), Start: rfc3339(time.Now()),
+			Ensemble: zkHosts, Tests: names, Settings: flagSettings(fs), Versions: map[string]string{}}
+		defer func() {
+			if !ran && errors.Is(rerr, errUsage) {
+				logFile.Close()
+				rd.undo() // bad flags: nothing ran
+				return
+			}
+			// After a failed start too: the directory says what was tried.
+			ri.End = rfc3339(time.Now())
+			code := 0
+			if rerr != nil {
+				code = map[bool]int{true: 2, false: 1}[errors.Is(rerr, errUsage)]
+			}
+			ri.Exit = &code
+			if err := ri.write(rd.path("run.json")); err != nil {
+				fmt.Fprintf(stderr, "zkload run: --report-dir: %v\n", err)
+			}
+			if ran {
+				generateReport(rd.dir, stdout, stderr)
+			}
+		}()
 	}
 	log, err := lf.logger(fs)
 	if err != nil {
@@ -87,6 +142,31 @@ failed or any task raised an exception, as Locust's.`, stdout, stderr)
 	classes, err := selectClasses(fs, wl.classes(), names)
 	if err != nil {
 		return err
+	}
+	zmHosts := envOr(fs, "hosts", "ZK_LOCUST_HOSTS", *wl.zk.vals["hosts"])
+	if zmHosts == "" {
+		zmHosts = zkHosts // from -H zk://...
+	}
+	zmPoll, err := zm.workerMetrics(fs, zmHosts, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := zmPoll.stop(); err != nil {
+			log.Error("ensemble metrics", "err", err)
+		}
+	}()
+	if ri != nil {
+		ri.Tests = nil
+		for _, c := range classes {
+			ri.Tests = append(ri.Tests, c.Name)
+		}
+		ri.Settings["users"], ri.Settings["spawn_rate"], ri.Settings["run_time"] = strconv.Itoa(users), rateText, runTimeText
+		ri.Settings["host"], ri.Settings["classes"], ri.Settings["hosts"] = host, strings.Join(ri.Tests, " "), zkHosts
+		ri.Versions = versions(zkHosts, false)
+		if err := ri.write(rd.path("run.json")); err != nil {
+			return fs.fail("--report-dir %q: %v", rd.dir, err)
+		}
 	}
 	var running atomic.Int64
 	col, err := sf.collector(fs, "local", func() int { return int(running.Load()) }, log)
@@ -149,6 +229,10 @@ failed or any task raised an exception, as Locust's.`, stdout, stderr)
 	})
 	if err != nil {
 		return fs.fail("%v", err)
+	}
+	ran = true
+	if err := zmPoll.stop(); err != nil {
+		log.Error("ensemble metrics", "err", err)
 	}
 	// The last report came after every user stopped: the final files hold everything.
 	running.Store(0)

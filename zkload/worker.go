@@ -2,18 +2,20 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/zkload/zkload/boomer"
 )
 
-func runWorker(args []string, stdout, stderr io.Writer) error {
+func runWorker(args []string, stdout, stderr io.Writer) (rerr error) {
 	fs := newFlagSet("worker", "[flags] [user-class ...]",
 		`Connects to a Locust master and runs the users it dispatches to the named user
 classes (all of zkload's classes when none is named). The master's locustfile must
@@ -37,9 +39,63 @@ LOCUST_WORKER_ADDITIONAL_WAIT_BEFORE_READY_AFTER_STOP (seconds).`, stdout, stder
 	sf.register(fs)
 	var zm metricsFlags // ensemble metrics, --zk-metrics-* (metrics.go)
 	zm.registerWorker(fs)
+	var rd reportDirFlags
+	rd.register(fs, "this worker's extended statistics, ensemble metrics, output and run information, named by its node id (ext_stats_<id>.csv, ...; several workers may share it)")
 	names, err := fs.parse(args)
 	if err != nil {
 		return err
+	}
+	nodeID, err := boomer.NewNodeID()
+	if err != nil {
+		return err
+	}
+	zkHosts := envOr(fs, "hosts", "ZK_LOCUST_HOSTS", *wl.zk.vals["hosts"])
+	var ri *runInfo
+	started := false // the flags were good: the worker ran
+	if rd.dir != "" {
+		// Workers may share the directory: each names its files with its node id, and
+		// refuses only files it would overwrite (and a finished run's run.json).
+		tag := fileTag(nodeID)
+		stName, distName, zmName := "ext_stats_"+tag+".csv", "ext_distrib_"+tag+".jsonl", "zk_metrics_"+tag+".csv"
+		logName, infoName := "worker_"+tag+".log", "worker_"+tag+".json"
+		if err := rd.prepare(fs, []string{stName, distName, zmName, logName, infoName}); err != nil {
+			return err
+		}
+		defaultFlag(fs, "stats-collect", "LOCUST_EXTRA_STATS_COLLECT", "1000")
+		defaultFlag(fs, "stats-csv", "LOCUST_EXTRA_STATS_CSV", rd.path(stName))
+		defaultFlag(fs, "stats-distrib", "LOCUST_EXTRA_STATS_DISTRIB", rd.path(distName))
+		if zkHosts != "" {
+			defaultFlag(fs, "zk-metrics-collect", "ZK_LOCUST_ZK_METRICS_COLLECT", "1000")
+			defaultFlag(fs, "zk-metrics-csv", "ZK_LOCUST_ZK_METRICS_CSV", rd.path(zmName))
+		}
+		logFile, err := rd.openLog(fs, logName)
+		if err != nil {
+			return err
+		}
+		defer logFile.Close()
+		both := &syncWriter{w: logFile}
+		stdout, stderr = io.MultiWriter(stdout, both), io.MultiWriter(stderr, both)
+		fs.stdout, fs.stderr = stdout, stderr
+		ri = &runInfo{Command: append([]string{"zkload", "worker"}, redactArgs(args)...), Start: rfc3339(time.Now()),
+			Ensemble: zkHosts, Tests: names, Settings: flagSettings(fs), Versions: map[string]string{}, NodeID: nodeID}
+		defer func() {
+			if !started && errors.Is(rerr, errUsage) {
+				logFile.Close()
+				for _, n := range []string{stName, distName, zmName, logName, infoName} {
+					os.Remove(rd.path(n)) // bad flags: nothing ran
+				}
+				return
+			}
+			ri.End = rfc3339(time.Now())
+			code := 0
+			if rerr != nil {
+				code = 1
+			}
+			ri.Exit = &code
+			if err := ri.write(rd.path(infoName)); err != nil {
+				fmt.Fprintf(stderr, "zkload worker: --report-dir: %v\n", err)
+			}
+		}()
 	}
 	log, err := lf.logger(fs)
 	if err != nil {
@@ -73,7 +129,7 @@ LOCUST_WORKER_ADDITIONAL_WAIT_BEFORE_READY_AFTER_STOP (seconds).`, stdout, stder
 	if err != nil {
 		return err
 	}
-	zmPoll, err := zm.workerMetrics(fs, envOr(fs, "hosts", "ZK_LOCUST_HOSTS", *wl.zk.vals["hosts"]), log)
+	zmPoll, err := zm.workerMetrics(fs, zkHosts, log)
 	if err != nil {
 		return err
 	}
@@ -82,10 +138,18 @@ LOCUST_WORKER_ADDITIONAL_WAIT_BEFORE_READY_AFTER_STOP (seconds).`, stdout, stder
 			log.Error("ensemble metrics", "err", err)
 		}
 	}()
-	nodeID, err := boomer.NewNodeID()
-	if err != nil {
-		return err
+	if ri != nil {
+		ri.Tests = nil
+		for _, c := range classes {
+			ri.Tests = append(ri.Tests, c.Name)
+		}
+		ri.Settings["classes"], ri.Settings["hosts"], ri.Settings["master"] = strings.Join(ri.Tests, " "), zkHosts, fmt.Sprintf("%s:%d", mh, mp)
+		ri.Versions = versions(zkHosts, false)
+		if err := ri.write(rd.path("worker_" + fileTag(nodeID) + ".json")); err != nil {
+			return fs.fail("--report-dir %q: %v", rd.dir, err)
+		}
 	}
+	started = true
 	var w *boomer.Worker
 	col, err := sf.collector(fs, nodeID, func() int {
 		if w == nil {

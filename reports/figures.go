@@ -1,0 +1,269 @@
+package reports
+
+import (
+	"bytes"
+	"image/color"
+	"math"
+	"strconv"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/plotutil"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+)
+
+// Series is one line of a figure.
+type Series struct {
+	Name string
+	X, Y []float64
+	// Style picks the colour and dashes: lines of one Style index look alike.
+	Style int
+	// Dotted draws a thin dotted line (per-worker detail).
+	Dotted bool
+}
+
+// Figure is one plot: lines against time (unix seconds, or seconds from the start with
+// Relative) or against percentiles (Percentile).
+type Figure struct {
+	ID     string // file name without extension
+	Title  string
+	YLabel string
+	Series []Series
+	// Markers are x values marked with a vertical line (leader moves).
+	Markers []float64
+	// Relative: x is seconds from the start; Percentile: x is 1/(1-q), log scaled.
+	Relative, Percentile bool
+	LogY                 bool
+	SVG                  []byte
+}
+
+// empty reports whether no series has a point.
+func (f *Figure) empty() bool {
+	for _, s := range f.Series {
+		if len(s.X) > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+const (
+	figWidth  = 8 * vg.Inch
+	figHeight = 3.2 * vg.Inch
+)
+
+// render draws the figure as SVG into f.SVG.
+func (f *Figure) render() error {
+	b, err := f.draw("svg")
+	f.SVG = b
+	return err
+}
+
+// draw renders the figure in a format gonum/plot knows (svg, png, pdf...).
+func (f *Figure) draw(format string) ([]byte, error) {
+	p := plot.New()
+	p.Title.Text = f.Title
+	p.Y.Label.Text = f.YLabel
+	p.Legend.Top = true
+	p.Add(plotter.NewGrid())
+	switch {
+	case f.Percentile:
+		p.X.Label.Text = "percentile"
+		p.X.Scale = plot.LogScale{}
+		p.X.Tick.Marker = percentileTicks{}
+	case f.Relative:
+		p.X.Label.Text = "seconds from start"
+	default:
+		p.X.Label.Text = "time (UTC)"
+		p.X.Tick.Marker = plot.TimeTicks{Format: "15:04:05"}
+	}
+	if f.LogY {
+		p.Y.Scale = plot.LogScale{}
+		p.Y.Tick.Marker = logTicks{}
+	}
+	for _, s := range f.Series {
+		xys := make(plotter.XYs, 0, len(s.X))
+		for i := range s.X {
+			y := s.Y[i]
+			if math.IsNaN(y) || math.IsInf(y, 0) || (f.LogY && y <= 0) {
+				continue
+			}
+			xys = append(xys, plotter.XY{X: s.X[i], Y: y})
+		}
+		if len(xys) == 0 {
+			continue
+		}
+		l, err := plotter.NewLine(xys)
+		if err != nil {
+			return nil, err
+		}
+		l.Color = plotutil.Color(s.Style)
+		l.Width = vg.Points(1.2)
+		if s.Dotted {
+			l.Width = vg.Points(0.7)
+			l.Dashes = []vg.Length{vg.Points(1), vg.Points(2)}
+		}
+		p.Add(l)
+		if len(xys) == 1 {
+			sc, _ := plotter.NewScatter(xys)
+			sc.Color = l.Color
+			p.Add(sc)
+		}
+		if s.Name != "" {
+			p.Legend.Add(s.Name, l)
+		}
+	}
+	if len(f.Markers) > 0 {
+		p.Add(vlines{xs: f.Markers})
+		p.Legend.Add("leader move", vlines{})
+	}
+	roomForLegend(p, f.LogY, f.legendLines())
+	wt, err := p.WriterTo(figWidth, figHeight, format)
+	if err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	if _, err := wt.WriteTo(&b); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// vlines marks x values with vertical red dashed lines across the data area.
+type vlines struct{ xs []float64 }
+
+var markerStyle = draw.LineStyle{Color: color.RGBA{R: 200, A: 255}, Width: vg.Points(1), Dashes: []vg.Length{vg.Points(4), vg.Points(2)}}
+
+func (v vlines) Plot(c draw.Canvas, p *plot.Plot) {
+	trX, _ := p.Transforms(&c)
+	for _, x := range v.xs {
+		if x < p.X.Min || x > p.X.Max {
+			continue
+		}
+		px := trX(x)
+		c.StrokeLine2(markerStyle, px, c.Min.Y, px, c.Max.Y)
+	}
+}
+
+// Thumbnail draws the legend entry.
+func (v vlines) Thumbnail(c *draw.Canvas) {
+	x := (c.Min.X + c.Max.X) / 2
+	c.StrokeLine2(markerStyle, x, c.Min.Y, x, c.Max.Y)
+}
+
+// percentileTicks labels a 1/(1-q) axis with percentiles: 0%, 90%, 99%, 99.9%...
+type percentileTicks struct{}
+
+func (percentileTicks) Ticks(min, max float64) []plot.Tick {
+	var ts []plot.Tick
+	for v := 1.0; v <= max*1.0001; v *= 10 {
+		q := 100 * (1 - 1/v)
+		ts = append(ts, plot.Tick{Value: v, Label: strconv.FormatFloat(q, 'f', -1, 64) + "%"})
+		if v*2 <= max && v == 1 {
+			ts = append(ts, plot.Tick{Value: 2, Label: "50%"})
+		}
+	}
+	return ts
+}
+
+// logTicks are powers of ten with 2 and 5 in between when the range is narrow.
+type logTicks struct{}
+
+func (logTicks) Ticks(min, max float64) []plot.Tick {
+	if min <= 0 || max <= 0 {
+		return plot.DefaultTicks{}.Ticks(min, max)
+	}
+	lo, hi := math.Floor(math.Log10(min)), math.Ceil(math.Log10(max))
+	steps := []float64{1, 2, 5}
+	if hi-lo > 3 {
+		steps = []float64{1}
+	}
+	var ts []plot.Tick
+	for e := lo; e <= hi; e++ {
+		for _, s := range steps {
+			v := s * math.Pow(10, e)
+			if v < min*0.999 || v > max*1.001 {
+				continue
+			}
+			ts = append(ts, plot.Tick{Value: v, Label: strconv.FormatFloat(v, 'g', -1, 64)})
+		}
+	}
+	if len(ts) < 2 {
+		return plot.DefaultTicks{}.Ticks(min, max)
+	}
+	return ts
+}
+
+// percentileCurve returns the x (1/(1-q)) and y (ms) of a latency distribution's
+// percentile curve, from the median... to the maximum, for a histogram of n values
+// read by pct (microseconds at percentile p).
+func percentileCurve(n int64, pct func(p float64) int64) (xs, ys []float64) {
+	if n == 0 {
+		return nil, nil
+	}
+	maxX := float64(n)
+	for k := 0; ; k++ {
+		x := math.Pow(10, float64(k)/20) // 20 points a decade
+		if x > maxX {
+			break
+		}
+		q := 100 * (1 - 1/x)
+		xs = append(xs, x)
+		ys = append(ys, usMS(pct(q)))
+	}
+	xs = append(xs, maxX)
+	ys = append(ys, usMS(pct(100)))
+	return xs, ys
+}
+
+func figID(parts ...string) string {
+	var b bytes.Buffer
+	for _, p := range parts {
+		if p == "" {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('_')
+		}
+		for _, r := range p {
+			switch {
+			case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '.':
+				b.WriteRune(r)
+			default:
+				b.WriteByte('_')
+			}
+		}
+	}
+	return b.String()
+}
+
+func (f *Figure) legendLines() int {
+	n := 0
+	for _, s := range f.Series {
+		if s.Name != "" && len(s.X) > 0 {
+			n++
+		}
+	}
+	if len(f.Markers) > 0 {
+		n++
+	}
+	return n
+}
+
+// roomForLegend starts linear axes at 0 and raises the top so that the legend (top
+// right) does not hide the lines.
+func roomForLegend(p *plot.Plot, logY bool, lines int) {
+	if !logY && p.Y.Min > 0 {
+		p.Y.Min = 0
+	}
+	if p.Y.Max <= p.Y.Min {
+		p.Y.Max = p.Y.Min + 1
+	}
+	frac := 0.09 * float64(lines)
+	if logY && p.Y.Min > 0 {
+		p.Y.Max *= math.Pow(p.Y.Max/p.Y.Min, frac)
+		return
+	}
+	p.Y.Max += (p.Y.Max - p.Y.Min) * frac
+}

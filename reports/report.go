@@ -1,0 +1,253 @@
+package reports
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/zkload/zkload/stats"
+)
+
+// Options are what `zkload report` is given.
+type Options struct {
+	Dirs   []string
+	Labels []string // one per dir, or none
+	Out    string   // output directory
+}
+
+// Report is everything rendered: the front page, the sections, the comparison.
+type Report struct {
+	Title    string
+	Runs     []*RunReport
+	Compare  *Comparison
+	Verdicts []string
+	Problems []string
+	Made     time.Time
+}
+
+// RunReport is one run's part of the report.
+type RunReport struct {
+	Run      *Run
+	Analyses []*Analysis
+	Summary  []SummaryRow
+	Sections []Section
+	Verdicts []string
+	Start    time.Time
+	End      time.Time
+}
+
+// Generate loads the run directories and writes report.html, report.md and the
+// figures (figures/*.svg) into o.Out. It fails only when a directory cannot be read or
+// the output cannot be written; what is missing in a run is said in the report.
+func Generate(o Options) (*Report, error) {
+	if len(o.Dirs) == 0 {
+		return nil, fmt.Errorf("no run directory")
+	}
+	if len(o.Labels) > 0 && len(o.Labels) != len(o.Dirs) {
+		return nil, fmt.Errorf("%d labels for %d run directories: give one --label per directory", len(o.Labels), len(o.Dirs))
+	}
+	rep := &Report{Title: "zkload report", Made: time.Now().UTC()}
+	for i, d := range o.Dirs {
+		label := ""
+		if len(o.Labels) > 0 {
+			label = o.Labels[i]
+		}
+		run, err := Load(d, label)
+		if err != nil {
+			return nil, err
+		}
+		prefix := ""
+		if len(o.Dirs) > 1 {
+			prefix = fmt.Sprintf("r%d", i+1)
+		}
+		rep.Runs = append(rep.Runs, buildRun(run, prefix))
+	}
+	if len(rep.Runs) > 1 {
+		rep.Compare = compare(rep.Runs)
+		rep.Title = "zkload comparison report"
+	}
+	for _, rr := range rep.Runs {
+		for _, v := range rr.Verdicts {
+			if len(rep.Runs) > 1 {
+				v = rr.Run.Label + ": " + v
+			}
+			rep.Verdicts = append(rep.Verdicts, v)
+		}
+	}
+	if err := rep.renderFigures(); err != nil {
+		return nil, err
+	}
+	if err := rep.write(o.Out); err != nil {
+		return nil, err
+	}
+	return rep, nil
+}
+
+func buildRun(run *Run, prefix string) *RunReport {
+	rr := &RunReport{Run: run}
+	for _, t := range run.Tests {
+		a := analyze(t)
+		rr.Analyses = append(rr.Analyses, a)
+		rr.Summary = append(rr.Summary, a.Summary...)
+		if !a.Start.IsZero() && (rr.Start.IsZero() || a.Start.Before(rr.Start)) {
+			rr.Start = a.Start
+		}
+		if a.End.After(rr.End) {
+			rr.End = a.End
+		}
+		rr.Sections = append(rr.Sections, a.opSections(prefix)...)
+		rr.Sections = append(rr.Sections, a.ensembleSection(prefix))
+	}
+	if run.Info != nil {
+		if s, err := time.Parse(time.RFC3339, run.Info.Start); err == nil {
+			rr.Start = s
+		}
+		if e, err := time.Parse(time.RFC3339, run.Info.End); err == nil {
+			rr.End = e
+		}
+	}
+	rr.Verdicts = verdicts(rr)
+	return rr
+}
+
+// verdicts are the front page's one-line conclusions.
+func verdicts(rr *RunReport) []string {
+	var out []string
+	var worst *SummaryRow
+	for i := range rr.Summary {
+		r := &rr.Summary[i]
+		if r.Key.IsTotal() || r.Requests == 0 {
+			continue
+		}
+		if worst == nil || tail(r) > tail(worst) {
+			worst = r
+		}
+	}
+	if worst != nil {
+		out = append(out, fmt.Sprintf("Worst tail: %s %s (test %s), p99.9 %s ms, max %s ms.",
+			worst.Key.Name, worst.Key.Method, worst.Test, fmtMS(worst.P999), fmtMS(worst.Max)))
+	}
+	for _, r := range rr.Summary {
+		if r.Key.IsTotal() || r.Failures == 0 {
+			continue
+		}
+		out = append(out, fmt.Sprintf("Failures: %s %s (test %s): %d of %d (%.2f %%).",
+			r.Key.Name, r.Key.Method, r.Test, r.Failures, r.Requests, 100*float64(r.Failures)/float64(r.Requests)))
+	}
+	stopped := false
+	for _, a := range rr.Analyses {
+		for _, m := range a.Members {
+			if len(m.Errors) > 0 {
+				stopped = true
+				out = append(out, fmt.Sprintf("Member %s stopped serving during %s: %d poll(s) failed, first at %s (%s).",
+					m.HostPort, a.Test.Label, len(m.Errors), m.Errors[0].T.Format("15:04:05"), clip(m.Errors[0].State, 80)))
+			}
+		}
+		if n := len(a.LeaderMoves); n > 0 {
+			out = append(out, fmt.Sprintf("The leader moved %d time(s) during %s (marked on every time axis).", n, a.Test.Label))
+		}
+	}
+	hasMetrics := false
+	for _, a := range rr.Analyses {
+		hasMetrics = hasMetrics || len(a.Members) > 0
+	}
+	if hasMetrics && !stopped {
+		out = append(out, "Every ensemble member answered every poll.")
+	}
+	var missing []string
+	for _, t := range rr.Run.Tests {
+		if len(t.Problems) > 0 {
+			missing = append(missing, t.Label)
+		}
+	}
+	if len(missing) > 0 || len(rr.Run.Problems) > 0 {
+		out = append(out, fmt.Sprintf("Some inputs are missing or damaged (tests %v): see \"Problems\".", missing))
+	}
+	return out
+}
+
+func tail(r *SummaryRow) float64 {
+	if r.P999 == r.P999 && r.P999 > 0 { // not NaN
+		return r.P999
+	}
+	return r.P99
+}
+
+func (rep *Report) figures() []*Figure {
+	var out []*Figure
+	for _, rr := range rep.Runs {
+		for _, s := range rr.Sections {
+			out = append(out, s.Figures...)
+		}
+	}
+	if rep.Compare != nil {
+		for _, s := range rep.Compare.Sections {
+			out = append(out, s.Figures...)
+		}
+	}
+	return out
+}
+
+func (rep *Report) renderFigures() error {
+	for _, f := range rep.figures() {
+		if err := f.render(); err != nil {
+			return fmt.Errorf("figure %s: %w", f.ID, err)
+		}
+	}
+	return nil
+}
+
+func (rep *Report) write(out string) error {
+	figDir := filepath.Join(out, "figures")
+	if err := os.MkdirAll(figDir, 0o755); err != nil {
+		return err
+	}
+	for _, f := range rep.figures() {
+		if err := os.WriteFile(filepath.Join(figDir, f.ID+".svg"), f.SVG, 0o644); err != nil {
+			return err
+		}
+	}
+	html, err := rep.HTML()
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(out, "report.html"), html, 0o644); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(out, "report.md"), rep.Markdown(), 0o644)
+}
+
+// problems lists what is missing or damaged in a run, by test.
+func (rr *RunReport) problems() []string {
+	out := append([]string(nil), rr.Run.Problems...)
+	for _, t := range rr.Run.Tests {
+		for _, p := range t.Problems {
+			out = append(out, t.Label+": "+p)
+		}
+	}
+	return out
+}
+
+// settings returns run.json's settings sorted by name.
+func (rr *RunReport) settings() [][2]string {
+	if rr.Run.Info == nil {
+		return nil
+	}
+	var out [][2]string
+	for k, v := range rr.Run.Info.Settings {
+		out = append(out, [2]string{k, v})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i][0] < out[j][0] })
+	return out
+}
+
+func fmtMS(v float64) string {
+	if v != v {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.3f", v)
+}
+
+var _ = stats.TotalKey

@@ -1,0 +1,254 @@
+package reports
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/xml"
+	"errors"
+	"html"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/zkload/zkload/stats"
+)
+
+var imgRE = regexp.MustCompile(`<img alt="([^"]*)" src="([^"]*)">`)
+
+// checkSVG fails unless b is a well-formed SVG document.
+func checkSVG(t *testing.T, name string, b []byte) {
+	t.Helper()
+	if !bytes.Contains(b, []byte("<svg")) {
+		t.Errorf("%s: not SVG", name)
+		return
+	}
+	d := xml.NewDecoder(bytes.NewReader(b))
+	for {
+		_, err := d.Token()
+		if errors.Is(err, io.EOF) {
+			return
+		}
+		if err != nil {
+			t.Errorf("%s: malformed SVG: %v", name, err)
+			return
+		}
+	}
+}
+
+// htmlImages returns report.html's images by alt text, checking that every one is an
+// inline, well-formed SVG.
+func htmlImages(t *testing.T, page string) map[string]int {
+	t.Helper()
+	out := map[string]int{}
+	for _, m := range imgRE.FindAllStringSubmatch(page, -1) {
+		out[m[1]]++
+		src := html.UnescapeString(m[2])
+		const pfx = "data:image/svg+xml;base64,"
+		if !strings.HasPrefix(src, pfx) {
+			t.Errorf("image %q is not inline: %.60s", m[1], src)
+			continue
+		}
+		b, err := base64.StdEncoding.DecodeString(src[len(pfx):])
+		if err != nil {
+			t.Errorf("image %q: %v", m[1], err)
+			continue
+		}
+		checkSVG(t, m[1], b)
+	}
+	// SVG namespaces are fine; a src or href to the network would be a fetch.
+	for _, l := range regexp.MustCompile(`(src|href)="(https?:)?//[^"]*"`).FindAllString(page, -1) {
+		t.Errorf("network reference in report.html: %s", l)
+	}
+	return out
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// TestReportSingleRun: a suite-layout run gives a report with the summary table
+// (exact merged percentiles), verdicts, a latency plot per operation and the ensemble's
+// figures, in report.html (inline) and report.md (files).
+func TestReportSingleRun(t *testing.T) {
+	run, out := t.TempDir(), t.TempDir()
+	writeRun(t, run, genRun{label: "set_and_get", workers: 2, seconds: 6, slow: 1})
+	rep, err := Generate(Options{Dirs: []string{run}, Out: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	html := readFile(t, filepath.Join(out, "report.html"))
+	md := readFile(t, filepath.Join(out, "report.md"))
+
+	// The summary's percentiles are those of the distributions merged across workers.
+	var ds []stats.Distribution
+	for w := 1; w <= 2; w++ {
+		d, err := stats.ReadDistributions(filepath.Join(run, "set_and_get_ext_distrib_"+strconv.Itoa(w)+".jsonl"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ds = append(ds, d...)
+	}
+	get := stats.Merge(ds)[stats.Key{Method: "get", Name: "SetAndGet"}]
+	row := "<td>set_and_get</td><td>SetAndGet</td><td>get</td><td>" + itoa(get.Requests) + "</td><td>0</td>"
+	if !strings.Contains(html, row) {
+		t.Errorf("report.html lacks summary row %q", row)
+	}
+	for _, p := range []float64{50, 90, 99, 99.9} {
+		want := fmtMS(usMS(get.Percentile(p)))
+		if !strings.Contains(html, "<td>"+want+"</td>") || !strings.Contains(md, "| "+want+" |") {
+			t.Errorf("p%v = %s ms: not in the summary tables", p, want)
+		}
+	}
+	for _, want := range []string{
+		"Worst tail: SetAndGet", "Failures: SetAndGet set", "Member zk1:2181 stopped serving",
+		"The leader moved 1 time(s)", "<th>duration</th>",
+	} {
+		if !strings.Contains(html, want) {
+			t.Errorf("report.html lacks %q", want)
+		}
+	}
+	imgs := htmlImages(t, html)
+	for _, want := range []string{
+		`Latency percentiles per window: task set &#34;SetAndGet&#34;, op &#34;get&#34;`,
+		`Latency percentiles per window: Total`,
+		`Requests per second: task set &#34;SetAndGet&#34;, op &#34;set&#34;`,
+		`Errors per second by type: task set &#34;SetAndGet&#34;, op &#34;set&#34;`,
+		`Latency distribution (all workers merged): Total`,
+		"Users", "Outstanding requests", "Connections", "Watches", "Packets per second (received solid, sent dotted)",
+		"Server latency (windowed mean: read solid, update dotted)",
+	} {
+		if imgs[want] == 0 {
+			t.Errorf("report.html has no figure %q; has %v", want, imgs)
+		}
+	}
+	// report.md points at figure files that exist and are SVG.
+	mdImgs := regexp.MustCompile(`!\[[^\]]*\]\((figures/[^)]+\.svg)\)`).FindAllStringSubmatch(md, -1)
+	if len(mdImgs) != len(rep.figures()) || len(mdImgs) < 10 {
+		t.Errorf("report.md has %d figures, want %d", len(mdImgs), len(rep.figures()))
+	}
+	for _, m := range mdImgs {
+		checkSVG(t, m[1], []byte(readFile(t, filepath.Join(out, m[1]))))
+	}
+	if strings.Contains(html, "Problems") {
+		t.Errorf("a complete run reports problems:\n%v", rep.Runs[0].problems())
+	}
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestReportMissingAndTruncated: a run without distributions, with a cut stats CSV and
+// an empty metrics file still gives a report, which says what is missing.
+func TestReportMissingAndTruncated(t *testing.T) {
+	run, out := t.TempDir(), t.TempDir()
+	writeRun(t, run, genRun{label: "get", workers: 2, seconds: 4, slow: 1})
+	for _, f := range []string{"get_ext_distrib_1.jsonl", "get_ext_distrib_2.jsonl"} {
+		if err := os.Remove(filepath.Join(run, f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cut := func(name string, keep int) {
+		b := readFile(t, filepath.Join(run, name))
+		write(t, filepath.Join(run, name), b[:keep])
+	}
+	cut("get_stats_history.csv", len(readFile(t, filepath.Join(run, "get_stats_history.csv")))-30)
+	cut("get_ext_stats_1.csv", 40) // cut inside the header
+	write(t, filepath.Join(run, "get_zk_metrics.csv"), "")
+	if _, err := Generate(Options{Dirs: []string{run}, Out: out}); err != nil {
+		t.Fatal(err)
+	}
+	html := readFile(t, filepath.Join(out, "report.html"))
+	for _, want := range []string{
+		"Problems", "missing: distributions", "get_stats_history.csv: 1 truncated row(s) ignored",
+		"get_ext_stats_1.csv: no column", "get_zk_metrics.csv: empty file", "No ensemble metrics.",
+		"No distribution files",
+	} {
+		if !strings.Contains(html, want) {
+			t.Errorf("report.html lacks %q", want)
+		}
+	}
+	imgs := htmlImages(t, html)
+	if imgs["Latency percentiles (Locust, last ~10 s)"] == 0 {
+		t.Errorf("no fallback latency figure from Locust's history: %v", imgs)
+	}
+	// Locust's summary (ms buckets) stands in for the distributions.
+	if !strings.Contains(html, "<td>SetAndGet</td><td>get</td>") {
+		t.Error("no summary row from Locust's stats")
+	}
+}
+
+// TestReportEmptyDir: a directory without any run file gives a report saying so.
+func TestReportEmptyDir(t *testing.T) {
+	run, out := t.TempDir(), t.TempDir()
+	if _, err := Generate(Options{Dirs: []string{run}, Out: out}); err != nil {
+		t.Fatal(err)
+	}
+	if html := readFile(t, filepath.Join(out, "report.html")); !strings.Contains(html, "no test files found") {
+		t.Error("report.html does not say the directory holds no run")
+	}
+	if _, err := Generate(Options{Dirs: []string{filepath.Join(run, "nope")}, Out: out}); err == nil {
+		t.Error("a missing directory is not an error")
+	}
+}
+
+// TestReportDirLayout: the `zkload run --report-dir` layout (locust_stats.csv,
+// ext_stats_<i>.csv, run.json) is read, the test named after run.json.
+func TestReportDirLayout(t *testing.T) {
+	run, out := t.TempDir(), t.TempDir()
+	writeRun(t, run, genRun{label: "", workers: 1, seconds: 3, slow: 1, runJSON: true})
+	if _, err := os.Stat(filepath.Join(run, "locust_stats.csv")); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Generate(Options{Dirs: []string{run}, Out: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(rep.Runs[0].Run.Tests); n != 1 || rep.Runs[0].Run.Tests[0].Label != "set_and_get" {
+		t.Fatalf("tests %v", rep.Runs[0].Run.Tests)
+	}
+	html := readFile(t, filepath.Join(out, "report.html"))
+	for _, want := range []string{"zkload version", "v0.test", "3.8.0", "zk1:2181,zk2:2181,zk3:2181", "setting users", "zkload run SetAndGet", "<td>set_and_get</td><td>SetAndGet</td><td>get</td>"} {
+		if !strings.Contains(html, want) {
+			t.Errorf("report.html lacks %q", want)
+		}
+	}
+	if strings.Contains(html, "Problems") {
+		t.Errorf("problems: %v", rep.Runs[0].problems())
+	}
+}
+
+// TestReportComparison: two runs give overlaid figures and a table of differences.
+func TestReportComparison(t *testing.T) {
+	a, b, out := t.TempDir(), t.TempDir(), t.TempDir()
+	writeRun(t, a, genRun{label: "set_and_get", workers: 2, seconds: 4, slow: 1})
+	writeRun(t, b, genRun{label: "set_and_get", workers: 1, seconds: 5, slow: 1.5})
+	rep, err := Generate(Options{Dirs: []string{a, b}, Labels: []string{"before", "after"}, Out: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Compare == nil || len(rep.Compare.Rows) != 3 {
+		t.Fatalf("comparison %+v", rep.Compare)
+	}
+	page := readFile(t, filepath.Join(out, "report.html"))
+	md := readFile(t, filepath.Join(out, "report.md"))
+	for _, want := range []string{"Comparison (against before)", "Run before", "Run after", "(+50%)"} {
+		if !strings.Contains(html.UnescapeString(page), want) || !strings.Contains(md, want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	imgs := htmlImages(t, page)
+	if imgs["Latency per window: p99 (solid), p50 (dotted)"] != 3 || imgs["Latency distribution (all workers merged)"] != 3 {
+		t.Errorf("overlays: %v", imgs)
+	}
+	if _, err := Generate(Options{Dirs: []string{a, b}, Labels: []string{"one"}, Out: out}); err == nil {
+		t.Error("one label for two runs is not an error")
+	}
+}
