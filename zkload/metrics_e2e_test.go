@@ -27,7 +27,7 @@ func TestMetricsCommand(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "zk-metrics.csv")
 	out := runZkload(t, 0, "metrics", "--hosts", e.ConnectString(), "--admin-port", strings.Join(admin, ","),
-		"--zk-metrics-collect", "200", "--zk-metrics-csv", path, "-t", "1s")
+		"--zk-metrics-collect", "200", "--zk-metrics-csv", path, "-t", "2s")
 	if !strings.Contains(out, "poll 1 ") || !strings.Contains(out, "stopped after") {
 		t.Fatalf("no progress lines:\n%s", out)
 	}
@@ -48,7 +48,18 @@ func TestMetricsCommand(t *testing.T) {
 	p := testenv.StartProcess(t, zkloadBin, []string{"metrics", "--hosts", e.ConnectString(),
 		"--admin-port", strings.Join(admin, ","), "--interval", "100ms", "--csv", killed}, nil)
 	p.WaitLog(`poll 1 `, 20*time.Second)
-	time.Sleep(500 * time.Millisecond)
+	// Kill it once several polls are on disk (waiting on the file, not on the clock).
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		b, _ := os.ReadFile(killed)
+		if strings.Count(string(b), "\n") > 1200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d rows written in 20 s", strings.Count(string(b), "\n"))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	p.Signal(syscall.SIGKILL)
 	p.Wait(10 * time.Second)
 	b, err := os.ReadFile(killed)
