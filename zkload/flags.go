@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -8,8 +9,10 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"os/signal"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/zkload/zkload/boomer"
@@ -227,4 +230,20 @@ func parsePort(fs *flagSet, what, s string) (int, error) {
 		return 0, fs.fail("%s %q: want a TCP port, 1-65535", what, s)
 	}
 	return p, nil
+}
+
+// signalContext is cancelled by SIGINT or SIGTERM, so that a command can finish cleanly
+// (final stats, flushed files); a second signal ends the process at once.
+func signalContext(stderr io.Writer, command string) (context.Context, context.CancelFunc) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		stop()
+		again := make(chan os.Signal, 1)
+		signal.Notify(again, os.Interrupt, syscall.SIGTERM)
+		<-again
+		fmt.Fprintf(stderr, "zkload %s: second signal, exiting now\n", command)
+		os.Exit(1)
+	}()
+	return ctx, stop
 }

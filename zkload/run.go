@@ -5,13 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"regexp"
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/zkload/zkload/boomer"
@@ -198,18 +195,8 @@ failed or any task raised an exception, as Locust's.`, stdout, stderr)
 		}
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signalContext(stderr, "run")
 	defer stop()
-	go func() {
-		// A second signal while finishing ends the process at once.
-		<-ctx.Done()
-		stop()
-		again := make(chan os.Signal, 1)
-		signal.Notify(again, os.Interrupt, syscall.SIGTERM)
-		<-again
-		fmt.Fprintln(stderr, "zkload run: second signal, exiting now")
-		os.Exit(1)
-	}()
 	if col != nil {
 		col.Start(context.Background()) // stopped by Close, after the final report
 	}

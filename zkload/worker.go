@@ -6,10 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/zkload/zkload/boomer"
@@ -179,18 +177,8 @@ LOCUST_WORKER_ADDITIONAL_WAIT_BEFORE_READY_AFTER_STOP (seconds).`, stdout, stder
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signalContext(stderr, "worker")
 	defer stop()
-	go func() {
-		// A second signal while quitting ends the process at once.
-		<-ctx.Done()
-		stop()
-		again := make(chan os.Signal, 1)
-		signal.Notify(again, os.Interrupt, syscall.SIGTERM)
-		<-again
-		fmt.Fprintln(stderr, "zkload worker: second signal, exiting now")
-		os.Exit(1)
-	}()
 	if col == nil {
 		return w.Run(ctx)
 	}
