@@ -27,7 +27,7 @@ func TestMetricsCommand(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "zk-metrics.csv")
 	out := runZkload(t, 0, "metrics", "--hosts", e.ConnectString(), "--admin-port", strings.Join(admin, ","),
-		"--zk-metrics-collect", "200", "--zk-metrics-csv", path, "-t", "2s")
+		"--zk-metrics-collect", "500", "--zk-metrics-csv", path, "-t", "4s")
 	if !strings.Contains(out, "poll 1 ") || !strings.Contains(out, "stopped after") {
 		t.Fatalf("no progress lines:\n%s", out)
 	}

@@ -104,6 +104,11 @@ func TestOpenLoopHoldsRate(t *testing.T) {
 	tl := newTally()
 	tl.add(r)
 	got := float64(tl.reqs[key{"get", "get"}]) / el.Seconds()
+	if late := tl.reqs[key{LateStartMethod, "get"}]; float64(late) > 0.01*float64(tl.reqs[key{"get", "get"}]) {
+		// The rate is promised "when the server keeps up"; on a machine too loaded to
+		// start requests on time, late starts catching up inflate any window's count.
+		t.Skipf("machine too loaded to measure the rate: %d of %d starts were late", late, tl.reqs[key{"get", "get"}])
+	}
 	if math.Abs(got-1000)/1000 > 0.01 {
 		t.Errorf("rate %.1f/s, want 1000 within 1%% (late starts: %d)", got, tl.reqs[key{LateStartMethod, "get"}])
 	}
