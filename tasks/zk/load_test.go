@@ -104,7 +104,7 @@ func TestOpenLoopHoldsRate(t *testing.T) {
 	tl := newTally()
 	tl.add(r)
 	got := float64(tl.reqs[key{"get", "get"}]) / el.Seconds()
-	if late := tl.reqs[key{LateStartMethod, "get"}]; float64(late) > 0.01*float64(tl.reqs[key{"get", "get"}]) {
+	if late := tl.reqs[key{LateStartMethod, "get"}]; float64(late) > 0.1*float64(tl.reqs[key{"get", "get"}]) {
 		// The rate is promised "when the server keeps up"; on a machine too loaded to
 		// start requests on time, late starts catching up inflate any window's count.
 		t.Skipf("machine too loaded to measure the rate: %d of %d starts were late", late, tl.reqs[key{"get", "get"}])
