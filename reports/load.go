@@ -24,6 +24,8 @@ type RunInfo struct {
 	Versions map[string]string `json:"versions"`
 	Ensemble string            `json:"ensemble"`
 	Tests    []string          `json:"tests"`
+	NodeID   string            `json:"node_id,omitempty"`
+	Exit     *int              `json:"exit_code,omitempty"`
 }
 
 // Run is one run directory, loaded.
@@ -82,12 +84,14 @@ func Load(dir, label string) (*Run, error) {
 	if r.Info != nil {
 		prefer = r.Info.Tests
 	}
+	single := "" // the single-test layout's name
 	if files, ok := groups[""]; ok {
 		// The single-test layout: name it after run.json's one test, or "run".
 		name := "run"
-		if r.Info != nil && len(r.Info.Tests) == 1 {
-			name = r.Info.Tests[0]
+		if r.Info != nil && len(r.Info.Tests) > 0 {
+			name = strings.Join(r.Info.Tests, "+")
 		}
+		single = name
 		delete(groups, "")
 		if other, ok := groups[name]; ok {
 			for k, v := range files {
@@ -102,7 +106,7 @@ func Load(dir, label string) (*Run, error) {
 	}
 	var other []string
 	for _, l := range sortedLabels(groups, prefer) {
-		if len(prefer) > 0 && !slices.Contains(prefer, l) {
+		if len(prefer) > 0 && l != single && !slices.Contains(prefer, l) {
 			other = append(other, l) // left over from another run in the same directory
 			continue
 		}
@@ -113,7 +117,7 @@ func Load(dir, label string) (*Run, error) {
 	}
 	if r.Info != nil {
 		for _, l := range r.Info.Tests {
-			if _, ok := groups[l]; !ok {
+			if _, ok := groups[l]; !ok && single == "" {
 				r.Problems = append(r.Problems, fmt.Sprintf("test %q of run.json has no files", l))
 			}
 		}

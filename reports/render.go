@@ -84,6 +84,9 @@ func (rr *RunReport) frontRows() [][2]string {
 	if info := rr.Run.Info; info != nil {
 		add("ensemble", info.Ensemble)
 		add("command", strings.Join(info.Command, " "))
+		if info.Exit != nil {
+			add("exit code", fmt.Sprint(*info.Exit))
+		}
 		for _, k := range []string{"zkload", "go", "locust", "zookeeper"} {
 			add(k+" version", info.Versions[k])
 		}

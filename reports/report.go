@@ -6,8 +6,6 @@ import (
 	"path/filepath"
 	"sort"
 	"time"
-
-	"github.com/zkload/zkload/stats"
 )
 
 // Options are what `zkload report` is given.
@@ -204,6 +202,12 @@ func (rep *Report) write(out string) error {
 	if err := os.MkdirAll(figDir, 0o755); err != nil {
 		return err
 	}
+	// Figures of an earlier report in the same place would linger beside report.md.
+	if old, err := filepath.Glob(filepath.Join(figDir, "*.svg")); err == nil {
+		for _, f := range old {
+			_ = os.Remove(f)
+		}
+	}
 	for _, f := range rep.figures() {
 		if err := os.WriteFile(filepath.Join(figDir, f.ID+".svg"), f.SVG, 0o644); err != nil {
 			return err
@@ -249,5 +253,3 @@ func fmtMS(v float64) string {
 	}
 	return fmt.Sprintf("%.3f", v)
 }
-
-var _ = stats.TotalKey

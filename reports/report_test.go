@@ -252,3 +252,25 @@ func TestReportComparison(t *testing.T) {
 		t.Error("one label for two runs is not an error")
 	}
 }
+
+// TestReportDirLayoutSeveralClasses: a `zkload run --report-dir` run of several user
+// classes is one test; files another run left in the directory are left out, and said so.
+func TestReportDirLayoutSeveralClasses(t *testing.T) {
+	run, out := t.TempDir(), t.TempDir()
+	writeRun(t, run, genRun{label: "", workers: 1, seconds: 3, slow: 1})
+	write(t, filepath.Join(run, "run.json"), `{"command":["zkload","run","Get","Set"],"tests":["Get","Set"],"exit_code":0,"node_id":"x"}`)
+	write(t, filepath.Join(run, "old_stats.csv"), "Type,Name,Request Count\r\n")
+	rep, err := Generate(Options{Dirs: []string{run}, Out: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ts := rep.Runs[0].Run.Tests; len(ts) != 1 || ts[0].Label != "Get+Set" {
+		t.Fatalf("tests %v", ts)
+	}
+	html := readFile(t, filepath.Join(out, "report.html"))
+	for _, want := range []string{"files of tests not in run.json left out: old", "<th>exit code</th><td class=\"l\">0</td>"} {
+		if !strings.Contains(html, want) {
+			t.Errorf("report.html lacks %q", want)
+		}
+	}
+}
