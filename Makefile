@@ -11,7 +11,7 @@ TESTS := create_and_delete exists_many exists get_children2 get_children get set
 # then the report.
 export WORKERS USERS SPAWN_RATE RUN_TIME ZK_LOCUST_HOSTS OUT REPORT_DIR FORCE
 
-.PHONY: all setup build test vet suite sequence $(TESTS) connect http-demo clean
+.PHONY: all setup test-setup build test vet suite sequence $(TESTS) connect http-demo clean
 
 all: setup build suite
 
@@ -40,7 +40,10 @@ vet:
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l .)" || { echo "gofmt would change:"; gofmt -l .; exit 1; }
 
-test: setup vet
+test-setup:
+	@bash scripts/setup.sh --test
+
+test: test-setup vet
 	$(GO) test -race -count=1 -timeout 6m ./...
 
 clean:

@@ -1,12 +1,19 @@
 #!/usr/bin/env bash
 # Installs what zkload needs on a Debian machine: libzmq (for the worker's cgo ZeroMQ
-# binding), Locust (the master), ZooKeeper and a JRE (the ensemble under test).
+# binding), Locust (the master), ZooKeeper and a JRE (the ensemble under test); with
+# --test also what only the tests use (Chromium, to open the report as a person would).
 # Idempotent: prints nothing when everything is already there.
 set -euo pipefail
 
 need=()
+pkgs=(libzmq3-dev python3-locust zookeeper default-jre-headless pkg-config)
+case ${1:-} in
+  --test) pkgs+=(chromium) ;;
+  "") ;;
+  *) echo "setup.sh: unknown argument \"$1\"; want --test or nothing" >&2; exit 2 ;;
+esac
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-for pkg in libzmq3-dev python3-locust zookeeper default-jre-headless pkg-config; do
+for pkg in "${pkgs[@]}"; do
   have_pkg "$pkg" || need+=("$pkg")
 done
 if ! command -v go >/dev/null 2>&1 && [ ! -x /usr/local/go/bin/go ]; then
