@@ -28,6 +28,20 @@ type RunInfo struct {
 	Exit     *int              `json:"exit_code,omitempty"`
 }
 
+// Write writes run.json whole (through a temporary file), so that a reader never sees
+// half of it.
+func (ri *RunInfo) Write(path string) error {
+	b, err := json.MarshalIndent(ri, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
 // Run is one run directory, loaded.
 type Run struct {
 	Dir   string

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/zkload/zkload/reports"
 	"io"
 	"net"
 	"os"
@@ -122,32 +123,8 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 	return s.w.Write(p)
 }
 
-// runInfo is run.json: how a run was made. reports.RunInfo reads it; keep the keys.
-type runInfo struct {
-	Command  []string          `json:"command"`
-	Start    string            `json:"start"`
-	End      string            `json:"end"`
-	Settings map[string]string `json:"settings"`
-	Versions map[string]string `json:"versions"`
-	Ensemble string            `json:"ensemble"`
-	Tests    []string          `json:"tests"`
-	NodeID   string            `json:"node_id,omitempty"`
-	Exit     *int              `json:"exit_code,omitempty"`
-}
-
-// write writes the file whole (through a temporary file), so that a reader never sees
-// half of it.
-func (ri *runInfo) write(path string) error {
-	b, err := json.MarshalIndent(ri, "", "  ")
-	if err != nil {
-		return err
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
-}
+// runInfo is run.json, whose schema belongs to the report generator that reads it.
+type runInfo = reports.RunInfo
 
 func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
@@ -421,7 +398,7 @@ to the settings.`, stdout, stderr)
 		_, err := fmt.Fprintf(stdout, "%s\n", b)
 		return err
 	}
-	if err := ri.write(*out); err != nil {
+	if err := ri.Write(*out); err != nil {
 		return fs.fail("--out %q: %v", *out, err)
 	}
 	return nil

@@ -101,7 +101,7 @@ failed or any task raised an exception, as Locust's.`, stdout, stderr)
 				code = map[bool]int{true: 2, false: 1}[errors.Is(rerr, errUsage)]
 			}
 			ri.Exit = &code
-			if err := ri.write(rd.path("run.json")); err != nil {
+			if err := ri.Write(rd.path("run.json")); err != nil {
 				fmt.Fprintf(stderr, "zkload run: --report-dir: %v\n", err)
 			}
 			if ran {
@@ -161,7 +161,7 @@ failed or any task raised an exception, as Locust's.`, stdout, stderr)
 		ri.Settings["users"], ri.Settings["spawn_rate"], ri.Settings["run_time"] = strconv.Itoa(users), rateText, runTimeText
 		ri.Settings["host"], ri.Settings["classes"], ri.Settings["hosts"] = host, strings.Join(ri.Tests, " "), zkHosts
 		ri.Versions = versions(zkHosts, false)
-		if err := ri.write(rd.path("run.json")); err != nil {
+		if err := ri.Write(rd.path("run.json")); err != nil {
 			return fs.fail("--report-dir %q: %v", rd.dir, err)
 		}
 	}

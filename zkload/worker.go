@@ -90,7 +90,7 @@ LOCUST_WORKER_ADDITIONAL_WAIT_BEFORE_READY_AFTER_STOP (seconds).`, stdout, stder
 				code = 1
 			}
 			ri.Exit = &code
-			if err := ri.write(rd.path(infoName)); err != nil {
+			if err := ri.Write(rd.path(infoName)); err != nil {
 				fmt.Fprintf(stderr, "zkload worker: --report-dir: %v\n", err)
 			}
 		}()
@@ -143,7 +143,7 @@ LOCUST_WORKER_ADDITIONAL_WAIT_BEFORE_READY_AFTER_STOP (seconds).`, stdout, stder
 		}
 		ri.Settings["classes"], ri.Settings["hosts"], ri.Settings["master"] = strings.Join(ri.Tests, " "), zkHosts, fmt.Sprintf("%s:%d", mh, mp)
 		ri.Versions = versions(zkHosts, false)
-		if err := ri.write(rd.path("worker_" + fileTag(nodeID) + ".json")); err != nil {
+		if err := ri.Write(rd.path("worker_" + fileTag(nodeID) + ".json")); err != nil {
 			return fs.fail("--report-dir %q: %v", rd.dir, err)
 		}
 	}
