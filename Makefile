@@ -11,7 +11,7 @@ TESTS := create_and_delete exists_many exists get_children2 get_children get set
 # then the report.
 export WORKERS USERS SPAWN_RATE RUN_TIME ZK_LOCUST_HOSTS OUT REPORT_DIR FORCE
 
-.PHONY: all setup test-setup build test vet suite sequence $(TESTS) connect http-demo clean
+.PHONY: all setup test-setup build test vet suite sequence $(TESTS) connect http-demo bench clean
 
 all: setup build suite
 
@@ -35,6 +35,12 @@ build:
 # A headless Locust master with zkload workers against a local HTTP target.
 http-demo: build
 	@bash scripts/http-demo.sh
+
+# zkload beside nginx/wrk/Locust and ZooKeeper/kazoo/bare go-zookeeper, pinned to cores 0
+# and 1; writes doc/performance.md (BENCH_ROUNDS 3, BENCH_SECONDS 10, BENCH_OUT).
+bench: build
+	@bash scripts/setup.sh --bench
+	@bash scripts/bench/bench.sh
 
 vet:
 	$(GO) vet ./...

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what zkload needs on a Debian machine: libzmq (for the worker's cgo ZeroMQ
 # binding), Locust (the master), ZooKeeper and a JRE (the ensemble under test); with
-# --test also what only the tests use (Chromium, to open the report as a person would).
+# --test also what only the tests use (Chromium, to open the report as a person would);
+# with --bench also what `make bench` compares against (nginx, wrk, kazoo, geventhttpclient).
 # Idempotent: prints nothing when everything is already there.
 set -euo pipefail
 
@@ -9,8 +10,9 @@ need=()
 pkgs=(libzmq3-dev python3-locust zookeeper default-jre-headless pkg-config)
 case ${1:-} in
   --test) pkgs+=(chromium) ;;
+  --bench) pkgs+=(nginx-light wrk python3-kazoo python3-geventhttpclient) ;;
   "") ;;
-  *) echo "setup.sh: unknown argument \"$1\"; want --test or nothing" >&2; exit 2 ;;
+  *) echo "setup.sh: unknown argument \"$1\"; want --test, --bench or nothing" >&2; exit 2 ;;
 esac
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 for pkg in "${pkgs[@]}"; do

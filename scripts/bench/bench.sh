@@ -1,0 +1,325 @@
+#!/usr/bin/env bash
+# bench.sh: `make bench`. Compares zkload with other load generators side by side in one
+# run, the load generator pinned to core 0 and the server to core 1 (taskset), rounds
+# interleaved, and writes medians, ratios and CPU cost to doc/performance.md (BENCH_OUT).
+#
+#   HTTP: nginx (3-byte body, 1 worker) loaded by zkload's Http user (GOMAXPROCS=1),
+#         wrk -t1, Locust FastHttpUser and HttpUser (one process each), 50 connections.
+#   ZK:   a local ZooKeeper (standalone), get of an 8-byte znode, 64 sessions, by
+#         zkload's Get users (GOMAXPROCS=1), Locust + kazoo, and a bare go-zookeeper loop.
+#
+# Settings (environment): BENCH_ROUNDS (3), BENCH_SECONDS (10), BENCH_OUT
+# (doc/performance.md), BENCH_ZK (1; 0 skips ZooKeeper), BENCH_HTTP_USERS (50),
+# BENCH_ZK_USERS (64), ZKLOAD (bin/zkload). A tool that is not installed is skipped;
+# zkload failing, or an installed tool failing to produce a rate, fails the run (exit 1).
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+root=$PWD
+
+ROUNDS=${BENCH_ROUNDS:-3}
+SECS=${BENCH_SECONDS:-10}
+OUT=${BENCH_OUT:-doc/performance.md}
+DO_ZK=${BENCH_ZK:-1}
+HTTP_USERS=${BENCH_HTTP_USERS:-50}
+ZK_USERS=${BENCH_ZK_USERS:-64}
+ZKLOAD=${ZKLOAD:-bin/zkload}
+case $ZKLOAD in /*) ;; *) ZKLOAD=$root/$ZKLOAD ;; esac
+PY=/usr/bin/python3 # Debian's, where python3-locust and python3-kazoo live
+[ -x "$PY" ] || PY=python3
+export PATH=$PATH:/usr/local/go/bin
+
+die() { echo "bench: $*" >&2; exit 1; }
+[ -x "$ZKLOAD" ] || die "$ZKLOAD not found; run make build"
+command -v taskset >/dev/null || die "taskset not found (util-linux)"
+[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "BENCH_ROUNDS=\"$ROUNDS\": want a positive integer"
+[[ $SECS =~ ^[1-9][0-9]*$ ]] || die "BENCH_SECONDS=\"$SECS\": want a positive integer"
+
+ncpu=$(nproc)
+GEN_CPU=0 SRV_CPU=1
+[ "$ncpu" -ge 2 ] || SRV_CPU=0
+GEN="taskset -c $GEN_CPU"
+SRV="taskset -c $SRV_CPU"
+
+tmp=$(mktemp -d /tmp/zkload-bench.XXXXXX)
+server_pid="" zk_started=""
+cleanup() {
+  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+  [ -n "$zk_started" ] && ZKLOAD=$ZKLOAD bash scripts/zk-local.sh stop --dir "$tmp/zk" >/dev/null 2>&1
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+results=$tmp/results.tsv # section tool round rate requests cpu_seconds
+: >"$results"
+commands=$tmp/commands # one line per tool: the command as run in round 1
+: >"$commands"
+failed=0
+
+free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# csv_field FILE COLUMN: COLUMN of the Aggregated row of a Locust stats CSV.
+csv_field() {
+  awk -F, -v col="$2" 'NR==1 { for (i = 1; i <= NF; i++) { h = $i; gsub(/"/, "", h); if (h == col) c = i } next }
+    { n = $2; gsub(/"/, "", n) } n == "Aggregated" && c { v = $c; gsub(/"/, "", v); print v }' "$1"
+}
+
+# measure SECTION TOOL ROUND KIND CMD...: runs CMD pinned to the generator core, timing
+# its CPU (user+system, children included), then records its rate and request count
+# (KIND: csv = Locust CSV at $tmp/csv_stats.csv, wrk, bare).
+measure() {
+  local section=$1 tool=$2 round=$3 kind=$4; shift 4
+  local log=$tmp/log rate="" reqs="" cpu rc
+  rm -f "$tmp"/csv_*.csv
+  [ "$round" = 1 ] && printf '%s\t%s\t%s\n' "$section" "$tool" "$*" >>"$commands"
+  local TIMEFORMAT='%3U %3S'
+  { time $GEN "$@" >"$log" 2>&1; } 2>"$tmp/time"
+  rc=$?
+  cpu=$(awk '{ printf "%.3f", $1 + $2 }' "$tmp/time")
+  case $kind in
+    csv)
+      if [ -f "$tmp/csv_stats.csv" ]; then
+        rate=$(csv_field "$tmp/csv_stats.csv" "Requests/s")
+        reqs=$(csv_field "$tmp/csv_stats.csv" "Request Count")
+      fi ;;
+    wrk)
+      rate=$(awk '/^Requests\/sec:/ { print $2 }' "$log")
+      reqs=$(awk '/requests in/ { print $1 }' "$log") ;;
+    bare)
+      rate=$(awk '/^requests / { print $8 }' "$log")
+      reqs=$(awk '/^requests / { print $2 }' "$log") ;;
+  esac
+  if [ -z "$rate" ] || [ -z "$reqs" ] || [ "$reqs" = 0 ]; then
+    echo "bench: $tool (round $round) gave no rate (exit $rc); its output ends:" >&2
+    tail -15 "$log" >&2
+    failed=1
+    return
+  fi
+  [ "$rc" -ne 0 ] && echo "bench: note: $tool (round $round) exited $rc (failed requests?)" >&2
+  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$section" "$tool" "$round" "$rate" "$reqs" "$cpu" >>"$results"
+  printf '  %-24s round %s: %10.0f req/s, %s requests, %s CPU s\n' "$tool" "$round" "$rate" "$reqs" "$cpu"
+}
+
+have() { command -v "$1" >/dev/null 2>&1; }
+have_py() { "$PY" -c "import $1" >/dev/null 2>&1; }
+have_locust() { have locust && have_py locust; }
+skipped=()
+
+# ---------------------------------------------------------------- HTTP
+http_server="" http_url=""
+start_http_server() {
+  local port
+  port=$(free_port)
+  if have nginx || [ -x /usr/sbin/nginx ]; then
+    local nginx
+    nginx=$(command -v nginx || echo /usr/sbin/nginx)
+    mkdir -p "$tmp/nginx"
+    cat >"$tmp/nginx/nginx.conf" <<EOF
+worker_processes 1;
+daemon off;
+master_process off;
+pid $tmp/nginx/nginx.pid;
+error_log $tmp/nginx/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path $tmp/nginx;
+  proxy_temp_path $tmp/nginx;
+  fastcgi_temp_path $tmp/nginx;
+  uwsgi_temp_path $tmp/nginx;
+  scgi_temp_path $tmp/nginx;
+  keepalive_requests 100000000;
+  server {
+    listen 127.0.0.1:$port;
+    location / { default_type text/plain; return 200 "ok\n"; }
+  }
+}
+EOF
+    $SRV "$nginx" -e "$tmp/nginx/error.log" -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" >"$tmp/nginx/out" 2>&1 &
+    server_pid=$!
+    http_server="nginx $("$nginx" -v 2>&1 | sed 's/.*nginx\///'), 1 worker process (master_process off), 3-byte body"
+  else
+    skipped+=("nginx (not installed; zkload serve is the target instead)")
+    $SRV "$ZKLOAD" serve --listen "127.0.0.1:$port" >"$tmp/serve.out" 2>&1 &
+    server_pid=$!
+    http_server="zkload serve (nginx not installed), 2-byte body"
+  fi
+  http_url="http://127.0.0.1:$port"
+  for _ in $(seq 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
+    kill -0 "$server_pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  cat "$tmp"/nginx/out "$tmp"/nginx/error.log "$tmp"/serve.out 2>/dev/null >&2
+  die "the HTTP target did not start"
+}
+
+http_tools=("zkload Http")
+have wrk && http_tools+=("wrk -t1") || skipped+=("wrk (not installed)")
+if have_locust && have_py geventhttpclient; then http_tools+=("Locust FastHttpUser"); else skipped+=("Locust FastHttpUser (locust or geventhttpclient not installed)"); fi
+if have_locust; then http_tools+=("Locust HttpUser"); else skipped+=("Locust HttpUser (locust not installed)"); fi
+
+run_http() {
+  local tool=$1 round=$2 p=$tmp/csv
+  case $tool in
+    "zkload Http")
+      measure http "$tool" "$round" csv env GOMAXPROCS=1 "$ZKLOAD" run -u "$HTTP_USERS" -r 1000 -t "${SECS}s" -H "$http_url" --only-summary --csv "$p" Http ;;
+    "wrk -t1")
+      measure http "$tool" "$round" wrk wrk -t1 -c"$HTTP_USERS" -d"${SECS}s" "$http_url/" ;;
+    "Locust FastHttpUser")
+      measure http "$tool" "$round" csv locust -f scripts/bench/locustfile_http.py --headless -u "$HTTP_USERS" -r 1000 -t "${SECS}s" -H "$http_url" --only-summary --csv "$p" FastHttp ;;
+    "Locust HttpUser")
+      measure http "$tool" "$round" csv locust -f scripts/bench/locustfile_http.py --headless -u "$HTTP_USERS" -r 1000 -t "${SECS}s" -H "$http_url" --only-summary --csv "$p" Http ;;
+  esac
+}
+
+echo "bench: HTTP, $ROUNDS round(s) of ${SECS}s, $HTTP_USERS users/connections, generator on core $GEN_CPU, server on core $SRV_CPU"
+start_http_server
+for round in $(seq "$ROUNDS"); do
+  for tool in "${http_tools[@]}"; do run_http "$tool" "$round"; done
+done
+kill "$server_pid" 2>/dev/null; wait "$server_pid" 2>/dev/null; server_pid=""
+
+# ---------------------------------------------------------------- ZooKeeper
+zk_server="" zk_tools=()
+if [ "$DO_ZK" = 1 ]; then
+  if dpkg-query -W -f='${Status}' zookeeper 2>/dev/null | grep -q "install ok installed"; then
+    go build -o "$tmp/zkbare" ./scripts/bench/zkbare || die "building scripts/bench/zkbare failed"
+    zk_started=1
+    hosts=$(ZKLOAD=$ZKLOAD $SRV bash scripts/zk-local.sh start --dir "$tmp/zk") || die "the local ZooKeeper did not start"
+    zk_server="ZooKeeper $(dpkg-query -W -f='${Version}' zookeeper) standalone (zkload ensemble), $hosts"
+    zk_tools=("zkload Get" "bare go-zookeeper")
+    if have_locust && have_py kazoo; then zk_tools+=("Locust + kazoo"); else skipped+=("Locust + kazoo (locust or kazoo not installed)"); fi
+    echo "bench: ZooKeeper get 8 B, $ROUNDS round(s) of ${SECS}s, $ZK_USERS sessions, $hosts"
+    # Warm the JVM (and create the keys) before measuring.
+    $GEN "$tmp/zkbare" -hosts "$hosts" -sessions "$ZK_USERS" -t 3s >/dev/null || die "zkbare warm-up failed"
+    for round in $(seq "$ROUNDS"); do
+      for tool in "${zk_tools[@]}"; do
+        case $tool in
+          "zkload Get")
+            measure zk "$tool" "$round" csv env GOMAXPROCS=1 "$ZKLOAD" run -u "$ZK_USERS" -r 1000 -t "${SECS}s" --hosts "$hosts" --val-size 8 --only-summary --csv "$tmp/csv" Get ;;
+          "bare go-zookeeper")
+            measure zk "$tool" "$round" bare env GOMAXPROCS=1 "$tmp/zkbare" -hosts "$hosts" -sessions "$ZK_USERS" -t "${SECS}s" ;;
+          "Locust + kazoo")
+            measure zk "$tool" "$round" csv locust -f scripts/bench/locustfile_zk.py --headless -u "$ZK_USERS" -r 1000 -t "${SECS}s" -H "zk://$hosts" --only-summary --csv "$tmp/csv" Get ;;
+        esac
+      done
+    done
+  else
+    skipped+=("ZooKeeper comparison (the zookeeper package is not installed)")
+  fi
+fi
+
+# ---------------------------------------------------------------- report
+# table SECTION BASELINE: markdown rows of median rate, ratio to BASELINE's median and
+# CPU seconds per 100k requests (median over rounds of cpu/requests).
+table() {
+  awk -F'\t' -v sec="$1" -v base="$2" '
+    function median(s,   a, n, i, j, t) {
+      n = split(s, a, " ")
+      for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
+      return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+    }
+    $1 == sec {
+      if (!($2 in rates)) order[++k] = $2
+      rates[$2] = rates[$2] " " $4
+      cost[$2] = cost[$2] " " ($5 > 0 ? $6 * 100000 / $5 : 0)
+      rounds[$2] = rounds[$2] ", " sprintf("%.0f", $4)
+    }
+    END {
+      for (i = 1; i <= k; i++) med[order[i]] = median(rates[order[i]])
+      for (i = 1; i <= k; i++) {
+        t = order[i]
+        ratio = (base in med) && med[base] > 0 ? sprintf("%.2f", med[t] / med[base]) : "n/a"
+        printf "| %s | %.0f | %s | %.2f | %s |\n", t, med[t], ratio, median(cost[t]), substr(rounds[t], 3)
+      }
+    }' "$results"
+}
+median_of() { table "$1" "" | awk -F'|' -v t=" $2 " '$2 == t { gsub(/ /, "", $3); print $3 }'; }
+
+http_table=$(table http "wrk -t1")
+zk_table=$(table zk "bare go-zookeeper")
+
+verdict() { # verdict LABEL NUM DEN FACTOR
+  local n=$2 d=$3
+  if [ -z "$n" ] || [ -z "$d" ]; then echo "- $1: not measured (a tool is missing)"; return; fi
+  awk -v l="$1" -v n="$n" -v d="$d" -v f="$4" 'BEGIN {
+    r = n / d; printf "- %s: %.2f× — %s\n", l, r, (r >= f ? "**met**" : "**missed**") }'
+}
+zk_http=$(median_of http "zkload Http")
+targets=$(
+  verdict "zkload Http ≥ 0.5× wrk -t1" "$zk_http" "$(median_of http "wrk -t1")" 0.5
+  verdict "zkload Http ≥ 5× Locust FastHttpUser" "$zk_http" "$(median_of http "Locust FastHttpUser")" 5
+)
+
+cpu_model=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+[ -n "$cpu_model" ] || cpu_model=$(uname -m)
+ver() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo "not installed"; }
+zk_rev=$(git describe --always --dirty --tags 2>/dev/null || echo unknown)
+header='| tool | median req/s | ratio | CPU s per 100k requests | req/s per round |'
+sep='| --- | ---: | ---: | ---: | --- |'
+
+report=$(
+  echo "# Performance"
+  echo
+  echo "Written by \`make bench\` (scripts/bench/bench.sh) on $(date -u '+%Y-%m-%d %H:%M UTC'); rerun it to refresh."
+  echo "Everything on one machine over loopback: the load generator pinned to core $GEN_CPU, the server to"
+  echo "core $SRV_CPU (\`taskset\`), $ROUNDS round(s) of ${SECS} s, the tools interleaved within each round."
+  echo "Rates are each tool's own figure (wrk's \`Requests/sec\`, the Aggregated \`Requests/s\` of the"
+  echo "Locust-format CSV, the bare loop's count over its run time); CPU is user+system seconds of the"
+  echo "generator process (children included, start-up included) per 100,000 requests it counted."
+  echo
+  echo "## Machine and versions"
+  echo
+  echo "- CPU: $cpu_model, nproc $ncpu; kernel $(uname -r)"
+  echo "- zkload $zk_rev, $(go version 2>/dev/null | awk '{ print $3 }'), GOMAXPROCS=1"
+  echo "- wrk $(ver wrk), nginx-light $(ver nginx-light), Locust $(ver python3-locust), geventhttpclient $(ver python3-geventhttpclient), kazoo $(ver python3-kazoo), Python $("$PY" -c 'import platform; print(platform.python_version())'), ZooKeeper $(ver zookeeper)"
+  echo
+  echo "## HTTP: GET / of a tiny body, $HTTP_USERS connections"
+  echo
+  echo "Target: $http_server. Ratio is to wrk -t1."
+  echo
+  echo "$header"
+  echo "$sep"
+  echo "$http_table"
+  echo
+  echo "Targets:"
+  echo
+  echo "$targets"
+  if [ -n "$zk_table" ]; then
+    echo
+    echo "## ZooKeeper: get of an 8-byte znode, $ZK_USERS sessions, one request in flight each"
+    echo
+    echo "Server: $zk_server. Ratio is to the bare go-zookeeper loop."
+    echo
+    echo "$header"
+    echo "$sep"
+    echo "$zk_table"
+  fi
+  if [ ${#skipped[@]} -gt 0 ]; then
+    echo
+    echo "Skipped: $(IFS=';'; echo "${skipped[*]}" | sed 's/;/; /g')."
+  fi
+  echo
+  echo "## Commands"
+  echo
+  echo "Each run as \`taskset -c $GEN_CPU CMD\` under bash's \`time\` (round 1 shown; ports and temp paths vary):"
+  echo
+  echo '```sh'
+  [ -f "$tmp/nginx/nginx.conf" ] && echo "taskset -c $SRV_CPU nginx -p DIR -c DIR/nginx.conf   # scripts/bench/bench.sh writes the config"
+  [ -n "$zk_server" ] && echo "taskset -c $SRV_CPU bash scripts/zk-local.sh start --dir DIR"
+  [ -n "$zk_server" ] && echo "go build -o \$TMP/zkbare ./scripts/bench/zkbare   # then a 3 s warm-up run of it"
+  awk -F'\t' '{ print $3 }' "$commands" | sed "s#$tmp#\$TMP#g; s#$root/##g"
+  echo '```'
+  if [ -f scripts/bench/notes.md ]; then
+    echo
+    cat scripts/bench/notes.md
+  fi
+)
+
+echo
+echo "$report" | sed -n '/^## HTTP/,/^## Commands/p' | sed '$d'
+mkdir -p "$(dirname "$OUT")"
+echo "$report" >"$OUT"
+echo "bench: wrote $OUT"
+[ "$failed" = 0 ] || die "some runs gave no rate (see above)"
