@@ -158,6 +158,15 @@ func (w *workloadFlags) classes() []*boomer.UserClass {
 	}, w.zk.classes()...)
 }
 
+// classNames lists the classes' names, in order.
+func classNames(classes []*boomer.UserClass) []string {
+	names := make([]string, 0, len(classes))
+	for _, c := range classes {
+		names = append(names, c.Name)
+	}
+	return names
+}
+
 // selectClasses picks the classes named on the command line (all when none is named).
 func selectClasses(fs *flagSet, all []*boomer.UserClass, names []string) ([]*boomer.UserClass, error) {
 	if len(names) == 0 {

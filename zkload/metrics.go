@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -50,6 +51,7 @@ type metricsPoll struct {
 	done     chan error
 	once     sync.Once
 	err      error
+	logged   atomic.Bool // stopLogging reported the error
 }
 
 // metricsInterval parses the interval flag: whole milliseconds (zk-locust) or a Go duration.
@@ -149,6 +151,14 @@ func (mp *metricsPoll) start(onPoll func([]ensemble.Sample)) {
 
 // stop ends the polling, waits for the poll in flight and closes the CSV (every poll
 // was flushed already). It may be called more than once, and on nil.
+// stopLogging stops the poll and logs a failure to finish the file, once however often
+// it is called (a command stops it explicitly and again in a defer for early returns).
+func (mp *metricsPoll) stopLogging(log *slog.Logger) {
+	if err := mp.stop(); err != nil && mp != nil && !mp.logged.Swap(true) {
+		log.Error("ensemble metrics", "err", err)
+	}
+}
+
 func (mp *metricsPoll) stop() error {
 	if mp == nil {
 		return nil

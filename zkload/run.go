@@ -148,16 +148,9 @@ failed or any task raised an exception, as Locust's.`, stdout, stderr)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if err := zmPoll.stop(); err != nil {
-			log.Error("ensemble metrics", "err", err)
-		}
-	}()
+	defer zmPoll.stopLogging(log)
 	if ri != nil {
-		ri.Tests = nil
-		for _, c := range classes {
-			ri.Tests = append(ri.Tests, c.Name)
-		}
+		ri.Tests = classNames(classes)
 		ri.Settings["users"], ri.Settings["spawn_rate"], ri.Settings["run_time"] = strconv.Itoa(users), rateText, runTimeText
 		ri.Settings["host"], ri.Settings["classes"], ri.Settings["hosts"] = host, strings.Join(ri.Tests, " "), zkHosts
 		ri.Versions = versions(zkHosts, false)
@@ -218,9 +211,7 @@ failed or any task raised an exception, as Locust's.`, stdout, stderr)
 		return fs.fail("%v", err)
 	}
 	ran = true
-	if err := zmPoll.stop(); err != nil {
-		log.Error("ensemble metrics", "err", err)
-	}
+	zmPoll.stopLogging(log)
 	// The last report came after every user stopped: the final files hold everything.
 	running.Store(0)
 	writeCSV()

@@ -131,16 +131,9 @@ LOCUST_WORKER_ADDITIONAL_WAIT_BEFORE_READY_AFTER_STOP (seconds).`, stdout, stder
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if err := zmPoll.stop(); err != nil {
-			log.Error("ensemble metrics", "err", err)
-		}
-	}()
+	defer zmPoll.stopLogging(log)
 	if ri != nil {
-		ri.Tests = nil
-		for _, c := range classes {
-			ri.Tests = append(ri.Tests, c.Name)
-		}
+		ri.Tests = classNames(classes)
 		ri.Settings["classes"], ri.Settings["hosts"], ri.Settings["master"] = strings.Join(ri.Tests, " "), zkHosts, fmt.Sprintf("%s:%d", mh, mp)
 		ri.Versions = versions(zkHosts, false)
 		if err := ri.Write(rd.path("worker_" + fileTag(nodeID) + ".json")); err != nil {
