@@ -6,15 +6,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/zkload/zkload/boomer"
 	"github.com/zkload/zkload/boomer/wire"
+	"github.com/zkload/zkload/tasks/http1"
 )
 
 // HTTPOptions configures the Http user class's request.
@@ -28,9 +26,10 @@ type HTTPOptions struct {
 	Wait boomer.WaitTime
 }
 
-// HTTPUser returns the Http user class: one keep-alive HTTP client per user, requesting
-// Path on the user's host and recording each request as Locust's HttpUser does (the
-// method as type, the path as name, failures for 4xx/5xx and transport errors).
+// HTTPUser returns the Http user class: one keep-alive HTTP/1.1 connection per user
+// (tasks/http1), requesting Path on the user's host and recording each request as
+// Locust's HttpUser does (the method as type, the path as name, failures for 4xx/5xx
+// and transport errors, redirects followed).
 func HTTPUser(o HTTPOptions) *boomer.UserClass {
 	if o.Path == "" {
 		o.Path = "/"
@@ -58,74 +57,61 @@ func HTTPUser(o HTTPOptions) *boomer.UserClass {
 			if !strings.Contains(base, "://") {
 				base = "http://" + base
 			}
-			tr := &http.Transport{
-				Proxy:               nil,
-				DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-				MaxIdleConns:        1,
-				MaxIdleConnsPerHost: 1,
-				IdleConnTimeout:     90 * time.Second,
-				DisableCompression:  true,
+			// The client is closed when the user's context ends (a hard stop), which
+			// interrupts a request in flight.
+			c, err := http1.NewClient(ctx, base, http1.Options{Timeout: o.Timeout})
+			if err != nil {
+				return err
 			}
-			u.Data = &httpUser{client: &http.Client{Transport: tr, Timeout: o.Timeout}, url: base + o.Path}
+			req, err := c.Prepare(o.Method, o.Path, o.Headers, []byte(o.Body))
+			if err != nil {
+				c.Close()
+				return err
+			}
+			u.Data = &httpUser{client: c, req: req}
 			return nil
 		},
 		OnStop: func(_ context.Context, u *boomer.User) {
 			if h, ok := u.Data.(*httpUser); ok {
-				h.client.CloseIdleConnections()
+				h.client.Close()
 			}
 		},
 		Tasks: []boomer.Task{{
 			Name:   "request",
 			Weight: 1,
 			Fn: func(ctx context.Context, u *boomer.User) error {
-				h := u.Data.(*httpUser)
-				return h.do(ctx, u, o)
+				return u.Data.(*httpUser).do(ctx, u, o.Path)
 			},
 		}},
 	}
 }
 
 type httpUser struct {
-	client *http.Client
-	url    string
+	client *http1.Client
+	req    *http1.Request
 }
 
-func (h *httpUser) do(ctx context.Context, u *boomer.User, o HTTPOptions) error {
-	var body io.Reader
-	if o.Body != "" {
-		body = strings.NewReader(o.Body)
-	}
-	req, err := http.NewRequestWithContext(ctx, o.Method, h.url, body)
-	if err != nil {
-		return fmt.Errorf("build request: %w", err)
-	}
-	for k, vs := range o.Headers {
-		req.Header[k] = vs
-	}
+func (h *httpUser) do(ctx context.Context, u *boomer.User, name string) error {
 	start := time.Now()
-	resp, err := h.client.Do(req)
+	resp, err := h.client.Do(ctx, h.req)
+	elapsed := time.Since(start)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil // stopped mid-request: not a result of the test
 		}
-		u.Record(o.Method, o.Path, time.Since(start), 0, httpError{"ConnectionError", err.Error()})
-		return nil
-	}
-	n, err := io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	elapsed := time.Since(start)
-	if err != nil {
-		if ctx.Err() != nil {
+		var e *http1.Error
+		if errors.As(err, &e) {
+			u.Record(h.req.Method, name, elapsed, resp.BodyLen, httpError{e.Kind, e.Err.Error()})
 			return nil
 		}
-		u.Record(o.Method, o.Path, elapsed, n, httpError{"ChunkedEncodingError", err.Error()})
+		u.Record(h.req.Method, name, elapsed, resp.BodyLen, httpError{"ConnectionError", err.Error()})
 		return nil
 	}
 	if resp.StatusCode >= 400 {
-		u.Record(o.Method, o.Path, elapsed, n, statusError(resp))
+		u.Record(h.req.Method, name, elapsed, resp.BodyLen, statusError(resp))
 		return nil
 	}
-	u.Record(o.Method, o.Path, elapsed, n, nil)
+	u.Record(h.req.Method, name, elapsed, resp.BodyLen, nil)
 	return nil
 }
 
@@ -136,11 +122,10 @@ type httpError struct{ class, msg string }
 func (e httpError) Error() string { return e.class + "(" + wire.PyRepr(e.msg) + ")" }
 
 // statusError is requests' HTTPError from raise_for_status().
-func statusError(resp *http.Response) error {
+func statusError(resp http1.Response) error {
 	kind := "Client"
 	if resp.StatusCode >= 500 {
 		kind = "Server"
 	}
-	reason := strings.TrimSpace(strings.TrimPrefix(resp.Status, strconv.Itoa(resp.StatusCode)))
-	return httpError{"HTTPError", fmt.Sprintf("%d %s Error: %s for url: %s", resp.StatusCode, kind, reason, resp.Request.URL)}
+	return httpError{"HTTPError", fmt.Sprintf("%d %s Error: %s for url: %s", resp.StatusCode, kind, resp.Reason, resp.URL)}
 }

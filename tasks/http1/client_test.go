@@ -1,0 +1,440 @@
+package http1
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// server is a real net/http server counting the connections it accepted.
+func server(t *testing.T, h http.Handler) (*httptest.Server, *atomic.Int64) {
+	t.Helper()
+	var conns atomic.Int64
+	s := httptest.NewUnstartedServer(h)
+	s.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	s.Start()
+	t.Cleanup(s.Close)
+	return s, &conns
+}
+
+func client(t *testing.T, base string, o Options) *Client {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	c, err := NewClient(ctx, base, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func do(t *testing.T, c *Client, method, target string, h http.Header, body string) (Response, error) {
+	t.Helper()
+	r, err := c.Prepare(method, target, h, []byte(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.Do(context.Background(), r)
+}
+
+func TestKeepAliveBodiesAndHeaders(t *testing.T) {
+	var mu sync.Mutex
+	var seen []*http.Request
+	var bodies []string
+	s, conns := server(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		seen = append(seen, r)
+		bodies = append(bodies, string(b))
+		mu.Unlock()
+		switch r.URL.Path {
+		case "/chunked":
+			// No Content-Length and two flushes: net/http answers chunked.
+			io.WriteString(w, strings.Repeat("a", 3000))
+			w.(http.Flusher).Flush()
+			io.WriteString(w, strings.Repeat("b", 70000))
+		case "/big":
+			w.Header().Set("Content-Length", "100000")
+			w.Write(bytes.Repeat([]byte("x"), 100000))
+		case "/none":
+			w.WriteHeader(http.StatusNoContent)
+		case "/missing":
+			http.Error(w, "nope", http.StatusNotFound)
+		default:
+			io.WriteString(w, "ok\n")
+		}
+	}))
+	c := client(t, s.URL, Options{})
+	cases := []struct {
+		method, target, body string
+		code                 int
+		n                    int64
+	}{
+		{"GET", "/", "", 200, 3},
+		{"GET", "/chunked", "", 200, 73000},
+		{"GET", "/big?x=1", "", 200, 100000},
+		{"HEAD", "/big", "", 200, 0},
+		{"GET", "/none", "", 204, 0},
+		{"POST", "/", "hello", 200, 3},
+		{"GET", "/missing", "", 404, 5},
+		{"DELETE", "/", "", 200, 3},
+	}
+	for _, tc := range cases {
+		resp, err := do(t, c, tc.method, tc.target, http.Header{"X-Test": {"v1", "v2"}}, tc.body)
+		if err != nil {
+			t.Fatalf("%s %s: %v", tc.method, tc.target, err)
+		}
+		if resp.StatusCode != tc.code || resp.BodyLen != tc.n {
+			t.Errorf("%s %s: got %d with %d bytes, want %d with %d", tc.method, tc.target, resp.StatusCode, resp.BodyLen, tc.code, tc.n)
+		}
+		if tc.code == 404 && resp.Reason != "Not Found" {
+			t.Errorf("reason %q, want Not Found", resp.Reason)
+		}
+		if want := s.URL + tc.target; resp.URL != want {
+			t.Errorf("URL %q, want %q", resp.URL, want)
+		}
+	}
+	if n := conns.Load(); n != 1 {
+		t.Errorf("%d connections for %d requests, want 1 (keep-alive)", n, len(cases))
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for i, r := range seen {
+		if r.Host != strings.TrimPrefix(s.URL, "http://") || r.UserAgent() != "zkload" || r.Header.Get("Accept") != "*/*" {
+			t.Errorf("request %d: Host %q User-Agent %q Accept %q", i, r.Host, r.UserAgent(), r.Header.Get("Accept"))
+		}
+		if got := r.Header.Values("X-Test"); len(got) != 2 || got[0] != "v1" || got[1] != "v2" {
+			t.Errorf("request %d: X-Test %q", i, got)
+		}
+		if r.Method != cases[i].method || bodies[i] != cases[i].body {
+			t.Errorf("request %d: %s with body %q, want %s with %q", i, r.Method, bodies[i], cases[i].method, cases[i].body)
+		}
+	}
+	if seen[2].URL.RawQuery != "x=1" {
+		t.Errorf("query %q, want x=1", seen[2].URL.RawQuery)
+	}
+}
+
+func TestConnectionCloseAndServerIdleClose(t *testing.T) {
+	s, conns := server(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/close" {
+			w.Header().Set("Connection", "close")
+		}
+		io.WriteString(w, "ok")
+	}))
+	c := client(t, s.URL, Options{})
+	for i := 0; i < 3; i++ {
+		if _, err := do(t, c, "GET", "/close", nil, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := conns.Load(); n != 3 {
+		t.Errorf("%d connections after 3 Connection: close responses, want 3", n)
+	}
+	// The server drops idle connections; the next request, idempotent or not, goes
+	// out on a new connection without an error.
+	if _, err := do(t, c, "GET", "/", nil, ""); err != nil {
+		t.Fatal(err)
+	}
+	s.CloseClientConnections()
+	if _, err := do(t, c, "GET", "/", nil, ""); err != nil {
+		t.Fatalf("GET after the server closed the idle connection: %v", err)
+	}
+	c.lastUsed = time.Now().Add(-2 * staleCheckAfter) // idle long enough to be checked
+	s.CloseClientConnections()
+	if _, err := do(t, c, "POST", "/", nil, "x"); err != nil {
+		t.Fatalf("POST after the server closed the idle connection: %v", err)
+	}
+}
+
+// rawServer answers every connection with reply (after reading one request head),
+// then closes it; it stands for servers that misbehave in ways net/http won't.
+func rawServer(t *testing.T, reply func(conn net.Conn, br *bufio.Reader)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer conn.Close()
+				br := bufio.NewReader(conn)
+				for {
+					line, err := br.ReadString('\n')
+					if err != nil {
+						return
+					}
+					if line == "\r\n" {
+						break
+					}
+				}
+				reply(conn, br)
+			}()
+		}
+	}()
+	return "http://" + ln.Addr().String()
+}
+
+func TestMalformedAndTruncatedResponses(t *testing.T) {
+	cases := []struct {
+		name, reply, kind string
+		n                 int64
+	}{
+		{"garbage status line", "HTTX/1.1 200 OK\r\n\r\n", "ConnectionError", 0},
+		{"bad status code", "HTTP/1.1 2x0 OK\r\n\r\n", "ConnectionError", 0},
+		{"header without colon", "HTTP/1.1 200 OK\r\nBroken\r\n\r\n", "ConnectionError", 0},
+		{"conflicting lengths", "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabc", "ConnectionError", 0},
+		{"short body", "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", "ChunkedEncodingError", 3},
+		{"bad chunk size", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n", "ChunkedEncodingError", 0},
+		{"chunk cut off", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab", "ChunkedEncodingError", 2},
+		{"closed after the head", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", "ChunkedEncodingError", 0},
+		{"no answer", "", "ConnectionError", 0},
+		{"huge header", "HTTP/1.1 200 OK\r\nX: " + strings.Repeat("y", 100<<10) + "\r\n\r\n", "ConnectionError", 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			url := rawServer(t, func(conn net.Conn, _ *bufio.Reader) { io.WriteString(conn, tc.reply) })
+			c := client(t, url, Options{Timeout: 5 * time.Second})
+			resp, err := do(t, c, "GET", "/", nil, "")
+			var e *Error
+			if !errors.As(err, &e) || e.Kind != tc.kind {
+				t.Fatalf("got %v (%#v), want a %s", err, err, tc.kind)
+			}
+			if resp.BodyLen != tc.n {
+				t.Errorf("body length %d, want %d", resp.BodyLen, tc.n)
+			}
+		})
+	}
+}
+
+func TestUnusualButValidResponses(t *testing.T) {
+	cases := []struct {
+		name, reply string
+		code        int
+		n           int64
+	}{
+		{"HTTP/1.0 body until close", "HTTP/1.0 200 OK\r\n\r\n" + strings.Repeat("z", 50000), 200, 50000},
+		{"interim 100 and 103 first", "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nhi", 201, 2},
+		{"chunk extensions and trailers", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3;ext=1\r\nabc\r\nA\r\n0123456789\r\n0\r\nX-Trailer: t\r\n\r\n", 200, 13},
+		{"LF line ends", "HTTP/1.1 200 OK\nContent-Length: 1\n\nx", 200, 1},
+		{"long header line", "HTTP/1.1 200 OK\r\nSet-Cookie: " + strings.Repeat("c", 20000) + "\r\nContent-Length: 1\r\n\r\nx", 200, 1},
+		{"no reason phrase", "HTTP/1.1 200\r\nContent-Length: 0\r\n\r\n", 200, 0},
+		{"304 without body", "HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\n\r\n", 304, 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			url := rawServer(t, func(conn net.Conn, _ *bufio.Reader) { io.WriteString(conn, tc.reply) })
+			c := client(t, url, Options{Timeout: 5 * time.Second})
+			resp, err := do(t, c, "GET", "/", nil, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.StatusCode != tc.code || resp.BodyLen != tc.n {
+				t.Errorf("got %d with %d bytes, want %d with %d", resp.StatusCode, resp.BodyLen, tc.code, tc.n)
+			}
+		})
+	}
+}
+
+func TestRedirects(t *testing.T) {
+	other, _ := server(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "elsewhere:"+r.Method)
+	}))
+	var methods []string
+	var mu sync.Mutex
+	s, conns := server(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		methods = append(methods, r.Method+" "+r.URL.Path+" "+string(b))
+		mu.Unlock()
+		switch r.URL.Path {
+		case "/see-other":
+			http.Redirect(w, r, "/final", http.StatusSeeOther)
+		case "/temporary":
+			http.Redirect(w, r, "/final", http.StatusTemporaryRedirect)
+		case "/found":
+			http.Redirect(w, r, "/final", http.StatusFound)
+		case "/away":
+			http.Redirect(w, r, other.URL+"/there", http.StatusFound)
+		case "/loop":
+			http.Redirect(w, r, "/loop", http.StatusFound)
+		default:
+			io.WriteString(w, "final")
+		}
+	}))
+	c := client(t, s.URL, Options{MaxRedirects: 5})
+	check := func(method, path, body string, wantURL string, wantLen int64, wantMethods ...string) {
+		t.Helper()
+		mu.Lock()
+		methods = nil
+		mu.Unlock()
+		resp, err := do(t, c, method, path, nil, body)
+		if err != nil {
+			t.Fatalf("%s %s: %v", method, path, err)
+		}
+		if resp.StatusCode != 200 || resp.URL != wantURL || resp.BodyLen != wantLen {
+			t.Errorf("%s %s: %d %s %d bytes, want 200 %s %d bytes", method, path, resp.StatusCode, resp.URL, resp.BodyLen, wantURL, wantLen)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if strings.Join(methods, "|") != strings.Join(wantMethods, "|") {
+			t.Errorf("%s %s: server saw %q, want %q", method, path, methods, wantMethods)
+		}
+	}
+	check("POST", "/see-other", "b", s.URL+"/final", 5, "POST /see-other b", "GET /final ")
+	check("POST", "/temporary", "b", s.URL+"/final", 5, "POST /temporary b", "POST /final b")
+	check("POST", "/found", "b", s.URL+"/final", 5, "POST /found b", "GET /final ")
+	check("PUT", "/found", "b", s.URL+"/final", 5, "PUT /found b", "PUT /final b")
+	check("GET", "/away", "", other.URL+"/there", int64(len("elsewhere:GET")), "GET /away ")
+	if n := conns.Load(); n != 1 {
+		t.Errorf("%d connections to the origin, want 1 (same-origin redirects reuse it)", n)
+	}
+	_, err := do(t, c, "GET", "/loop", nil, "")
+	var e *Error
+	if !errors.As(err, &e) || e.Kind != "TooManyRedirects" {
+		t.Errorf("redirect loop: %v, want TooManyRedirects", err)
+	}
+	noFollow := client(t, s.URL, Options{MaxRedirects: -1})
+	resp, err := do(t, noFollow, "GET", "/found", nil, "")
+	if err != nil || resp.StatusCode != 302 {
+		t.Errorf("MaxRedirects -1: %d %v, want the 302 itself", resp.StatusCode, err)
+	}
+}
+
+func TestTimeoutAndCancel(t *testing.T) {
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	asked := make(chan struct{}, 2)
+	url := rawServer(t, func(conn net.Conn, _ *bufio.Reader) { asked <- struct{}{}; <-release })
+	c := client(t, url, Options{Timeout: 50 * time.Millisecond})
+	_, err := do(t, c, "GET", "/", nil, "")
+	var e *Error
+	if !errors.As(err, &e) || e.Kind != "ReadTimeout" {
+		t.Fatalf("silent server: %v, want ReadTimeout", err)
+	}
+
+	// Cancelling the context the client was made with interrupts a request in flight.
+	ctx, cancel := context.WithCancel(context.Background())
+	c2, err := NewClient(ctx, url, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, _ := c2.Prepare("GET", "/", nil, nil)
+	errc := make(chan error, 1)
+	<-asked // the first request's
+	go func() { _, err := c2.Do(ctx, r); errc <- err }()
+	<-asked // the server has this request and will not answer
+	cancel()
+	if err := <-errc; !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled request: %v, want context.Canceled", err)
+	}
+	if _, err := c2.Do(context.Background(), r); !errors.Is(err, ErrClosed) {
+		t.Errorf("Do after the context ended: %v, want ErrClosed", err)
+	}
+}
+
+func TestConnectErrors(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	c := client(t, "http://"+addr, Options{})
+	_, err = do(t, c, "GET", "/", nil, "")
+	var e *Error
+	if !errors.As(err, &e) || e.Kind != "ConnectionError" || !strings.Contains(err.Error(), "refused") {
+		t.Fatalf("refused connection: %v, want a ConnectionError saying refused", err)
+	}
+	for _, bad := range []string{"ftp://x", "http://", "::"} {
+		if _, err := NewClient(context.Background(), bad, Options{}); err == nil {
+			t.Errorf("NewClient(%q): no error", bad)
+		}
+	}
+	good := client(t, "http://127.0.0.1:1", Options{})
+	for _, p := range [][2]string{{"GET\n", "/"}, {"GET", "http://other.example/"}, {"GET", "%zz"}} {
+		if _, err := good.Prepare(p[0], p[1], nil, nil); err == nil {
+			t.Errorf("Prepare(%q, %q): no error", p[0], p[1])
+		}
+	}
+	if _, err := good.Prepare("GET", "/", http.Header{"X": {"a\r\nInjected: 1"}}, nil); err == nil {
+		t.Error("a header value with CRLF was accepted")
+	}
+}
+
+func TestTLS(t *testing.T) {
+	s := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "tls:%v", r.TLS != nil)
+	}))
+	t.Cleanup(s.Close)
+	cfg := s.Client().Transport.(*http.Transport).TLSClientConfig
+	c := client(t, s.URL, Options{TLS: cfg})
+	for i := 0; i < 2; i++ {
+		resp, err := do(t, c, "GET", "/", nil, "")
+		if err != nil || resp.StatusCode != 200 || resp.BodyLen != int64(len("tls:true")) {
+			t.Fatalf("https: %+v %v", resp, err)
+		}
+	}
+	untrusted := client(t, s.URL, Options{})
+	_, err := do(t, untrusted, "GET", "/", nil, "")
+	var e *Error
+	if !errors.As(err, &e) || e.Kind != "SSLError" {
+		t.Errorf("untrusted certificate: %v, want SSLError", err)
+	}
+}
+
+// FuzzResponse feeds arbitrary bytes to the response parser: it must return (a
+// response or an error), never panic or loop.
+func FuzzResponse(f *testing.F) {
+	for _, s := range []string{
+		"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+		"HTTP/1.0 200 OK\r\n\r\nbody",
+		"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		a, b := net.Pipe()
+		go func() {
+			br := bufio.NewReader(b)
+			for {
+				l, err := br.ReadString('\n')
+				if err != nil || l == "\r\n" {
+					break
+				}
+			}
+			b.Write(data)
+			b.Close()
+		}()
+		c := &Client{opts: Options{Timeout: time.Second}, br: bufio.NewReaderSize(a, 4096)}
+		c.conn = a
+		r := &Request{Method: "GET", wire: []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n")}
+		resp, _, _, err := c.roundTrip(a, r)
+		if err == nil && resp.BodyLen < 0 {
+			t.Fatalf("negative body length %d", resp.BodyLen)
+		}
+		a.Close()
+	})
+}
