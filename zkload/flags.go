@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -255,4 +256,33 @@ func signalContext(stderr io.Writer, command string) (context.Context, context.C
 		os.Exit(1)
 	}()
 	return ctx, stop
+}
+
+// profileFlags is --cpu-profile: a Go CPU profile of the whole command, for `go tool
+// pprof`, to see where a worker's time goes under load.
+type profileFlags struct{ cpu string }
+
+func (p *profileFlags) register(fs *flagSet) {
+	fs.StringVar(&p.cpu, "cpu-profile", "", "write a Go CPU profile of this process to FILE (read it with go tool pprof)")
+}
+
+// start begins profiling if asked; the returned function ends it and closes the file.
+func (p *profileFlags) start(fs *flagSet) (func(), error) {
+	if p.cpu == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(p.cpu)
+	if err != nil {
+		return nil, fs.fail("--cpu-profile %q: %v", p.cpu, err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fs.fail("--cpu-profile %q: %v", p.cpu, err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			fmt.Fprintf(fs.stderr, "zkload %s: --cpu-profile %q: %v\n", fs.name, p.cpu, err)
+		}
+	}, nil
 }

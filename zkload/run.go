@@ -39,6 +39,7 @@ failed or any task raised an exception, as Locust's.`, stdout, stderr)
 		stopTimeText = fs.String("stop-timeout", "0", "seconds users may take to finish their task when the test ends")
 		wl           workloadFlags
 		lf           logFlags
+		pf           profileFlags
 		sf           statsFlags
 		zm           metricsFlags // ensemble metrics, --zk-metrics-* (metrics.go)
 		rd           reportDirFlags
@@ -53,6 +54,7 @@ failed or any task raised an exception, as Locust's.`, stdout, stderr)
 	fs.StringVar(&host, "H", "", "short for --host")
 	wl.register(fs)
 	lf.register(fs)
+	pf.register(fs)
 	sf.register(fs)
 	zm.registerWorker(fs)
 	rd.register(fs, "Locust's CSVs (locust_*.csv), the extended statistics, the ensemble's metrics, the output (zkload.log) and run.json, then the report")
@@ -60,6 +62,11 @@ failed or any task raised an exception, as Locust's.`, stdout, stderr)
 	if err != nil {
 		return err
 	}
+	stopProfile, err := pf.start(fs)
+	if err != nil {
+		return err
+	}
+	defer stopProfile()
 	zkHosts := envOr(fs, "hosts", "ZK_LOCUST_HOSTS", *wl.zk.vals["hosts"])
 	if zkHosts == "" && strings.HasPrefix(host, "zk://") {
 		zkHosts = strings.TrimPrefix(host, "zk://")

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -159,12 +161,14 @@ func TestRunCSVMatchesMaster(t *testing.T) {
 }
 
 // TestRunSignalKeepsData: SIGINT ends the run early; it exits 0 with final CSV files
-// holding every request the target served, and prints the summary.
+// holding every request the target served, and prints the summary. The CPU profile
+// asked for is complete too.
 func TestRunSignalKeepsData(t *testing.T) {
 	t.Parallel()
 	tg := testenv.HTTPTarget(t, testenv.TargetOptions{Delay: time.Millisecond})
 	prefix := filepath.Join(t.TempDir(), "sig")
-	p := testenv.StartProcess(t, zkloadBin, []string{"run", "-u", "2", "-r", "10", "-t", "60s", "-H", tg.URL, "--csv", prefix, "--only-summary", "Http"}, nil)
+	profile := prefix + ".pprof"
+	p := testenv.StartProcess(t, zkloadBin, []string{"run", "-u", "2", "-r", "10", "-t", "60s", "-H", tg.URL, "--csv", prefix, "--only-summary", "--cpu-profile", profile, "Http"}, nil)
 	p.WaitLog("All users spawned", 10*time.Second)
 	time.Sleep(1500 * time.Millisecond)
 	p.Signal(syscall.SIGINT)
@@ -177,6 +181,19 @@ func TestRunSignalKeepsData(t *testing.T) {
 	}
 	if !p.LogContains(`Response time percentiles`) || p.LogCount(`# reqs`) != 2 {
 		t.Errorf("want only the final summary (2 tables), got:\n%s", p.Log())
+	}
+	// A pprof profile is a gzipped protocol buffer; a cut-off one fails to decompress.
+	f, err := os.Open(profile)
+	if err != nil {
+		t.Fatalf("--cpu-profile: %v", err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatalf("--cpu-profile: not gzip: %v", err)
+	}
+	if n, err := io.Copy(io.Discard, zr); err != nil || n == 0 {
+		t.Errorf("--cpu-profile: %d bytes, %v; want a complete profile", n, err)
 	}
 }
 
@@ -194,6 +211,7 @@ func TestRunBadInput(t *testing.T) {
 		{[]string{"--csv-full-history"}, "--csv-full-history needs --csv"},
 		{[]string{"--csv", "/nonexistent/dir/x"}, `--csv "/nonexistent/dir/x"`},
 		{[]string{"Nope"}, `unknown user class "Nope"`},
+		{[]string{"--cpu-profile", "/nonexistent/dir/p"}, `--cpu-profile "/nonexistent/dir/p"`},
 	} {
 		p := testenv.StartProcess(t, zkloadBin, append([]string{"run", "-t", "1s"}, c.args...), nil)
 		code := p.Wait(10 * time.Second)

@@ -28,12 +28,14 @@ LOCUST_WORKER_ADDITIONAL_WAIT_BEFORE_READY_AFTER_STOP (seconds).`, stdout, stder
 		masterTimeout = fs.Duration("master-timeout", 60*time.Second, "re-register after this long without heartbeats from a master that sends them (Locust 2.19+)")
 		wl            workloadFlags
 		lf            logFlags
+		pf            profileFlags
 		sf            statsFlags
 	)
 	fs.StringVar(&host, "host", "", "host to load; overrides the master's -H")
 	fs.StringVar(&host, "H", "", "short for --host")
 	wl.register(fs)
 	lf.register(fs)
+	pf.register(fs)
 	sf.register(fs)
 	var zm metricsFlags // ensemble metrics, --zk-metrics-* (metrics.go)
 	zm.registerWorker(fs)
@@ -43,6 +45,11 @@ LOCUST_WORKER_ADDITIONAL_WAIT_BEFORE_READY_AFTER_STOP (seconds).`, stdout, stder
 	if err != nil {
 		return err
 	}
+	stopProfile, err := pf.start(fs)
+	if err != nil {
+		return err
+	}
+	defer stopProfile()
 	nodeID, err := boomer.NewNodeID()
 	if err != nil {
 		return err
