@@ -95,3 +95,19 @@ func BenchmarkReport(b *testing.B) {
 	}
 	b.ReportMetric(float64(reqs), "requests/report")
 }
+
+// BenchmarkBucket measures rounding a response time to Locust's stats bucket.
+func BenchmarkBucket(b *testing.B) {
+	var ms [64]float64
+	for i := range ms {
+		ms[i] = float64(benchElapsed[i&7]) / 1e6 * (1 + float64(i)/64)
+	}
+	b.ReportAllocs()
+	var sink int64
+	for i := 0; i < b.N; i++ {
+		sink += Bucket(ms[i&63])
+	}
+	if sink == 0 {
+		b.Fatal("no buckets")
+	}
+}
