@@ -5,13 +5,26 @@
 #
 #   HTTP: nginx (3-byte body, 1 worker) loaded by zkload's Http user (GOMAXPROCS=1),
 #         wrk -t1, Locust FastHttpUser and HttpUser (one process each), 50 connections.
-#   ZK:   a local ZooKeeper (standalone), get of an 8-byte znode, 64 sessions, by
-#         zkload's Get users (GOMAXPROCS=1), Locust + kazoo, and a bare go-zookeeper loop.
+#   ZK:   a local ZooKeeper (standalone), 64 sessions, a matrix of cases OP:SIZE:MODE:
+#         get or set of an 8-byte or 1 KiB value, closed loop (1 request in flight per
+#         session) or pipelined (BENCH_ZK_OUTSTANDING in flight per session), by
+#         zkload's Get/Set users (GOMAXPROCS=1, --outstanding), a bare go-zookeeper loop
+#         (scripts/bench/zkbare, -inflight) and, closed loop only (kazoo with gevent is
+#         synchronous per greenlet), Locust + kazoo (scripts/bench/locustfile_zk.py).
+#         Each case has its own warm-up, rounds, table and target verdicts.
 #
 # Settings (environment): BENCH_ROUNDS (3), BENCH_SECONDS (10), BENCH_OUT
 # (doc/performance.md), BENCH_ZK (1; 0 skips ZooKeeper), BENCH_HTTP_USERS (50),
 # BENCH_ZK_USERS (64), ZKLOAD (bin/zkload). A tool that is not installed is skipped;
 # zkload failing, or an installed tool failing to produce a rate, fails the run (exit 1).
+# ZooKeeper matrix: BENCH_ZK_OPS ("get set"), BENCH_ZK_SIZES ("8 1024", bytes),
+# BENCH_ZK_MODES ("closed pipelined"), BENCH_ZK_OUTSTANDING (8), or instead of the three
+# lists BENCH_ZK_CASES, a list of OP:SIZE:MODE (e.g. "get:8:closed set:1024:pipelined");
+# BENCH_ZK_WARMUP (3): seconds of the bare loop before each case (it also writes the
+# keys with the case's value size; 0 only writes them).
+# A full run (the defaults) takes about a quarter of an hour. A quick one:
+#   BENCH_ROUNDS=1 BENCH_SECONDS=2 BENCH_ZK_CASES="get:8:closed" BENCH_OUT=/tmp/p.md
+# (BENCH_SECONDS=1 is too short: Locust's CSV of a 1 s run may count no requests.)
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
@@ -33,6 +46,38 @@ die() { echo "bench: $*" >&2; exit 1; }
 command -v taskset >/dev/null || die "taskset not found (util-linux)"
 [[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "BENCH_ROUNDS=\"$ROUNDS\": want a positive integer"
 [[ $SECS =~ ^[1-9][0-9]*$ ]] || die "BENCH_SECONDS=\"$SECS\": want a positive integer"
+
+# The ZooKeeper matrix, checked before anything runs: zk_cases holds OP:SIZE:MODE.
+ZK_OUTSTANDING=${BENCH_ZK_OUTSTANDING:-8}
+ZK_WARMUP=${BENCH_ZK_WARMUP:-3}
+zk_cases=()
+if [ "$DO_ZK" = 1 ]; then
+  [[ $ZK_USERS =~ ^[1-9][0-9]*$ ]] || die "BENCH_ZK_USERS=\"$ZK_USERS\": want a positive integer"
+  [[ $ZK_OUTSTANDING =~ ^[1-9][0-9]*$ ]] && [ "$ZK_OUTSTANDING" -le 10000 ] ||
+    die "BENCH_ZK_OUTSTANDING=\"$ZK_OUTSTANDING\": want an integer from 1 to 10000"
+  [[ $ZK_WARMUP =~ ^[0-9]+$ ]] || die "BENCH_ZK_WARMUP=\"$ZK_WARMUP\": want a whole number of seconds"
+  zk_from=BENCH_ZK_CASES
+  if [ -n "${BENCH_ZK_CASES+set}" ]; then
+    read -ra zk_cases <<<"$BENCH_ZK_CASES"
+  else
+    zk_from="BENCH_ZK_OPS × BENCH_ZK_SIZES × BENCH_ZK_MODES"
+    read -ra ops <<<"${BENCH_ZK_OPS-get set}"
+    read -ra sizes <<<"${BENCH_ZK_SIZES-8 1024}"
+    read -ra modes <<<"${BENCH_ZK_MODES-closed pipelined}"
+    for op in "${ops[@]}"; do
+      for size in "${sizes[@]}"; do
+        for mode in "${modes[@]}"; do zk_cases+=("$op:$size:$mode"); done
+      done
+    done
+  fi
+  [ ${#zk_cases[@]} -gt 0 ] || die "no ZooKeeper cases (BENCH_ZK_OPS, BENCH_ZK_SIZES, BENCH_ZK_MODES or BENCH_ZK_CASES is empty); BENCH_ZK=0 skips ZooKeeper"
+  for c in "${zk_cases[@]}"; do
+    IFS=: read -r op size mode rest <<<"$c"
+    want="want OP:SIZE:MODE with OP get or set, SIZE 1 to 1048576 bytes, MODE closed or pipelined"
+    [ -z "$rest" ] && [[ $op =~ ^(get|set)$ ]] && [[ $mode =~ ^(closed|pipelined)$ ]] &&
+      [[ $size =~ ^[1-9][0-9]*$ ]] && [ "$size" -le 1048576 ] || die "ZooKeeper case \"$c\" (from $zk_from): $want"
+  done
+fi
 
 ncpu=$(nproc)
 GEN_CPU=0 SRV_CPU=1
@@ -181,28 +226,53 @@ done
 kill "$server_pid" 2>/dev/null; wait "$server_pid" 2>/dev/null; server_pid=""
 
 # ---------------------------------------------------------------- ZooKeeper
-zk_server="" zk_tools=()
+# Each case OP:SIZE:MODE of zk_cases is its own results section, zk-OP-SIZE-MODE: a
+# warm-up of the bare loop (which also writes every key with a SIZE-byte value, so the
+# gets of all tools read SIZE bytes), then its rounds, the tools interleaved.
+zk_server="" zk_tools=() zk_locust=""
+zk_inflight() { [ "$1" = pipelined ] && echo "$ZK_OUTSTANDING" || echo 1; }
+zk_size() { # 8 B, 1 KiB
+  if [ "$1" -ge 1024 ] && [ $(($1 % 1024)) = 0 ]; then echo "$(($1 / 1024)) KiB"; else echo "$1 B"; fi
+}
+
+# run_zk TOOL ROUND OP SIZE MODE
+run_zk() {
+  local tool=$1 round=$2 op=$3 size=$4 mode=$5 n
+  local sec=zk-$op-$size-$mode
+  n=$(zk_inflight "$mode")
+  case $tool in
+    "zkload "*)
+      measure "$sec" "$tool" "$round" csv env GOMAXPROCS=1 "$ZKLOAD" run -u "$ZK_USERS" -r 1000 -t "${SECS}s" --hosts "$hosts" --val-size "$size" --outstanding "$n" --only-summary --csv "$tmp/csv" "${tool#zkload }" ;;
+    "bare go-zookeeper")
+      measure "$sec" "$tool" "$round" bare env GOMAXPROCS=1 "$tmp/zkbare" -hosts "$hosts" -sessions "$ZK_USERS" -inflight "$n" -op "$op" -size "$size" -t "${SECS}s" ;;
+    "Locust + kazoo")
+      measure "$sec" "$tool" "$round" csv env BENCH_ZK_SIZE="$size" locust -f scripts/bench/locustfile_zk.py --headless -u "$ZK_USERS" -r 1000 -t "${SECS}s" -H "zk://$hosts" --only-summary --csv "$tmp/csv" "${op^}" ;;
+  esac
+}
+
 if [ "$DO_ZK" = 1 ]; then
   if dpkg-query -W -f='${Status}' zookeeper 2>/dev/null | grep -q "install ok installed"; then
     go build -o "$tmp/zkbare" ./scripts/bench/zkbare || die "building scripts/bench/zkbare failed"
     zk_started=1
     hosts=$(ZKLOAD=$ZKLOAD $SRV bash scripts/zk-local.sh start --dir "$tmp/zk") || die "the local ZooKeeper did not start"
     zk_server="ZooKeeper $(dpkg-query -W -f='${Version}' zookeeper) standalone (zkload ensemble), $hosts"
-    zk_tools=("zkload Get" "bare go-zookeeper")
-    if have_locust && have_py kazoo; then zk_tools+=("Locust + kazoo"); else skipped+=("Locust + kazoo (locust or kazoo not installed)"); fi
-    echo "bench: ZooKeeper get 8 B, $ROUNDS round(s) of ${SECS}s, $ZK_USERS sessions, $hosts"
-    # Warm the JVM (and create the keys) before measuring.
-    $GEN "$tmp/zkbare" -hosts "$hosts" -sessions "$ZK_USERS" -t 3s >/dev/null || die "zkbare warm-up failed"
-    for round in $(seq "$ROUNDS"); do
-      for tool in "${zk_tools[@]}"; do
-        case $tool in
-          "zkload Get")
-            measure zk "$tool" "$round" csv env GOMAXPROCS=1 "$ZKLOAD" run -u "$ZK_USERS" -r 1000 -t "${SECS}s" --hosts "$hosts" --val-size 8 --only-summary --csv "$tmp/csv" Get ;;
-          "bare go-zookeeper")
-            measure zk "$tool" "$round" bare env GOMAXPROCS=1 "$tmp/zkbare" -hosts "$hosts" -sessions "$ZK_USERS" -t "${SECS}s" ;;
-          "Locust + kazoo")
-            measure zk "$tool" "$round" csv locust -f scripts/bench/locustfile_zk.py --headless -u "$ZK_USERS" -r 1000 -t "${SECS}s" -H "zk://$hosts" --only-summary --csv "$tmp/csv" Get ;;
-        esac
+    if have_locust && have_py kazoo; then zk_locust=1; else skipped+=("Locust + kazoo (locust or kazoo not installed)"); fi
+    for c in "${zk_cases[@]}"; do
+      IFS=: read -r op size mode <<<"$c"
+      n=$(zk_inflight "$mode")
+      zk_tools=("zkload ${op^}" "bare go-zookeeper")
+      [ -n "$zk_locust" ] && [ "$mode" = closed ] && zk_tools+=("Locust + kazoo")
+      echo "bench: ZooKeeper $op of $(zk_size "$size"), $mode ($n in flight per session), $ROUNDS round(s) of ${SECS}s, $ZK_USERS sessions, $hosts"
+      # Warm the JVM up on this case's requests and write the keys with its value size.
+      $GEN "$tmp/zkbare" -hosts "$hosts" -sessions "$ZK_USERS" -inflight "$n" -op "$op" -size "$size" -t "${ZK_WARMUP}s" >"$tmp/log" 2>&1
+      if ! grep -q '^requests ' "$tmp/log"; then
+        echo "bench: ZooKeeper $c: the bare loop's warm-up failed, so the case is not measured; its output ends:" >&2
+        tail -5 "$tmp/log" >&2
+        failed=1
+        continue
+      fi
+      for round in $(seq "$ROUNDS"); do
+        for tool in "${zk_tools[@]}"; do run_zk "$tool" "$round" "$op" "$size" "$mode"; done
       done
     done
   else
@@ -238,7 +308,6 @@ table() {
 median_of() { table "$1" "" | awk -F'|' -v t=" $2 " '$2 == t { gsub(/ /, "", $3); print $3 }'; }
 
 http_table=$(table http "wrk -t1")
-zk_table=$(table zk "bare go-zookeeper")
 
 verdict() { # verdict LABEL NUM DEN FACTOR
   local n=$2 d=$3
@@ -258,6 +327,43 @@ ver() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo "not installed"; 
 zk_rev=$(git describe --always --dirty --tags 2>/dev/null || echo unknown)
 header='| tool | median req/s | ratio | CPU s per 100k requests | req/s per round |'
 sep='| --- | ---: | ---: | ---: | --- |'
+
+# zk_report: a section per ZooKeeper case measured: its table (ratio to the bare loop)
+# and its target verdicts.
+zk_report() {
+  local c op size mode n sec rows zk bare
+  for c in "${zk_cases[@]}"; do
+    IFS=: read -r op size mode <<<"$c"
+    sec=zk-$op-$size-$mode
+    rows=$(table "$sec" "bare go-zookeeper")
+    [ -n "$rows" ] || continue
+    n=$(zk_inflight "$mode")
+    echo
+    if [ "$mode" = closed ]; then
+      echo "## ZooKeeper: $op of $(zk_size "$size"), closed loop, $ZK_USERS sessions, 1 request in flight each"
+    else
+      echo "## ZooKeeper: $op of $(zk_size "$size"), pipelined, $ZK_USERS sessions, $n requests in flight each"
+    fi
+    echo
+    echo "Server: $zk_server. Ratio is to the bare go-zookeeper loop."
+    [ "$mode" = pipelined ] && echo "Locust + kazoo is not run pipelined: kazoo with gevent is synchronous per greenlet, so a Locust user keeps one request in flight (see the closed-loop table)."
+    echo
+    echo "$header"
+    echo "$sep"
+    echo "$rows"
+    echo
+    echo "Targets:"
+    echo
+    zk=$(median_of "$sec" "zkload ${op^}")
+    bare=$(median_of "$sec" "bare go-zookeeper")
+    verdict "zkload ${op^} ≥ 0.9× bare go-zookeeper" "$zk" "$bare" 0.9
+    if [ "$mode" = closed ]; then
+      verdict "zkload ${op^} ≥ 4× Locust + kazoo" "$zk" "$(median_of "$sec" "Locust + kazoo")" 4
+    else
+      echo "- zkload ${op^} ≥ 4× Locust + kazoo: not applicable (Locust + kazoo is not pipelined)"
+    fi
+  done
+}
 
 report=$(
   echo "# Performance"
@@ -286,16 +392,7 @@ report=$(
   echo "Targets:"
   echo
   echo "$targets"
-  if [ -n "$zk_table" ]; then
-    echo
-    echo "## ZooKeeper: get of an 8-byte znode, $ZK_USERS sessions, one request in flight each"
-    echo
-    echo "Server: $zk_server. Ratio is to the bare go-zookeeper loop."
-    echo
-    echo "$header"
-    echo "$sep"
-    echo "$zk_table"
-  fi
+  [ -n "$zk_server" ] && zk_report
   if [ ${#skipped[@]} -gt 0 ]; then
     echo
     echo "Skipped: $(IFS=';'; echo "${skipped[*]}" | sed 's/;/; /g')."
@@ -308,8 +405,8 @@ report=$(
   echo '```sh'
   [ -f "$tmp/nginx/nginx.conf" ] && echo "taskset -c $SRV_CPU nginx -p DIR -c DIR/nginx.conf   # scripts/bench/bench.sh writes the config"
   [ -n "$zk_server" ] && echo "taskset -c $SRV_CPU bash scripts/zk-local.sh start --dir DIR"
-  [ -n "$zk_server" ] && echo "go build -o \$TMP/zkbare ./scripts/bench/zkbare   # then a 3 s warm-up run of it"
-  awk -F'\t' '{ print $3 }' "$commands" | sed "s#$tmp#\$TMP#g; s#$root/##g"
+  [ -n "$zk_server" ] && echo "go build -o \$TMP/zkbare ./scripts/bench/zkbare   # before each case, a ${ZK_WARMUP} s warm-up run of it with the case's -op, -size, -inflight"
+  awk -F'\t' '$1 != last { print "# " $1; last = $1 } { print $3 }' "$commands" | sed "s#$tmp#\$TMP#g; s#$root/##g"
   echo '```'
   if [ -f scripts/bench/notes.md ]; then
     echo
@@ -322,4 +419,4 @@ echo "$report" | sed -n '/^## HTTP/,/^## Commands/p' | sed '$d'
 mkdir -p "$(dirname "$OUT")"
 echo "$report" >"$OUT"
 echo "bench: wrote $OUT"
-[ "$failed" = 0 ] || die "some runs gave no rate (see above)"
+[ "$failed" = 0 ] || die "some runs failed (see above)"
