@@ -13,9 +13,11 @@ import (
 )
 
 // TestBenchHarness runs `make bench`'s harness (scripts/bench/bench.sh) in a tiny
-// configuration, with the tools that are installed (it skips the others itself), and
-// checks that it writes its report with a zkload row at a positive rate. It checks that
-// the harness works, not how fast anything is.
+// configuration, with the tools that are installed (it skips the others itself): one
+// round of 2 s, and of the ZooKeeper matrix two cases, get of 8 B in closed loop and set
+// of 1 KiB pipelined. It checks that the report has every zkload row at a positive rate,
+// and, when ZooKeeper ran, a section per case with its bare-loop row and its target
+// verdicts. It checks that the harness works, not how fast anything is.
 func TestBenchHarness(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs load generators for several seconds")
@@ -32,7 +34,9 @@ func TestBenchHarness(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "bash", filepath.Join(root, "scripts/bench/bench.sh"))
 	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "BENCH_ROUNDS=1", "BENCH_SECONDS=2", "BENCH_OUT="+out, "ZKLOAD="+zkloadBin)
+	cmd.Env = append(os.Environ(), "BENCH_ROUNDS=1", "BENCH_SECONDS=2", "BENCH_OUT="+out, "ZKLOAD="+zkloadBin,
+		"BENCH_ZK=1", "BENCH_ZK_CASES=get:8:closed set:1024:pipelined", "BENCH_ZK_USERS=8",
+		"BENCH_ZK_OUTSTANDING=4", "BENCH_ZK_WARMUP=1")
 	var log bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &log, &log
 	if err := cmd.Run(); err != nil {
@@ -63,4 +67,43 @@ func TestBenchHarness(t *testing.T) {
 	if rows == 0 {
 		t.Fatalf("report has no zkload row:\n%s\nharness output:\n%s", report, log.String())
 	}
+	if strings.Contains(report, "the zookeeper package is not installed") {
+		t.Log("ZooKeeper not installed: its cases were skipped")
+		return
+	}
+	cases := []struct{ title, zkload, locust string }{
+		{"## ZooKeeper: get of 8 B, closed loop, 8 sessions, 1 request in flight each", "zkload Get",
+			"- zkload Get ≥ 4× Locust + kazoo: "},
+		{"## ZooKeeper: set of 1 KiB, pipelined, 8 sessions, 4 requests in flight each", "zkload Set",
+			"- zkload Set ≥ 4× Locust + kazoo: not applicable (Locust + kazoo is not pipelined)"},
+	}
+	for _, c := range cases {
+		sec := section(report, c.title)
+		if sec == "" {
+			t.Errorf("report lacks the section %q:\n%s", c.title, report)
+			continue
+		}
+		for _, want := range []string{"| " + c.zkload + " | ", "| bare go-zookeeper | ", "- " + c.zkload + " ≥ 0.9× bare go-zookeeper: ", c.locust} {
+			if !strings.Contains(sec, want) {
+				t.Errorf("section %q lacks %q:\n%s", c.title, want, sec)
+			}
+		}
+		if strings.Contains(c.title, "pipelined") && strings.Contains(sec, "| Locust + kazoo |") {
+			t.Errorf("section %q has a Locust + kazoo row; kazoo is not run pipelined:\n%s", c.title, sec)
+		}
+	}
+}
+
+// section is the part of a markdown report from the line title to the next "## "
+// heading, or "" if there is no such line.
+func section(report, title string) string {
+	i := strings.Index(report, "\n"+title+"\n")
+	if i < 0 {
+		return ""
+	}
+	s := report[i+1:]
+	if j := strings.Index(s[len(title):], "\n## "); j >= 0 {
+		s = s[:len(title)+j]
+	}
+	return s
 }
