@@ -15,7 +15,8 @@ import (
 // TestBenchHarness runs `make bench`'s harness (scripts/bench/bench.sh) in a tiny
 // configuration, with the tools that are installed (it skips the others itself): one
 // round of 2 s, and of the ZooKeeper matrix two cases, get of 8 B in closed loop and set
-// of 1 KiB pipelined. It checks that the report has every zkload row at a positive rate,
+// of 1 KiB pipelined, the scale program on 500 idle users and two rates, and each micro
+// benchmark once. It checks that the report has every zkload row at a positive rate,
 // and, when ZooKeeper ran, a section per case with its bare-loop row and its target
 // verdicts. It checks that the harness works, not how fast anything is.
 func TestBenchHarness(t *testing.T) {
@@ -36,7 +37,9 @@ func TestBenchHarness(t *testing.T) {
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "BENCH_ROUNDS=1", "BENCH_SECONDS=2", "BENCH_OUT="+out, "ZKLOAD="+zkloadBin,
 		"BENCH_ZK=1", "BENCH_ZK_CASES=get:8:closed set:1024:pipelined", "BENCH_ZK_USERS=8",
-		"BENCH_ZK_OUTSTANDING=4", "BENCH_ZK_WARMUP=1")
+		"BENCH_ZK_OUTSTANDING=4", "BENCH_ZK_WARMUP=1",
+		"BENCH_SCALE_ARGS=-users 500 -hb-time 2s -hb-busy 0 -rates 100,0 -rate-time 1s -stats-interval 1s",
+		"BENCH_MICRO_TIME=1x")
 	var log bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &log, &log
 	if err := cmd.Run(); err != nil {
@@ -47,7 +50,10 @@ func TestBenchHarness(t *testing.T) {
 		t.Fatalf("bench.sh wrote no report: %v\n%s", err, log.String())
 	}
 	report := string(b)
-	for _, want := range []string{"## Machine and versions", "## HTTP", "| tool | median req/s |", "## Commands"} {
+	for _, want := range []string{"## Machine and versions", "## HTTP", "| tool | median req/s |", "## Commands",
+		"## Scale", "| 500 | ", "- 100k idle users in one worker under 1 GiB RSS: ", "- heartbeat gaps p99 < 1.2 s",
+		"- stats messages bounded as the request rate grows: ",
+		"## Micro", "| RecordSuccess | 1 | ", "- RecordSuccess ≤ 100 ns and 0 allocations: "} {
 		if !strings.Contains(report, want) {
 			t.Errorf("report lacks %q:\n%s", want, report)
 		}

@@ -12,10 +12,16 @@
 #         (scripts/bench/zkbare, -inflight) and, closed loop only (kazoo with gevent is
 #         synchronous per greenlet), Locust + kazoo (scripts/bench/locustfile_zk.py).
 #         Each case has its own warm-up, rounds, table and target verdicts.
+#   Scale: scripts/bench/scale, one worker (boomer.Worker, GOMAXPROCS=1) under a fake
+#         master: RSS and spawn speed of 10k and 100k idle users, heartbeat gaps with
+#         its core saturated, stats message size as the request rate grows.
+#   Micro: go test benchmarks of recording, rounding and report building, -cpu 1,N.
 #
 # Settings (environment): BENCH_ROUNDS (3), BENCH_SECONDS (10), BENCH_OUT
 # (doc/performance.md), BENCH_ZK (1; 0 skips ZooKeeper), BENCH_HTTP_USERS (50),
-# BENCH_ZK_USERS (64), ZKLOAD (bin/zkload). A tool that is not installed is skipped;
+# BENCH_ZK_USERS (64), BENCH_SCALE (1; 0 skips scripts/bench/scale), BENCH_SCALE_ARGS (its
+# flags, e.g. "-users 1000 -hb-time 3s"), BENCH_MICRO (1; 0 skips the go test benchmarks), BENCH_MICRO_TIME
+# (1s, go test's -benchtime), ZKLOAD (bin/zkload). A tool that is not installed is skipped;
 # zkload failing, or an installed tool failing to produce a rate, fails the run (exit 1).
 # ZooKeeper matrix: BENCH_ZK_OPS ("get set"), BENCH_ZK_SIZES ("8 1024", bytes),
 # BENCH_ZK_MODES ("closed pipelined"), BENCH_ZK_OUTSTANDING (8), or instead of the three
@@ -35,6 +41,11 @@ OUT=${BENCH_OUT:-doc/performance.md}
 DO_ZK=${BENCH_ZK:-1}
 HTTP_USERS=${BENCH_HTTP_USERS:-50}
 ZK_USERS=${BENCH_ZK_USERS:-64}
+DO_SCALE=${BENCH_SCALE:-1}
+SCALE_ARGS=${BENCH_SCALE_ARGS:-}
+DO_MICRO=${BENCH_MICRO:-1}
+MICRO_RE='^Benchmark(RecordSuccess|RecordFailure|RecordParallel|Bucket|Report|UserRecord|CollectorRecord|CollectorRecordParallel)$'
+MICRO_TIME=${BENCH_MICRO_TIME:-1s}
 ZKLOAD=${ZKLOAD:-bin/zkload}
 case $ZKLOAD in /*) ;; *) ZKLOAD=$root/$ZKLOAD ;; esac
 PY=/usr/bin/python3 # Debian's, where python3-locust and python3-kazoo live
@@ -280,6 +291,74 @@ if [ "$DO_ZK" = 1 ]; then
   fi
 fi
 
+# ---------------------------------------------------------------- scale
+# scripts/bench/scale: one worker process with many idle users (RSS, spawn speed),
+# heartbeat gaps with its core saturated, stats message size as the rate grows. It
+# starts its own nginx on the server core and pins the worker to the generator core.
+scale_md=""
+if [ "$DO_SCALE" = 1 ]; then
+  echo "bench: scale (scripts/bench/scale $SCALE_ARGS)"
+  go build -o "$tmp/scale" ./scripts/bench/scale || die "building scripts/bench/scale failed"
+  echo "scale	scale	go run ./scripts/bench/scale $SCALE_ARGS" >>"$commands"
+  # shellcheck disable=SC2086 # SCALE_ARGS is a list of flags
+  if "$tmp/scale" -worker-cpu "$GEN_CPU" -server-cpu "$SRV_CPU" $SCALE_ARGS >"$tmp/scale.md" 2>"$tmp/scale.err"; then
+    scale_md=$(cat "$tmp/scale.md")
+  else
+    echo "bench: scale failed; its output ends:" >&2
+    tail -15 "$tmp/scale.err" >&2
+    failed=1
+  fi
+fi
+
+# ---------------------------------------------------------------- micro
+# go test benchmarks of the hot path: recording a request (one shard, and all cores in
+# parallel), rounding to Locust's buckets, building a report, the extended statistics.
+# Not pinned: the parallel ones must see every core.
+micro_table="" micro_targets=""
+if [ "$DO_MICRO" = 1 ]; then
+  echo "bench: micro benchmarks (go test -bench, -cpu 1,$ncpu)"
+  micro_cmd="go test -run '^\$' -bench '$MICRO_RE' -benchmem -benchtime ${MICRO_TIME} -cpu 1,$ncpu ./boomer/recorder/ ./boomer/ ./stats/"
+  echo "micro	go test	$micro_cmd" >>"$commands"
+  if go test -run '^$' -bench "$MICRO_RE" -benchmem -benchtime "$MICRO_TIME" -cpu "1,$ncpu" ./boomer/recorder/ ./boomer/ ./stats/ >"$tmp/micro" 2>&1; then
+    # name[-cpus] N ns/op [extra metrics] B/op allocs/op
+    micro_table=$(awk '/^Benchmark/ {
+        name = $1; cpus = 1
+        if (match(name, /-[0-9]+$/)) { cpus = substr(name, RSTART + 1); name = substr(name, 1, RSTART - 1) }
+        sub(/^Benchmark/, "", name)
+        ns = ""; b = ""; al = ""
+        for (i = 3; i < NF; i++) {
+          if ($(i + 1) == "ns/op") ns = $i
+          if ($(i + 1) == "B/op") b = $i
+          if ($(i + 1) == "allocs/op") al = $i
+        }
+        printf "| %s | %s | %s | %s | %s |\n", name, cpus, ns, b, al
+      }' "$tmp/micro")
+    micro_targets=$(awk -v n="$ncpu" '/^Benchmark/ {
+        name = $1; cpus = 1
+        if (match(name, /-[0-9]+$/)) { cpus = substr(name, RSTART + 1); name = substr(name, 1, RSTART - 1) }
+        for (i = 3; i < NF; i++) { if ($(i + 1) == "ns/op") ns[name, cpus] = $i; if ($(i + 1) == "allocs/op") al[name, cpus] = $i }
+      }
+      END {
+        split("BenchmarkRecordSuccess BenchmarkRecordFailure", one, " ")
+        for (k = 1; k <= 2; k++) {
+          t = one[k]; label = substr(t, 10)
+          if (!((t, 1) in ns)) { printf "- %s ≤ 100 ns and 0 allocations: not measured\n", label; continue }
+          ok = ns[t, 1] <= 100 && al[t, 1] == 0
+          printf "- %s ≤ 100 ns and 0 allocations: %s ns, %s allocs — %s\n", label, ns[t, 1], al[t, 1], (ok ? "**met**" : "**missed**")
+        }
+        t = "BenchmarkRecordParallel"
+        if (n < 2) { print "- recording scales with cores: not measurable on one core"; exit }
+        if (!((t, 1) in ns) || !((t, n) in ns)) { print "- recording scales with cores: not measured"; exit }
+        r = ns[t, 1] / ns[t, n]
+        printf "- recording scales with cores (RecordParallel throughput on %d cores ≥ %.1f× one core): %.2f× — %s\n", n, n * 0.75, r, (r >= n * 0.75 ? "**met**" : "**missed**")
+      }' "$tmp/micro")
+  else
+    echo "bench: the micro benchmarks failed; their output ends:" >&2
+    tail -15 "$tmp/micro" >&2
+    failed=1
+  fi
+fi
+
 # ---------------------------------------------------------------- report
 # table SECTION BASELINE: markdown rows of median rate, ratio to BASELINE's median and
 # CPU seconds per 100k requests (median over rounds of cpu/requests).
@@ -393,6 +472,25 @@ report=$(
   echo
   echo "$targets"
   [ -n "$zk_server" ] && zk_report
+  if [ -n "$scale_md" ]; then
+    echo
+    echo "$scale_md"
+  fi
+  if [ -n "$micro_table" ]; then
+    echo
+    echo "## Micro: the recording hot path (go test -bench)"
+    echo
+    echo "Per operation, on all cores unpinned (\`-cpu 1,$ncpu\`; a parallel benchmark's ns/op is wall time per"
+    echo "operation across its goroutines, so lower at more cores means it scales):"
+    echo
+    echo "| benchmark | cores | ns/op | B/op | allocs/op |"
+    echo "| --- | ---: | ---: | ---: | ---: |"
+    echo "$micro_table"
+    echo
+    echo "Targets:"
+    echo
+    echo "$micro_targets"
+  fi
   if [ ${#skipped[@]} -gt 0 ]; then
     echo
     echo "Skipped: $(IFS=';'; echo "${skipped[*]}" | sed 's/;/; /g')."
