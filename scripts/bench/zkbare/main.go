@@ -7,7 +7,8 @@
 //
 // Before the clock starts every key is created, or overwritten, with a -size byte value,
 // so a get reads -size bytes; set rewrites the key with that value at version -1 (any
-// version), as zkload's Set does.
+// version), as zkload's Set does. The clock includes opening the sessions, as the rates
+// of Locust and zkload (which open them in their users' on_start) do.
 package main
 
 import (
@@ -48,58 +49,79 @@ func main() {
 		fail("unexpected argument %q", flag.Arg(0))
 	}
 
-	var conns []*zk.Conn
-	closeAll := func() {
-		for _, c := range conns {
-			c.Close()
-		}
-	}
-	defer closeAll()
-	for i := 0; i < *sessions; i++ {
-		c, err := connect(*hosts)
-		if err != nil {
-			closeAll() // fail exits, and deferred calls do not run then
-			fail("session %d of %d: %v", i+1, *sessions, err)
-		}
-		conns = append(conns, c)
-	}
+	// The keys are written on a session of their own, before the clock starts.
 	val := value(*size)
-	if err := prepare(conns[0], val); err != nil {
-		closeAll()
+	setup, err := connect(*hosts)
+	if err != nil {
+		fail("setup session: %v", err)
+	}
+	if err := prepare(setup, val); err != nil {
+		setup.Close()
 		fail("%v", err)
 	}
+	setup.Close()
 
-	var n, fails atomic.Int64
-	var stop atomic.Bool
-	var wg sync.WaitGroup
+	// The clock starts before the sessions are opened, all at once, each starting its
+	// requests as soon as it is up: Locust's (and zkload's) rates count from the spawn,
+	// and their users open their sessions in on_start, so all rates include connecting.
+	var (
+		n, fails atomic.Int64
+		stop     atomic.Bool
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		conns    []*zk.Conn
+		setupErr error
+	)
 	start := time.Now()
-	for i, c := range conns {
-		p := key(i % keySpace)
-		do := func() error { _, _, err := c.Get(p); return err }
-		if *op == "set" {
-			do = func() error { _, err := c.Set(p, val, -1); return err }
-		}
-		for j := 0; j < *inflight; j++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for !stop.Load() {
-					if err := do(); err != nil {
-						fails.Add(1)
-						continue
-					}
-					n.Add(1)
+	for i := 0; i < *sessions; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := connect(*hosts)
+			mu.Lock()
+			if err != nil {
+				if setupErr == nil {
+					setupErr = fmt.Errorf("session %d of %d: %w", i+1, *sessions, err)
 				}
-			}()
-		}
+				mu.Unlock()
+				return
+			}
+			conns = append(conns, c)
+			mu.Unlock()
+			p := key(i % keySpace)
+			do := func() error { _, _, err := c.Get(p); return err }
+			if *op == "set" {
+				do = func() error { _, err := c.Set(p, val, -1); return err }
+			}
+			var inner sync.WaitGroup
+			for j := 0; j < *inflight; j++ {
+				inner.Add(1)
+				go func() {
+					defer inner.Done()
+					for !stop.Load() {
+						if err := do(); err != nil {
+							fails.Add(1)
+							continue
+						}
+						n.Add(1)
+					}
+				}()
+			}
+			inner.Wait()
+		}()
 	}
-	time.Sleep(*d)
+	time.Sleep(time.Until(start.Add(*d)))
 	stop.Store(true)
 	wg.Wait()
 	s := time.Since(start).Seconds()
+	for _, c := range conns {
+		c.Close()
+	}
+	if setupErr != nil {
+		fail("%v", setupErr)
+	}
 	fmt.Printf("requests %d failures %d seconds %.3f ops/s %.1f\n", n.Load(), fails.Load(), s, float64(n.Load())/s)
 	if fails.Load() > 0 {
-		closeAll()
 		os.Exit(1)
 	}
 }
