@@ -37,7 +37,7 @@ func TestBenchHarness(t *testing.T) {
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "BENCH_ROUNDS=1", "BENCH_SECONDS=2", "BENCH_OUT="+out, "ZKLOAD="+zkloadBin,
 		"BENCH_ZK=1", "BENCH_ZK_CASES=get:8:closed set:1024:pipelined", "BENCH_ZK_USERS=8",
-		"BENCH_ZK_OUTSTANDING=4", "BENCH_ZK_WARMUP=1",
+		"BENCH_ZK_OUTSTANDING=4", "BENCH_ZK_WARMUP=1", "BENCH_ZK_JIT_WARMUP=1",
 		"BENCH_SCALE_ARGS=-users 500 -hb-time 2s -hb-busy 0 -rates 100,0 -rate-time 1s -stats-interval 1s",
 		"BENCH_MICRO_TIME=1x")
 	var log bytes.Buffer

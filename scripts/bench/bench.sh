@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench.sh: `make bench`. Compares zkload with other load generators side by side in one
 # run, the load generator pinned to core 0 and the server to core 1 (taskset), rounds
-# interleaved, and writes medians, ratios and CPU cost to doc/performance.md (BENCH_OUT).
+# interleaved (tools in reverse order on even rounds), and writes medians, ratios and
+# CPU cost to doc/performance.md (BENCH_OUT).
 #
 #   HTTP: nginx (3-byte body, 1 worker) loaded by zkload's Http user (GOMAXPROCS=1),
 #         wrk -t1, Locust FastHttpUser and HttpUser (one process each), 50 connections.
@@ -26,7 +27,9 @@
 # ZooKeeper matrix: BENCH_ZK_OPS ("get set"), BENCH_ZK_SIZES ("8 1024", bytes),
 # BENCH_ZK_MODES ("closed pipelined"), BENCH_ZK_OUTSTANDING (8), or instead of the three
 # lists BENCH_ZK_CASES, a list of OP:SIZE:MODE (e.g. "get:8:closed set:1024:pipelined");
-# BENCH_ZK_WARMUP (3): seconds of the bare loop before each case (it also writes the
+# BENCH_ZK_JIT_WARMUP (8): seconds of bare-loop sets, then as many of gets, before the
+# first case, for the server's JIT; BENCH_ZK_WARMUP (3): seconds of the bare loop
+# before each case (it also writes the
 # keys with the case's value size; 0 only writes them).
 # A full run (the defaults) takes about a quarter of an hour. A quick one:
 #   BENCH_ROUNDS=1 BENCH_SECONDS=2 BENCH_ZK_CASES="get:8:closed" BENCH_OUT=/tmp/p.md
@@ -61,12 +64,14 @@ command -v taskset >/dev/null || die "taskset not found (util-linux)"
 # The ZooKeeper matrix, checked before anything runs: zk_cases holds OP:SIZE:MODE.
 ZK_OUTSTANDING=${BENCH_ZK_OUTSTANDING:-8}
 ZK_WARMUP=${BENCH_ZK_WARMUP:-3}
+ZK_JIT_WARMUP=${BENCH_ZK_JIT_WARMUP:-8}
 zk_cases=()
 if [ "$DO_ZK" = 1 ]; then
   [[ $ZK_USERS =~ ^[1-9][0-9]*$ ]] || die "BENCH_ZK_USERS=\"$ZK_USERS\": want a positive integer"
   [[ $ZK_OUTSTANDING =~ ^[1-9][0-9]*$ ]] && [ "$ZK_OUTSTANDING" -le 10000 ] ||
     die "BENCH_ZK_OUTSTANDING=\"$ZK_OUTSTANDING\": want an integer from 1 to 10000"
   [[ $ZK_WARMUP =~ ^[0-9]+$ ]] || die "BENCH_ZK_WARMUP=\"$ZK_WARMUP\": want a whole number of seconds"
+  [[ $ZK_JIT_WARMUP =~ ^[0-9]+$ ]] || die "BENCH_ZK_JIT_WARMUP=\"$ZK_JIT_WARMUP\": want a whole number of seconds"
   zk_from=BENCH_ZK_CASES
   if [ -n "${BENCH_ZK_CASES+set}" ]; then
     read -ra zk_cases <<<"$BENCH_ZK_CASES"
@@ -156,6 +161,19 @@ measure() {
   printf '  %-24s round %s: %10.0f req/s, %s requests, %s CPU s\n' "$tool" "$round" "$rate" "$reqs" "$cpu"
 }
 
+# in_order ROUND TOOL...: the tools in order on odd rounds, reversed on even ones, so
+# that a server whose speed drifts during a case (JIT, GC, a growing log) favours no
+# tool; printed one a line with spaces as underscores (the caller turns them back).
+in_order() {
+  local round=$1 i; shift
+  local t=("$@")
+  if [ $((round % 2)) = 1 ]; then
+    for ((i = 0; i < ${#t[@]}; i++)); do echo "${t[i]// /_}"; done
+  else
+    for ((i = ${#t[@]} - 1; i >= 0; i--)); do echo "${t[i]// /_}"; done
+  fi
+}
+
 have() { command -v "$1" >/dev/null 2>&1; }
 have_py() { "$PY" -c "import $1" >/dev/null 2>&1; }
 have_locust() { have locust && have_py locust; }
@@ -232,7 +250,7 @@ run_http() {
 echo "bench: HTTP, $ROUNDS round(s) of ${SECS}s, $HTTP_USERS users/connections, generator on core $GEN_CPU, server on core $SRV_CPU"
 start_http_server
 for round in $(seq "$ROUNDS"); do
-  for tool in "${http_tools[@]}"; do run_http "$tool" "$round"; done
+  for tool in $(in_order "$round" "${http_tools[@]}"); do run_http "${tool//_/ }" "$round"; done
 done
 kill "$server_pid" 2>/dev/null; wait "$server_pid" 2>/dev/null; server_pid=""
 
@@ -268,6 +286,15 @@ if [ "$DO_ZK" = 1 ]; then
     hosts=$(ZKLOAD=$ZKLOAD $SRV bash scripts/zk-local.sh start --dir "$tmp/zk") || die "the local ZooKeeper did not start"
     zk_server="ZooKeeper $(dpkg-query -W -f='${Version}' zookeeper) standalone (zkload ensemble), $hosts"
     if have_locust && have_py kazoo; then zk_locust=1; else skipped+=("Locust + kazoo (locust or kazoo not installed)"); fi
+    # The server runs with the JVM's full JIT, which takes a while to compile the hot
+    # paths: warm both the read and the write path up before the first case.
+    if [ "$ZK_JIT_WARMUP" -gt 0 ]; then
+      echo "bench: ZooKeeper JIT warm-up, ${ZK_JIT_WARMUP}s of sets then ${ZK_JIT_WARMUP}s of gets (bare loop)"
+      for op in set get; do
+        $GEN "$tmp/zkbare" -hosts "$hosts" -sessions "$ZK_USERS" -inflight "$ZK_OUTSTANDING" -op "$op" -t "${ZK_JIT_WARMUP}s" >"$tmp/log" 2>&1 ||
+          { tail -5 "$tmp/log" >&2; die "the ZooKeeper warm-up failed"; }
+      done
+    fi
     for c in "${zk_cases[@]}"; do
       IFS=: read -r op size mode <<<"$c"
       n=$(zk_inflight "$mode")
@@ -283,7 +310,7 @@ if [ "$DO_ZK" = 1 ]; then
         continue
       fi
       for round in $(seq "$ROUNDS"); do
-        for tool in "${zk_tools[@]}"; do run_zk "$tool" "$round" "$op" "$size" "$mode"; done
+        for tool in $(in_order "$round" "${zk_tools[@]}"); do run_zk "${tool//_/ }" "$round" "$op" "$size" "$mode"; done
       done
     done
   else
@@ -449,7 +476,8 @@ report=$(
   echo
   echo "Written by \`make bench\` (scripts/bench/bench.sh) on $(date -u '+%Y-%m-%d %H:%M UTC'); rerun it to refresh."
   echo "Everything on one machine over loopback: the load generator pinned to core $GEN_CPU, the server to"
-  echo "core $SRV_CPU (\`taskset\`), $ROUNDS round(s) of ${SECS} s, the tools interleaved within each round."
+  echo "core $SRV_CPU (\`taskset\`), $ROUNDS round(s) of ${SECS} s, the tools interleaved within each round"
+  echo "(in reverse order on even rounds, so that a drifting server favours no tool)."
   echo "Rates are each tool's own figure (wrk's \`Requests/sec\`, the Aggregated \`Requests/s\` of the"
   echo "Locust-format CSV, the bare loop's count over its run time); CPU is user+system seconds of the"
   echo "generator process (children included, start-up included) per 100,000 requests it counted."
@@ -503,7 +531,7 @@ report=$(
   echo '```sh'
   [ -f "$tmp/nginx/nginx.conf" ] && echo "taskset -c $SRV_CPU nginx -p DIR -c DIR/nginx.conf   # scripts/bench/bench.sh writes the config"
   [ -n "$zk_server" ] && echo "taskset -c $SRV_CPU bash scripts/zk-local.sh start --dir DIR"
-  [ -n "$zk_server" ] && echo "go build -o \$TMP/zkbare ./scripts/bench/zkbare   # before each case, a ${ZK_WARMUP} s warm-up run of it with the case's -op, -size, -inflight"
+  [ -n "$zk_server" ] && echo "go build -o \$TMP/zkbare ./scripts/bench/zkbare   # first ${ZK_JIT_WARMUP} s of -op set and of -op get -inflight $ZK_OUTSTANDING; before each case, a ${ZK_WARMUP} s warm-up run of it with the case's -op, -size, -inflight"
   awk -F'\t' '$1 != last { print "# " $1; last = $1 } { print $3 }' "$commands" | sed "s#$tmp#\$TMP#g; s#$root/##g"
   echo '```'
   if [ -f scripts/bench/notes.md ]; then
