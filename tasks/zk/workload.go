@@ -84,8 +84,11 @@ type user struct {
 	pacer  *Pacer
 	closed atomic.Bool
 
-	// Pipelining: sem holds a token per request in flight; wg waits for them.
+	// Pipelining: sem holds a token per request in flight; jobs feeds the user's
+	// Outstanding pipeline goroutines (persistent: a goroutine per request costs more
+	// than the request's own client work); wg waits for them.
 	sem      chan struct{}
+	jobs     chan job
 	wg       sync.WaitGroup
 	asyncErr atomic.Pointer[error]
 
@@ -132,12 +135,12 @@ func (ts *TaskSet) class(o Options, sh *shared) *boomer.UserClass {
 			return err
 		}
 		u := &user{s: s, log: o.Logger, ts: ts, name: ts.Name(s), root: s.Root(), acl: ACL(s), base: time.Now()}
-		if s.Outstanding > 1 {
-			u.sem = make(chan struct{}, s.Outstanding)
-		}
 		if err := ts.setup(ctx, u, bu.Rand); err != nil {
 			u.close()
 			return err
+		}
+		if s.Outstanding > 1 {
+			u.startPipeline(ctx, bu, s.Outstanding)
 		}
 		if s.Rate > 0 {
 			u.pacer = sh.pacerFor(s.Rate)
@@ -153,6 +156,9 @@ func (ts *TaskSet) class(o Options, sh *shared) *boomer.UserClass {
 		}
 		if u.pacer != nil {
 			u.pacer.Leave()
+		}
+		if u.jobs != nil {
+			close(u.jobs) // the task loop has ended: nothing sends any more
 		}
 		done := make(chan struct{})
 		go func() { u.wg.Wait(); close(done) }()
@@ -209,27 +215,55 @@ func (u *user) task(ctx context.Context, bu *boomer.User, o *op) error {
 		u.think(ctx, bu)
 		return err
 	}
-	u.wg.Add(1)
-	go func() {
-		defer u.wg.Done()
-		defer func() { <-u.sem }()
-		defer func() {
-			// A panic in a pipelined request must not take the worker down.
-			if r := recover(); r != nil {
-				err := fmt.Errorf("panic in %s: %v\n%s", o.method, r, debug.Stack())
-				bu.Record(o.method, u.name, 0, 0, fmt.Errorf("panic: %v", r))
-				u.asyncErr.Store(&err)
+	select {
+	case u.jobs <- job{o: o, t0: t0}: // a pipeline goroutine is free: sem said so
+	case <-ctx.Done():
+		<-u.sem
+		return nil
+	}
+	u.think(ctx, bu)
+	return nil
+}
+
+// job is one pipelined request: the operation and its planned start (zero: now).
+type job struct {
+	o  *op
+	t0 time.Time
+}
+
+// startPipeline starts n goroutines that run the user's pipelined requests until jobs
+// is closed (OnStop).
+func (u *user) startPipeline(ctx context.Context, bu *boomer.User, n int) {
+	u.sem = make(chan struct{}, n)
+	u.jobs = make(chan job)
+	for i := 0; i < n; i++ {
+		u.wg.Add(1)
+		go func() {
+			defer u.wg.Done()
+			for j := range u.jobs {
+				u.pipelined(ctx, bu, j)
 			}
 		}()
-		if t0.IsZero() {
-			t0 = time.Now()
-		}
-		if err := u.exec(ctx, bu, o, t0); err != nil {
+	}
+}
+
+// pipelined runs one pipelined request, then frees its slot.
+func (u *user) pipelined(ctx context.Context, bu *boomer.User, j job) {
+	defer func() { <-u.sem }()
+	defer func() {
+		// A panic in a pipelined request must not take the worker down.
+		if r := recover(); r != nil {
+			err := fmt.Errorf("panic in %s: %v\n%s", j.o.method, r, debug.Stack())
+			bu.Record(j.o.method, u.name, 0, 0, fmt.Errorf("panic: %v", r))
 			u.asyncErr.Store(&err)
 		}
 	}()
-	u.think(ctx, bu)
-	return nil
+	if j.t0.IsZero() {
+		j.t0 = time.Now()
+	}
+	if err := u.exec(ctx, bu, j.o, j.t0); err != nil {
+		u.asyncErr.Store(&err)
+	}
 }
 
 // think waits the closed loop's think time, uniform in [MinWait, MaxWait].
