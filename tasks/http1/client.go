@@ -488,11 +488,8 @@ func (c *Client) readHead(method string) (h head, err error) {
 	http10 := proto == "HTTP/1.0"
 	keepAlive := false
 	for {
-		line, err := c.readLine(&total)
+		line, err := c.readMidLine(&total)
 		if err != nil {
-			if errors.Is(err, io.EOF) {
-				err = io.ErrUnexpectedEOF
-			}
 			return h, err
 		}
 		if len(line) == 0 {
@@ -600,6 +597,16 @@ func (c *Client) readLine(total *int) ([]byte, error) {
 	return line, nil
 }
 
+// readMidLine is readLine inside a message, where the end of the stream is always
+// unexpected.
+func (c *Client) readMidLine(total *int) ([]byte, error) {
+	line, err := c.readLine(total)
+	if errors.Is(err, io.EOF) {
+		err = io.ErrUnexpectedEOF
+	}
+	return line, err
+}
+
 // readBody reads and discards the body, returning its length.
 func (c *Client) readBody(h *head) (int64, error) {
 	switch {
@@ -667,11 +674,8 @@ func (c *Client) readChunked() (int64, error) {
 	total := 0
 	for {
 		total = 0
-		line, err := c.readLine(&total)
+		line, err := c.readMidLine(&total)
 		if err != nil {
-			if errors.Is(err, io.EOF) {
-				err = io.ErrUnexpectedEOF
-			}
 			return body, err
 		}
 		if i := bytes.IndexByte(line, ';'); i >= 0 {
@@ -685,11 +689,8 @@ func (c *Client) readChunked() (int64, error) {
 		if size == 0 {
 			// Trailers, up to the empty line.
 			for {
-				line, err := c.readLine(&total)
+				line, err := c.readMidLine(&total)
 				if err != nil {
-					if errors.Is(err, io.EOF) {
-						err = io.ErrUnexpectedEOF
-					}
 					return body, err
 				}
 				if len(line) == 0 {
