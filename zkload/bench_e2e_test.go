@@ -50,6 +50,12 @@ func TestBenchHarness(t *testing.T) {
 		t.Fatalf("bench.sh wrote no report: %v\n%s", err, log.String())
 	}
 	report := string(b)
+	if svg, err := os.ReadFile(strings.TrimSuffix(out, ".md") + ".svg"); err != nil || !bytes.Contains(svg, []byte("<svg")) {
+		t.Errorf("bench.sh drew no chart beside the report (%v)", err)
+	}
+	if !strings.Contains(report, "](performance.svg)") {
+		t.Errorf("report does not show the chart:\n%s", report)
+	}
 	for _, want := range []string{"## Machine and versions", "## HTTP", "| tool | median req/s |", "## Commands",
 		"## Scale", "| 500 | ", "- 100k idle users in one worker under 1 GiB RSS: ", "- heartbeat gaps p99 < 1.2 s",
 		"- stats messages bounded as the request rate grows: ",

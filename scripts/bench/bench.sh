@@ -471,6 +471,15 @@ zk_report() {
   done
 }
 
+# The comparisons as one bar chart beside the report (scripts/bench/plot).
+svg=${OUT%.md}.svg
+mkdir -p "$(dirname "$OUT")"
+if ! go run ./scripts/bench/plot -in "$results" -out "$svg"; then
+  echo "bench: the chart could not be drawn" >&2
+  failed=1
+  svg=""
+fi
+
 report=$(
   echo "# Performance"
   echo
@@ -481,6 +490,10 @@ report=$(
   echo "Rates are each tool's own figure (wrk's \`Requests/sec\`, the Aggregated \`Requests/s\` of the"
   echo "Locust-format CSV, the bare loop's count over its run time); CPU is user+system seconds of the"
   echo "generator process (children included, start-up included) per 100,000 requests it counted."
+  if [ -n "$svg" ]; then
+    echo
+    echo "![requests/s of each tool relative to the baseline of its comparison]($(basename "$svg"))"
+  fi
   echo
   echo "## Machine and versions"
   echo
