@@ -417,7 +417,7 @@ func TestEncodeAcceptedByRealMaster(t *testing.T) {
 	if foo.MedianResponseTime != "160" {
 		t.Errorf("GET /foo median = %s, want 160", foo.MedianResponseTime)
 	}
-	if foo.StartTime != pyFloatRepr(rep.Stats[0].StartTime) || foo.LastRequestTimestamp != pyFloatRepr(*rep.Stats[0].LastRequestTimestamp) {
+	if foo.StartTime != PyFloat(rep.Stats[0].StartTime) || foo.LastRequestTimestamp != PyFloat(*rep.Stats[0].LastRequestTimestamp) {
 		t.Errorf("GET /foo start %s last %s", foo.StartTime, foo.LastRequestTimestamp)
 	}
 	bar, ok := byName["POST "+rep.Stats[1].Name]

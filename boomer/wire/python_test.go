@@ -12,7 +12,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"os"
 	"os/exec"
 	"sort"
@@ -89,7 +88,7 @@ func pyCanon(v any) string {
 	case uint64:
 		return strconv.FormatUint(x, 10)
 	case float64:
-		return pyFloatRepr(x)
+		return PyFloat(x)
 	case string:
 		return pyASCII(x)
 	case []byte:
@@ -179,47 +178,6 @@ func pyASCII(s string) string {
 	}
 	b.WriteRune(quote)
 	return b.String()
-}
-
-// pyFloatRepr is Python's repr() of a float: the shortest round-tripping digits, in
-// positional notation when the decimal exponent is in [-4, 16), else d.ddde±XX.
-func pyFloatRepr(f float64) string {
-	switch {
-	case math.IsNaN(f):
-		return "nan"
-	case math.IsInf(f, 1):
-		return "inf"
-	case math.IsInf(f, -1):
-		return "-inf"
-	}
-	s := strconv.FormatFloat(f, 'e', -1, 64) // -d.ddde±XX
-	sign := ""
-	if s[0] == '-' {
-		sign, s = "-", s[1:]
-	}
-	mant, expStr, _ := strings.Cut(s, "e")
-	exp, _ := strconv.Atoi(expStr)
-	digits := strings.Replace(mant, ".", "", 1)
-	if exp < -4 || exp >= 16 {
-		m := digits[:1]
-		if len(digits) > 1 {
-			m += "." + digits[1:]
-		}
-		es := "+"
-		if exp < 0 {
-			es, exp = "-", -exp
-		}
-		return fmt.Sprintf("%s%se%s%02d", sign, m, es, exp)
-	}
-	decpt := exp + 1
-	switch {
-	case decpt <= 0:
-		return sign + "0." + strings.Repeat("0", -decpt) + digits
-	case decpt >= len(digits):
-		return sign + digits + strings.Repeat("0", decpt-len(digits)) + ".0"
-	default:
-		return sign + digits[:decpt] + "." + digits[decpt:]
-	}
 }
 
 // harnessPy is the Python side of the cross-checks. Modes:

@@ -110,7 +110,7 @@ func (v *view) statsRows(b *bytes.Buffer) {
 		row := []string{e.Method, e.Name, itoa(e.NumRequests), itoa(e.NumFailures),
 			e.MedianResponseTime().String(), e.AvgResponseTime().String(), e.MinOrZero().String(),
 			e.MaxResponseTime.String(), e.AvgContentLength().String(),
-			PyFloat(v.totalRate(e.NumRequests)), PyFloat(v.totalRate(e.NumFailures))}
+			wire.PyFloat(v.totalRate(e.NumRequests)), wire.PyFloat(v.totalRate(e.NumFailures))}
 		writeRow(b, append(row, v.percentileFields(e, false)...))
 	}
 }

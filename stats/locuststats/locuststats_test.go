@@ -86,7 +86,7 @@ import json, struct, sys
 print(json.dumps([str(struct.unpack("<d", struct.pack("<Q", b))[0]) for b in json.load(sys.stdin)]))
 `, bits, &want)
 	for i, v := range vals {
-		if got := PyFloat(v); got != want[i] {
+		if got := wire.PyFloat(v); got != want[i] {
 			t.Errorf("PyFloat(%v) = %q, Python says %q", v, got, want[i])
 		}
 	}
