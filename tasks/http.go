@@ -4,6 +4,7 @@ package tasks
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net/http"
@@ -22,6 +23,8 @@ type HTTPOptions struct {
 	Headers http.Header
 	Body    string
 	Timeout time.Duration // per request; default 60 s
+	// Insecure skips verifying https certificates (as FastHttpUser's insecure = True).
+	Insecure bool
 	// Wait is the wait time between requests (default none: as fast as the target answers).
 	Wait boomer.WaitTime
 }
@@ -59,7 +62,11 @@ func HTTPUser(o HTTPOptions) *boomer.UserClass {
 			}
 			// The client is closed when the user's context ends (a hard stop), which
 			// interrupts a request in flight.
-			c, err := http1.NewClient(ctx, base, http1.Options{Timeout: o.Timeout})
+			opts := http1.Options{Timeout: o.Timeout}
+			if o.Insecure {
+				opts.TLS = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // asked for by --http-insecure
+			}
+			c, err := http1.NewClient(ctx, base, opts)
 			if err != nil {
 				return err
 			}

@@ -127,6 +127,7 @@ type workloadFlags struct {
 	httpHeaders headerList
 	httpBody    string
 	httpTimeout time.Duration
+	httpInsec   bool
 	zk          zkFlags
 }
 
@@ -136,6 +137,7 @@ func (w *workloadFlags) register(fs *flagSet) {
 	fs.Var(&w.httpHeaders, "http-header", "Http: request header \"Name: value\" (repeatable)")
 	fs.StringVar(&w.httpBody, "http-body", "", "Http: request body")
 	fs.DurationVar(&w.httpTimeout, "http-timeout", 60*time.Second, "Http: timeout of one request")
+	fs.BoolVar(&w.httpInsec, "http-insecure", false, "Http: do not verify https certificates (self-signed test servers)")
 	w.zk.register(fs)
 }
 
@@ -154,7 +156,7 @@ func (w *workloadFlags) classes() []*boomer.UserClass {
 	return append([]*boomer.UserClass{
 		tasks.HTTPUser(tasks.HTTPOptions{
 			Path: w.httpPath, Method: w.httpMethod, Headers: w.httpHeaders.h,
-			Body: w.httpBody, Timeout: w.httpTimeout,
+			Body: w.httpBody, Timeout: w.httpTimeout, Insecure: w.httpInsec,
 		}),
 	}, w.zk.classes()...)
 }

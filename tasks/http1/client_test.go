@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -395,6 +396,10 @@ func TestTLS(t *testing.T) {
 		if err != nil || resp.StatusCode != 200 || resp.BodyLen != int64(len("tls:true")) {
 			t.Fatalf("https: %+v %v", resp, err)
 		}
+	}
+	insecure := client(t, s.URL, Options{TLS: &tls.Config{InsecureSkipVerify: true}})
+	if resp, err := do(t, insecure, "GET", "/", nil, ""); err != nil || resp.StatusCode != 200 {
+		t.Errorf("InsecureSkipVerify: %+v %v", resp, err)
 	}
 	untrusted := client(t, s.URL, Options{})
 	_, err := do(t, untrusted, "GET", "/", nil, "")
