@@ -31,7 +31,7 @@
 # first case, for the server's JIT; BENCH_ZK_WARMUP (3): seconds of the bare loop
 # before each case (it also writes the
 # keys with the case's value size; 0 only writes them).
-# A full run (the defaults) takes about a quarter of an hour. A quick one:
+# A full run (the defaults) takes about 20 minutes. A quick one:
 #   BENCH_ROUNDS=1 BENCH_SECONDS=2 BENCH_ZK_CASES="get:8:closed" BENCH_OUT=/tmp/p.md
 # (BENCH_SECONDS=1 is too short: Locust's CSV of a 1 s run may count no requests.)
 set -uo pipefail

@@ -252,8 +252,10 @@ type Error struct {
 func (e *Error) Error() string { return e.Kind + ": " + e.Err.Error() }
 func (e *Error) Unwrap() error { return e.Err }
 
-// Do sends r and reads its response, following redirects. ctx bounds it in addition to
-// the client's Timeout (cancelling ctx closes the connection).
+// Do sends r and reads its response, following redirects. It ends by the client's
+// Timeout or ctx's deadline, whichever is earlier; cancelling ctx stops a connection
+// being opened, while a request in flight is interrupted by ending the context given to
+// NewClient (which closes the connection).
 func (c *Client) Do(ctx context.Context, r *Request) (Response, error) {
 	deadline := time.Now().Add(c.opts.Timeout)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
