@@ -9,6 +9,7 @@ import (
 
 	"github.com/zkload/zkload/boomer/recorder"
 	"github.com/zkload/zkload/boomer/wire"
+	"github.com/zkload/zkload/record"
 )
 
 // localQuitGrace is the least time users get to finish a request in flight at the end.
@@ -32,7 +33,7 @@ type LocalOptions struct {
 	// ReportEvery is how often the recorder is read (default 1 s).
 	ReportEvery time.Duration
 	// Sink, if set, also receives every request (extended statistics).
-	Sink   Sink
+	Sink   record.Sink
 	Logger *slog.Logger
 	// Recorder, if set, is recorded into; otherwise a new one is used.
 	Recorder *recorder.Recorder

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/zkload/zkload/boomer/recorder"
+	"github.com/zkload/zkload/record"
 )
 
 // TaskFunc is the body of a task. ctx is cancelled when the user must stop now (a
@@ -144,8 +145,8 @@ type User struct {
 
 	env   *Env
 	shard *recorder.Shard
-	extra Recorder     // nil unless the worker has an extra sink (extended statistics)
-	dead  *atomic.Bool // set when a stop gave up on this user: it records nothing more
+	extra record.Recorder // nil unless the worker has an extra sink (extended statistics)
+	dead  *atomic.Bool    // set when a stop gave up on this user: it records nothing more
 }
 
 // Env is what a worker shares with its users for the current test.
@@ -162,7 +163,8 @@ func (u *User) Env() *Env { return u.env }
 
 // Record records one request: method and name as Locust shows them, its response time,
 // the response size, and the error if it failed. It is the hot path: it does not
-// allocate and does not block on anything shared by all users.
+// allocate and does not block on anything shared by all users. It is safe for
+// concurrent use, by several goroutines of one user too (see record.Recorder).
 func (u *User) Record(method, name string, elapsed time.Duration, contentLength int64, err error) {
 	if u.dead.Load() {
 		return
@@ -171,20 +173,6 @@ func (u *User) Record(method, name string, elapsed time.Duration, contentLength 
 	if u.extra != nil {
 		u.extra.Record(method, name, elapsed, contentLength, err)
 	}
-}
-
-// Recorder takes recorded requests; Record must be cheap and safe for concurrent use
-// by the goroutines of different users (one user calls its own Recorder serially).
-type Recorder interface {
-	Record(method, name string, elapsed time.Duration, contentLength int64, err error)
-}
-
-// Sink receives every request the users record, beside the Locust stats sent to the
-// master: zkload's extended statistics are one. Shard returns the Recorder that user i
-// records into, so that a sink can keep per-user (or per-shard) state and avoid a lock
-// shared by all users.
-type Sink interface {
-	Shard(i int) Recorder
 }
 
 // filterTasks returns the tasks selected by Locust-style tags: with tags set, only

@@ -14,6 +14,7 @@ import (
 
 	"github.com/zkload/zkload/boomer/recorder"
 	"github.com/zkload/zkload/boomer/wire"
+	"github.com/zkload/zkload/record"
 )
 
 // abandonAfter is how long a stop waits, after cancelling a user's context, for its
@@ -32,7 +33,7 @@ type Users struct {
 	rec        *recorder.Recorder
 	exceptions chan wire.Exception
 	dropped    atomic.Int64
-	sink       Sink // optional: every request also goes here
+	sink       record.Sink // optional: every request also goes here
 
 	mu          sync.Mutex
 	classes     []*UserClass
@@ -86,13 +87,13 @@ func NewUsers(classes []*UserClass, rec *recorder.Recorder, host string, log *sl
 }
 
 // SetSink makes every request recorded by users started afterwards also go to s.
-func (p *Users) SetSink(s Sink) {
+func (p *Users) SetSink(s record.Sink) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.sink = s
 }
 
-func (p *Users) shardOf(id int) Recorder {
+func (p *Users) shardOf(id int) record.Recorder {
 	if p.sink == nil {
 		return nil
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/zkload/zkload/boomer/recorder"
+	"github.com/zkload/zkload/record"
 )
 
 func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
@@ -287,7 +288,7 @@ func BenchmarkUserRecord(b *testing.B) {
 // countingSink counts what reaches it per user shard.
 type countingSink struct{ n []atomic.Int64 }
 
-func (s *countingSink) Shard(i int) Recorder { return sinkShard{&s.n[i%len(s.n)]} }
+func (s *countingSink) Shard(i int) record.Recorder { return sinkShard{&s.n[i%len(s.n)]} }
 
 type sinkShard struct{ n *atomic.Int64 }
 

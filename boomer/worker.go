@@ -17,6 +17,7 @@ import (
 	"github.com/zkload/zkload/boomer/recorder"
 	"github.com/zkload/zkload/boomer/transport"
 	"github.com/zkload/zkload/boomer/wire"
+	"github.com/zkload/zkload/record"
 )
 
 // Heartbeat states, as the master knows them. A worker never sends any other.
@@ -40,7 +41,7 @@ type WorkerOptions struct {
 	// Recorder receives the users' requests (default: a new one).
 	Recorder *recorder.Recorder
 	// Sink, if set, also receives every request (e.g. zkload's extended statistics).
-	Sink Sink
+	Sink record.Sink
 
 	HeartbeatInterval time.Duration // 1 s
 	StatsInterval     time.Duration // 3 s

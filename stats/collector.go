@@ -13,7 +13,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/zkload/zkload/boomer"
+	"github.com/zkload/zkload/record"
 )
 
 // Options configures a Collector.
@@ -36,7 +36,7 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// Collector is a boomer.Sink that keeps windowed microsecond histograms per (method,
+// Collector is a record.Sink that keeps windowed microsecond histograms per (method,
 // name) and writes them out every interval. Recording takes only the lock of the
 // recording user's shard. Start runs the snapshot loop; Close writes the last interval.
 type Collector struct {
@@ -153,7 +153,7 @@ func New(opts Options) (*Collector, error) {
 }
 
 // Shard returns the Recorder user i records into: shard i mod the shard count.
-func (c *Collector) Shard(i int) boomer.Recorder {
+func (c *Collector) Shard(i int) record.Recorder {
 	n := len(c.shards)
 	i %= n
 	if i < 0 {

@@ -311,8 +311,8 @@ func TestFlushedEveryInterval(t *testing.T) {
 	}
 }
 
-// record is one request for the merge test.
-type record struct {
+// sample is one request for the merge test.
+type sample struct {
 	method, name string
 	d            time.Duration
 	size         int64
@@ -328,7 +328,7 @@ func TestTwoWorkersMergeToOne(t *testing.T) {
 	b, _, distB := newTestCollector(t, clk, 1)
 	c, _, distC := newTestCollector(t, clk, 2)
 	rng := rand.New(rand.NewPCG(1, 2))
-	names := []record{{method: "get", name: "Get"}, {method: "set", name: "Set"}, {method: "exists", name: "Exists"}}
+	names := []sample{{method: "get", name: "Get"}, {method: "set", name: "Set"}, {method: "exists", name: "Exists"}}
 	errs := []error{errors.New("ConnectionLoss()"), errors.New("NoNodeError()")}
 	for i := 0; i < 20000; i++ {
 		r := names[rng.IntN(len(names))]

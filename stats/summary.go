@@ -1,7 +1,7 @@
 // Package stats is zkload's extended statistics: what each worker measures beside the
 // Locust stats it sends to the master, at microsecond resolution and over time.
 //
-// A Collector is a boomer.Sink. Users record into per-shard windowed HDR histograms
+// A Collector is a record.Sink. Users record into per-shard windowed HDR histograms
 // (1 µs to 1 h, 3 significant digits); every interval a background goroutine swaps the
 // shards' windows out, merges them per (method, name) and for the total, and appends
 // one row per entry to a time-series CSV (zk-locust's --stats-csv columns first, then

@@ -11,8 +11,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/zkload/zkload/pyfmt"
+
 	"github.com/zkload/zkload/boomer"
-	"github.com/zkload/zkload/boomer/wire"
 	"github.com/zkload/zkload/tasks/http1"
 )
 
@@ -126,7 +127,7 @@ func (h *httpUser) do(ctx context.Context, u *boomer.User, name string) error {
 // so that failures from zkload and Python workers merge on the master.
 type httpError struct{ class, msg string }
 
-func (e httpError) Error() string { return e.class + "(" + wire.PyRepr(e.msg) + ")" }
+func (e httpError) Error() string { return e.class + "(" + pyfmt.Repr(e.msg) + ")" }
 
 // statusError is requests' HTTPError from raise_for_status().
 func statusError(resp http1.Response) error {

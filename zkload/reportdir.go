@@ -6,9 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/zkload/zkload/reports"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +16,10 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/zkload/zkload/fourlw"
+
+	"github.com/zkload/zkload/reports"
 
 	"github.com/zkload/zkload/stats/ensemble"
 	zktasks "github.com/zkload/zkload/tasks/zk"
@@ -212,17 +214,15 @@ func zookeeperVersion(connect string) string {
 	if err != nil {
 		return ""
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
 	for _, m := range members {
-		c, err := net.DialTimeout("tcp", m.HostPort, time.Second)
+		b, err := fourlw.Ask(ctx, m.HostPort, "srvr")
 		if err != nil {
 			continue
 		}
-		_ = c.SetDeadline(time.Now().Add(2 * time.Second))
-		_, _ = c.Write([]byte("srvr"))
-		b, _ := io.ReadAll(io.LimitReader(c, 1<<16))
-		c.Close()
-		if m := zkVersionRx.FindSubmatch(b); m != nil {
-			return string(m[1])
+		if m := zkVersionRx.FindStringSubmatch(b); m != nil {
+			return m[1]
 		}
 	}
 	return ""

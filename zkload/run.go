@@ -13,6 +13,7 @@ import (
 
 	"github.com/zkload/zkload/boomer"
 	"github.com/zkload/zkload/boomer/wire"
+	"github.com/zkload/zkload/record"
 	"github.com/zkload/zkload/stats/locuststats"
 )
 
@@ -170,7 +171,7 @@ failed or any task raised an exception, as Locust's.`, stdout, stderr)
 	if err != nil {
 		return err
 	}
-	var sink boomer.Sink // extended statistics, when on
+	var sink record.Sink // extended statistics, when on
 	if col != nil {
 		sink = col
 		defer col.Close() // after an early return; the normal exit closes it below

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zkload/zkload/fourlw"
+
 	"github.com/zkload/zkload/internal/testenv"
 	"github.com/zkload/zkload/internal/zkenv"
 )
@@ -171,7 +173,7 @@ func TestZKLocalScript(t *testing.T) {
 	if !regexp.MustCompile(`^127\.0\.0\.1:\d+$`).MatchString(connect) {
 		t.Fatalf("start printed %q, want a connect string", connect)
 	}
-	if mode, err := zkenv.FourLetter(context.Background(), connect, "srvr"); err != nil || !strings.Contains(mode, "Mode: standalone") {
+	if mode, err := fourlw.Ask(context.Background(), connect, "srvr"); err != nil || !strings.Contains(mode, "Mode: standalone") {
 		t.Errorf("the member does not serve: %v %q", err, mode)
 	}
 	if got := run(0, "status"); got != connect {

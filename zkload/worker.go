@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/zkload/zkload/boomer"
+	"github.com/zkload/zkload/record"
 )
 
 func runWorker(args []string, stdout, stderr io.Writer) (rerr error) {
@@ -158,7 +159,7 @@ LOCUST_WORKER_ADDITIONAL_WAIT_BEFORE_READY_AFTER_STOP (seconds).`, stdout, stder
 	if err != nil {
 		return err
 	}
-	var sink boomer.Sink // extended statistics, when on
+	var sink record.Sink // extended statistics, when on
 	if col != nil {
 		sink = col
 		defer col.Close() // after an early return; the normal exit closes it below

@@ -14,8 +14,8 @@ import (
 // backslashes, control characters, non-ASCII printable and non-printable characters,
 // and object addresses that Locust scrubs.
 //
-// Left out, because wire.PyRepr differs from Python 3.11 there (see the report to the
-// lead): a literal U+FFFD, which Python prints as is and PyRepr escapes as \ufffd, and
+// Left out, because pyfmt.Repr differs from Python 3.11 there (see the report to the
+// lead): a literal U+FFFD, which Python prints as is and pyfmt.Repr escapes as \ufffd, and
 // characters new in Unicode 15 (e.g. U+1FAE8), which Go prints and Python 3.11 (Unicode
 // 14) escapes.
 var errorKeyTexts = []string{

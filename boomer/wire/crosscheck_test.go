@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/zkload/zkload/pyfmt"
 )
 
 // testNodeID has the shape Locust's workers use: <hostname>_<uuid4 hex>, 44 bytes, so
@@ -417,7 +419,7 @@ func TestEncodeAcceptedByRealMaster(t *testing.T) {
 	if foo.MedianResponseTime != "160" {
 		t.Errorf("GET /foo median = %s, want 160", foo.MedianResponseTime)
 	}
-	if foo.StartTime != PyFloat(rep.Stats[0].StartTime) || foo.LastRequestTimestamp != PyFloat(*rep.Stats[0].LastRequestTimestamp) {
+	if foo.StartTime != pyfmt.Float(rep.Stats[0].StartTime) || foo.LastRequestTimestamp != pyfmt.Float(*rep.Stats[0].LastRequestTimestamp) {
 		t.Errorf("GET /foo start %s last %s", foo.StartTime, foo.LastRequestTimestamp)
 	}
 	bar, ok := byName["POST "+rep.Stats[1].Name]

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/zkload/zkload/pyfmt"
 )
 
 // reprCases are strings whose repr() is easy to get wrong.
@@ -42,42 +44,7 @@ var reprCases = []string{
 	"Error('<object at 0x123>', \"x\")",
 }
 
-// TestPyReprKnown holds known answers that need no Python.
-func TestPyReprKnown(t *testing.T) {
-	for in, want := range map[string]string{
-		"":                                    `''`,
-		"HTTPError('500 Server Error: boom')": `"HTTPError('500 Server Error: boom')"`,
-		`say "hi"`:                            `'say "hi"'`,
-		`both ' and "`:                        `'both \' and "'`,
-		"a\\b":                                `'a\\b'`,
-		"\t\n\r\x00\x7f":                      `'\t\n\r\x00\x7f'`,
-		"é\u00a0\u00ad":                       `'é\xa0\xad'`,
-		"\u200b\u2028":                        `'\u200b\u2028'`,
-		"🙂\U000e0001":                         `'🙂\U000e0001'`,
-	} {
-		if got := PyRepr(in); got != want {
-			t.Errorf("PyRepr(%q) = %s, want %s", in, got, want)
-		}
-	}
-	// The key the reference observed from a real Python worker (§5.1).
-	got := ErrorKey("GET", "/missing", "HTTPError('404 Client Error: File not found for url: http://127.0.0.1:8000/missing')")
-	if want := "d7b8aca0ac6b2c2a410f953d76e4018dbc73981acb7dd2144e883c2a83711356"; got != want {
-		t.Errorf("ErrorKey = %s, want %s", got, want)
-	}
-	for in, want := range map[string]string{
-		"no address":                            "no address",
-		"<X object at 0x7f3a12345678>":          "<X object at 0x....>",
-		"<X object at 0xab> <X object at 0xab>": "<X object at 0x....> <X object at 0x....>",
-		"<X object at 0xab> <Y object at 0xcd>": "<X object at 0x....> <Y object at 0xcd>",
-		"<X object at 0xab":                     "<X object at 0xab",
-	} {
-		if got := ScrubAddress(in); got != want {
-			t.Errorf("ScrubAddress(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
-// TestStringsMatchPython compares PyRepr with repr(), ScrubAddress with Locust 2.12.1's
+// TestStringsMatchPython compares pyfmt.Repr with repr(), ScrubAddress with Locust 2.12.1's
 // StatsError.parse_error (given an exception whose repr is the text), and ErrorKey
 // with StatsError.create_key for the same exception.
 func TestStringsMatchPython(t *testing.T) {
@@ -102,8 +69,8 @@ func TestStringsMatchPython(t *testing.T) {
 	runHarness(t, map[string]any{"mode": "strings", "cases": cases}, &res)
 	for i, cs := range cases {
 		r := res[i]
-		if got := PyRepr(cs.Text); got != r.Repr {
-			t.Errorf("PyRepr(%q)\n  = %s\nPython repr() = %s", cs.Text, got, r.Repr)
+		if got := pyfmt.Repr(cs.Text); got != r.Repr {
+			t.Errorf("pyfmt.Repr(%q)\n  = %s\nPython repr() = %s", cs.Text, got, r.Repr)
 		}
 		scrubbed := ScrubAddress(cs.Text)
 		if scrubbed != r.ParseError {
@@ -115,7 +82,7 @@ func TestStringsMatchPython(t *testing.T) {
 	}
 }
 
-// TestPyReprEveryCodePoint compares PyRepr of every single code point with what Python's
+// TestPyReprEveryCodePoint compares pyfmt.Repr of every single code point with what Python's
 // repr() does to it: literal if str.isprintable(), else \xNN, \uNNNN or \UNNNNNNNN.
 // Code points that Python's Unicode database (14.0 in Debian's 3.11) leaves unassigned
 // but Go's newer tables know are version skew: they are counted and logged, not failed.
@@ -160,7 +127,7 @@ func TestPyReprEveryCodePoint(t *testing.T) {
 		default:
 			want = fmt.Sprintf(`'\U%08x'`, r)
 		}
-		got := PyRepr(string(r))
+		got := pyfmt.Repr(string(r))
 		if got == want {
 			continue
 		}
@@ -170,7 +137,7 @@ func TestPyReprEveryCodePoint(t *testing.T) {
 		}
 		failures++
 		if failures <= 20 {
-			t.Errorf("PyRepr(U+%04X) = %s, Python repr() = %s", r, got, want)
+			t.Errorf("pyfmt.Repr(U+%04X) = %s, Python repr() = %s", r, got, want)
 		}
 	}
 	if failures > 20 {
@@ -193,5 +160,25 @@ func TestErrorKeyComposition(t *testing.T) {
 	}
 	if len(a) != 64 || strings.Trim(a, "0123456789abcdef") != "" {
 		t.Errorf("ErrorKey %q is not lower-case sha256 hex", a)
+	}
+}
+
+// TestErrorKeyKnown holds known answers that need no Python.
+func TestErrorKeyKnown(t *testing.T) {
+	// The key the reference observed from a real Python worker (§5.1).
+	got := ErrorKey("GET", "/missing", "HTTPError('404 Client Error: File not found for url: http://127.0.0.1:8000/missing')")
+	if want := "d7b8aca0ac6b2c2a410f953d76e4018dbc73981acb7dd2144e883c2a83711356"; got != want {
+		t.Errorf("ErrorKey = %s, want %s", got, want)
+	}
+	for in, want := range map[string]string{
+		"no address":                            "no address",
+		"<X object at 0x7f3a12345678>":          "<X object at 0x....>",
+		"<X object at 0xab> <X object at 0xab>": "<X object at 0x....> <X object at 0x....>",
+		"<X object at 0xab> <Y object at 0xcd>": "<X object at 0x....> <Y object at 0xcd>",
+		"<X object at 0xab":                     "<X object at 0xab",
+	} {
+		if got := ScrubAddress(in); got != want {
+			t.Errorf("ScrubAddress(%q) = %q, want %q", in, got, want)
+		}
 	}
 }

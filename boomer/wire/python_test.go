@@ -19,6 +19,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/zkload/zkload/pyfmt"
 )
 
 // pythonPath is Debian's interpreter, the one Locust is installed for. The python3 on
@@ -88,7 +90,7 @@ func pyCanon(v any) string {
 	case uint64:
 		return strconv.FormatUint(x, 10)
 	case float64:
-		return PyFloat(x)
+		return pyfmt.Float(x)
 	case string:
 		return pyASCII(x)
 	case []byte:

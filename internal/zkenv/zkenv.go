@@ -23,6 +23,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/zkload/zkload/fourlw"
 )
 
 // DefaultJar is Debian's ZooKeeper server jar (package zookeeper, 3.8).
@@ -396,7 +398,7 @@ func (e *Ensemble) WaitServing(ctx context.Context, i int) error {
 	defer tick.Stop()
 	var last string
 	for {
-		out, err := FourLetter(ctx, m.Addr(), "srvr")
+		out, err := ask(ctx, m.Addr(), "srvr")
 		if err == nil && strings.Contains(out, "Mode: ") {
 			return nil
 		}
@@ -422,7 +424,7 @@ func (e *Ensemble) WaitServing(ctx context.Context, i int) error {
 // Mode returns member i's role as srvr reports it: "standalone", "leader" or
 // "follower".
 func (e *Ensemble) Mode(ctx context.Context, i int) (string, error) {
-	out, err := FourLetter(ctx, e.members[i].Addr(), "srvr")
+	out, err := ask(ctx, e.members[i].Addr(), "srvr")
 	if err != nil {
 		return "", err
 	}
@@ -436,7 +438,7 @@ func (e *Ensemble) Mode(ctx context.Context, i int) (string, error) {
 
 // Mntr returns member i's mntr metrics (zk_znode_count, zk_watch_count, ...).
 func (e *Ensemble) Mntr(ctx context.Context, i int) (map[string]string, error) {
-	out, err := FourLetter(ctx, e.members[i].Addr(), "mntr")
+	out, err := ask(ctx, e.members[i].Addr(), "mntr")
 	if err != nil {
 		return nil, err
 	}
@@ -490,34 +492,16 @@ func (e *Ensemble) Close() error {
 	return errors.Join(errs...)
 }
 
-// FourLetter sends a four-letter word (ruok, srvr, mntr, ...) to addr and returns the
-// answer.
-func FourLetter(ctx context.Context, addr, word string) (string, error) {
-	var d net.Dialer
-	dctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+// ask asks a member a four-letter word, each question bounded on its own so that a
+// member that hangs does not use up a caller's longer wait.
+func ask(ctx context.Context, addr, word string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	c, err := d.DialContext(dctx, "tcp", addr)
+	out, err := fourlw.Ask(ctx, addr, word)
 	if err != nil {
-		return "", fmt.Errorf("zkenv: %s %s: %w", word, addr, err)
+		return "", fmt.Errorf("zkenv: %w", err)
 	}
-	defer c.Close()
-	deadline, _ := dctx.Deadline()
-	_ = c.SetDeadline(deadline)
-	if _, err := c.Write([]byte(word)); err != nil {
-		return "", fmt.Errorf("zkenv: %s %s: %w", word, addr, err)
-	}
-	var b strings.Builder
-	buf := make([]byte, 4096)
-	for {
-		n, err := c.Read(buf)
-		b.Write(buf[:n])
-		if err != nil {
-			if b.Len() > 0 {
-				return b.String(), nil
-			}
-			return "", fmt.Errorf("zkenv: %s %s: %w", word, addr, err)
-		}
-	}
+	return out, nil
 }
 
 func logTail(path string, n int) string {

@@ -7,7 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/zkload/zkload/internal/zkenv"
+	"github.com/zkload/zkload/fourlw"
+
 	"github.com/zkload/zkload/internal/zkenv/zktest"
 )
 
@@ -61,7 +62,7 @@ func TestEnsembleStopStartMember(t *testing.T) {
 	if e.Members()[leader].Running() {
 		t.Fatal("stopped member still running")
 	}
-	if _, err := zkenv.FourLetter(ctx, e.Members()[leader].Addr(), "ruok"); err == nil {
+	if _, err := fourlw.Ask(ctx, e.Members()[leader].Addr(), "ruok"); err == nil {
 		t.Fatal("stopped member still answers")
 	}
 	// The two others elect a new leader and serve.

@@ -29,9 +29,10 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 
-	zktasks "github.com/zkload/zkload/tasks/zk"
+	"github.com/zkload/zkload/fourlw"
+
+	"github.com/zkload/zkload/connstr"
 )
 
 // Source is where a member's metrics are read from.
@@ -82,7 +83,7 @@ type Member struct {
 // every member or one port per member in connect-string order (nil or empty: the
 // defaults, 8080 and 7000).
 func Members(connect string, adminPorts, promPorts []int) ([]Member, error) {
-	servers, _, err := zktasks.ParseHosts(connect)
+	servers, _, err := connstr.Parse(connect)
 	if err != nil {
 		return nil, fmt.Errorf("connect string %q: %w", connect, err)
 	}
@@ -177,7 +178,7 @@ func fetch(ctx context.Context, client *http.Client, m Member, src Source) (repl
 		}
 		return parseMonitor(body)
 	case SourceMntr:
-		out, err := fourLetter(ctx, m.HostPort, "mntr")
+		out, err := fourlw.Ask(ctx, m.HostPort, "mntr")
 		if err != nil {
 			return reply{}, err
 		}
@@ -373,32 +374,4 @@ func promCounter(types map[string]string, series string) bool {
 		}
 	}
 	return false
-}
-
-// fourLetter sends a four-letter word to addr and returns the whole answer.
-func fourLetter(ctx context.Context, addr, word string) (string, error) {
-	var d net.Dialer
-	c, err := d.DialContext(ctx, "tcp", addr)
-	if err != nil {
-		return "", fmt.Errorf("%s %s: %w", word, addr, err)
-	}
-	defer c.Close()
-	if dl, ok := ctx.Deadline(); ok {
-		_ = c.SetDeadline(dl)
-	} else {
-		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-	}
-	stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
-	if _, err := io.WriteString(c, word); err != nil {
-		return "", fmt.Errorf("%s %s: %w", word, addr, err)
-	}
-	b, err := io.ReadAll(c)
-	if err != nil && len(b) == 0 {
-		return "", fmt.Errorf("%s %s: %w", word, addr, err)
-	}
-	if len(b) == 0 {
-		return "", fmt.Errorf("%s %s: empty answer", word, addr)
-	}
-	return string(b), nil
 }

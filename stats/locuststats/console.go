@@ -6,7 +6,7 @@ import (
 	"math"
 	"strings"
 
-	"github.com/zkload/zkload/boomer/wire"
+	"github.com/zkload/zkload/pyfmt"
 )
 
 // Column widths of Locust's console tables: STATS_TYPE_WIDTH, and STATS_NAME_WIDTH as
@@ -133,7 +133,7 @@ func (s *Stats) WriteErrors(w io.Writer) error {
 
 // errorName is StatsError.to_name for an error received from a worker (a string).
 func errorName(e *Error) string {
-	text := wire.PyRepr(e.Text)
+	text := pyfmt.Repr(e.Text)
 	if rest, ok := strings.CutPrefix(e.Text, "CatchResponseError("); ok && len(rest) > 0 {
 		text = rest[:len(rest)-1]
 	}

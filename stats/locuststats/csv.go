@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/zkload/zkload/pyfmt"
+
 	"github.com/zkload/zkload/boomer/wire"
 )
 
@@ -110,7 +112,7 @@ func (v *view) statsRows(b *bytes.Buffer) {
 		row := []string{e.Method, e.Name, itoa(e.NumRequests), itoa(e.NumFailures),
 			e.MedianResponseTime().String(), e.AvgResponseTime().String(), e.MinOrZero().String(),
 			e.MaxResponseTime.String(), e.AvgContentLength().String(),
-			wire.PyFloat(v.totalRate(e.NumRequests)), wire.PyFloat(v.totalRate(e.NumFailures))}
+			pyfmt.Float(v.totalRate(e.NumRequests)), pyfmt.Float(v.totalRate(e.NumFailures))}
 		writeRow(b, append(row, v.percentileFields(e, false)...))
 	}
 }
@@ -149,7 +151,7 @@ func (v *view) percentileFields(e *Entry, current bool) []string {
 
 func (v *view) failureRows(b *bytes.Buffer) {
 	for _, e := range v.errors {
-		writeRow(b, []string{e.Method, e.Name, wire.ScrubAddress(wire.PyRepr(e.Text)), itoa(e.Occurrences)})
+		writeRow(b, []string{e.Method, e.Name, wire.ScrubAddress(pyfmt.Repr(e.Text)), itoa(e.Occurrences)})
 	}
 }
 

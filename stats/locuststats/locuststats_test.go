@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zkload/zkload/pyfmt"
+
 	"github.com/zkload/zkload/boomer/wire"
 	"github.com/zkload/zkload/internal/testenv"
 )
@@ -63,7 +65,7 @@ func slicesEqual(a, b []int64) bool {
 	return true
 }
 
-// TestPyFloatMatchesPython compares PyFloat with /usr/bin/python3's str(float).
+// TestPyFloatMatchesPython compares pyfmt.Float with /usr/bin/python3's str(float).
 func TestPyFloatMatchesPython(t *testing.T) {
 	if _, err := os.Stat(testenv.PythonPath); err != nil {
 		t.Skipf("no %s: %v", testenv.PythonPath, err)
@@ -86,8 +88,8 @@ import json, struct, sys
 print(json.dumps([str(struct.unpack("<d", struct.pack("<Q", b))[0]) for b in json.load(sys.stdin)]))
 `, bits, &want)
 	for i, v := range vals {
-		if got := wire.PyFloat(v); got != want[i] {
-			t.Errorf("PyFloat(%v) = %q, Python says %q", v, got, want[i])
+		if got := pyfmt.Float(v); got != want[i] {
+			t.Errorf("pyfmt.Float(%v) = %q, Python says %q", v, got, want[i])
 		}
 	}
 }

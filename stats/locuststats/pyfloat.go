@@ -3,7 +3,7 @@ package locuststats
 import (
 	"strconv"
 
-	"github.com/zkload/zkload/boomer/wire"
+	"github.com/zkload/zkload/pyfmt"
 )
 
 // Num is a number as Python holds it in Locust's stats: an int or a float. The
@@ -22,7 +22,7 @@ func Float(f float64) Num { return Num{V: f, Float: true} }
 // String formats n as Python's str() does.
 func (n Num) String() string {
 	if n.Float {
-		return wire.PyFloat(n.V)
+		return pyfmt.Float(n.V)
 	}
 	return strconv.FormatInt(int64(n.V), 10)
 }

@@ -2,7 +2,7 @@
 // does it: it merges the deltas workers report (wire.StatsReport) into cumulative
 // entries, computes medians, percentiles, averages and request rates with the
 // master's formulas, writes the four CSV files of `locust --csv` and prints the
-// console tables. Numbers come out as Python prints them (see Num and wire.PyFloat), so a
+// console tables. Numbers come out as Python prints them (see Num and pyfmt.Float), so a
 // run without a master gives the files a master would have written.
 //
 // Data flow: reports → Stats.Add (merge) → CSV.Write / WriteSummary (output).

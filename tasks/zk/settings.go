@@ -3,12 +3,13 @@ package zk
 import (
 	"fmt"
 	"math"
-	"net"
 	"os"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/zkload/zkload/connstr"
 )
 
 // ExceptionBehavior is what a failed request does (zk-locust's ZK_LOCUST_EXCEPTION_BEHAVIOR).
@@ -135,7 +136,7 @@ func AllSettings() []Setting {
 			Help:   "ZooKeeper ensemble, host:port[,host:port...][/chroot] (else the master's Host, -H zk://...)",
 			Expect: "host:port[,host:port...][/chroot], ports 1-65535",
 			apply: func(s *Settings, v string) error {
-				servers, chroot, err := ParseHosts(v)
+				servers, chroot, err := connstr.Parse(v)
 				if err != nil {
 					return err
 				}
@@ -146,7 +147,7 @@ func AllSettings() []Setting {
 			Help:   "znode under which the workloads work (not a chroot; zkload cleanup deletes it)",
 			Expect: "an absolute znode path other than / such as /kl",
 			apply: func(s *Settings, v string) error {
-				p, err := cleanPath(v)
+				p, err := connstr.ZnodePath(v)
 				if err != nil || p == "/" || p == "/zookeeper" || strings.HasPrefix(p, "/zookeeper/") {
 					return errExpect{}
 				}
@@ -343,7 +344,7 @@ func Resolve(l Layers) (*Settings, error) {
 			if l.Host == "" {
 				continue
 			}
-			servers, chroot, err := ParseHosts(l.Host)
+			servers, chroot, err := connstr.Parse(l.Host)
 			if err != nil {
 				return nil, fmt.Errorf("host %q (worker --host or master -H): %w; want zk://host:port[,host:port...][/chroot]", l.Host, err)
 			}
@@ -410,76 +411,6 @@ func masterValue(m map[string]any, st Setting) (string, bool) {
 		return "", false
 	}
 	return v, true
-}
-
-// ParseHosts parses a connect string, with or without a zk:// scheme:
-// host:port[,host:port...][/chroot]. A host without a port gets 2181; IPv6 addresses go
-// in brackets. Ports of any length up to 65535 are accepted (zk-locust took 1-4 digits).
-func ParseHosts(v string) (servers []string, chroot string, err error) {
-	v = strings.TrimSpace(v)
-	if rest, ok := strings.CutPrefix(v, "zk://"); ok {
-		v = rest
-	} else if i := strings.Index(v, "://"); i >= 0 {
-		return nil, "", fmt.Errorf("scheme %q is not zk://", v[:i+3])
-	}
-	if i := strings.Index(v, "/"); i >= 0 {
-		chroot = v[i:]
-		v = v[:i]
-		if chroot == "/" {
-			chroot = ""
-		} else {
-			c, err := cleanPath(chroot)
-			if err != nil {
-				return nil, "", fmt.Errorf("chroot %q: %w", chroot, err)
-			}
-			chroot = c
-		}
-	}
-	if v == "" {
-		return nil, "", fmt.Errorf("no host")
-	}
-	for _, hp := range strings.Split(v, ",") {
-		hp = strings.TrimSpace(hp)
-		if hp == "" {
-			return nil, "", fmt.Errorf("empty host in list")
-		}
-		host, port, err := net.SplitHostPort(hp)
-		if err != nil {
-			if strings.Contains(err.Error(), "missing port") {
-				host, port = strings.Trim(hp, "[]"), "2181"
-			} else {
-				return nil, "", fmt.Errorf("%q: %w", hp, err)
-			}
-		}
-		if host == "" {
-			return nil, "", fmt.Errorf("%q: no host name", hp)
-		}
-		p, err := strconv.Atoi(port)
-		if err != nil || p < 1 || p > 65535 {
-			return nil, "", fmt.Errorf("%q: port must be 1-65535", hp)
-		}
-		servers = append(servers, net.JoinHostPort(host, strconv.Itoa(p)))
-	}
-	return servers, chroot, nil
-}
-
-// cleanPath checks an absolute znode path and drops a trailing slash (as Kazoo does).
-func cleanPath(p string) (string, error) {
-	p = strings.TrimSpace(p)
-	if !strings.HasPrefix(p, "/") {
-		return "", fmt.Errorf("not absolute")
-	}
-	if len(p) > 1 {
-		p = strings.TrimRight(p, "/")
-		if p == "" {
-			p = "/"
-		}
-	}
-	if strings.Contains(p, "//") || strings.Contains(p, "/./") || strings.Contains(p, "/../") ||
-		strings.HasSuffix(p, "/.") || strings.HasSuffix(p, "/..") || strings.ContainsRune(p, 0) {
-		return "", fmt.Errorf("not a valid znode path")
-	}
-	return p, nil
 }
 
 // NormalizeBenchName turns THE_ANSWER, the-answer and the_answer into the_answer.

@@ -1,4 +1,4 @@
-package wire
+package pyfmt
 
 import (
 	"math"
@@ -6,11 +6,11 @@ import (
 	"strings"
 )
 
-// PyFloat formats f as Python 3's str() and repr() of a float: the shortest digits
+// Float formats f as Python 3's str() and repr() of a float: the shortest digits
 // that read back as f, in positional notation when the decimal exponent is in
 // [-4, 16) (with ".0" for integral values), otherwise in exponent notation with a
 // signed, at least two-digit exponent ("1e+16", "1.5e-05"); "inf", "-inf", "nan".
-func PyFloat(f float64) string {
+func Float(f float64) string {
 	switch {
 	case math.IsNaN(f):
 		return "nan"

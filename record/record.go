@@ -1,0 +1,26 @@
+// Package record is the contract between the users that make requests and whatever
+// keeps their numbers: a user records each request into a Recorder, and a Sink hands
+// each user its Recorder. It sits at the bottom of zkload's layers (no cgo, no
+// transport), so that the statistics and the report build without the worker protocol.
+package record
+
+import "time"
+
+// Recorder takes recorded requests: method and name as Locust shows them, the response
+// time, the response size, and the error if the request failed.
+//
+// Record is the hot path: it must be cheap and must not allocate. It must be safe for
+// concurrent use by any goroutines, including several goroutines of one user: a
+// ZooKeeper user with --outstanding above 1 records from each of its pipeline
+// goroutines at once.
+type Recorder interface {
+	Record(method, name string, elapsed time.Duration, contentLength int64, err error)
+}
+
+// Sink receives every request the users record, beside the Locust stats sent to the
+// master: zkload's extended statistics are one. Shard returns the Recorder that user i
+// records into, so that a sink can keep per-user (or per-shard) state and avoid a lock
+// shared by all users.
+type Sink interface {
+	Shard(i int) Recorder
+}
