@@ -23,6 +23,19 @@ type genRun struct {
 	seconds int     // windows per worker
 	slow    float64 // latency factor
 	runJSON bool
+	// tags, if set, make the layout of workers sharing a directory (`zkload worker
+	// --report-dir`): one worker per tag, each with its own ext_stats_<tag>.csv,
+	// ext_distrib_<tag>.jsonl, zk_metrics_<tag>.csv (its polls 250 ms after the
+	// previous worker's), worker_<tag>.log and worker_<tag>.json. label must be "".
+	tags []string
+}
+
+// worker returns the file name suffix of worker w (from 1): its tag or its number.
+func (g genRun) worker(w int) string {
+	if len(g.tags) > 0 {
+		return g.tags[w-1]
+	}
+	return fmt.Sprint(w)
 }
 
 // fileName names a file in either layout.
@@ -42,12 +55,15 @@ func (g genRun) fileName(suffix string) string {
 func writeRun(t *testing.T, dir string, g genRun) {
 	t.Helper()
 	var total, fails int64
+	if len(g.tags) > 0 {
+		g.workers = len(g.tags)
+	}
 	for w := 1; w <= g.workers; w++ {
 		now := t0.Add(time.Duration(w) * 137 * time.Millisecond)
 		c, err := stats.New(stats.Options{
 			Interval: time.Second, ClientID: fmt.Sprintf("host_%032x", w),
-			CSVPath:     filepath.Join(dir, g.fileName(fmt.Sprintf("_ext_stats_%d.csv", w))),
-			DistribPath: filepath.Join(dir, g.fileName(fmt.Sprintf("_ext_distrib_%d.jsonl", w))),
+			CSVPath:     filepath.Join(dir, g.fileName("_ext_stats_"+g.worker(w)+".csv")),
+			DistribPath: filepath.Join(dir, g.fileName("_ext_distrib_"+g.worker(w)+".jsonl")),
 			Users:       func() int { return 4 }, Shards: 1, Now: func() time.Time { return now },
 		})
 		if err != nil {
@@ -91,9 +107,39 @@ func writeRun(t *testing.T, dir string, g genRun) {
 	write(t, filepath.Join(dir, g.fileName("_stats_history.csv")), hist)
 	write(t, filepath.Join(dir, g.fileName("_failures.csv")), fmt.Sprintf("Method,Name,Error,Occurrences\r\nset,SetAndGet,ConnectionClosedError(),%d\r\n", fails))
 	write(t, filepath.Join(dir, g.fileName("_exceptions.csv")), "Count,Message,Traceback,Nodes\r\n")
-	// Ensemble metrics: three members; the leader (member 1) stops serving at 3 s and
-	// member 2 takes over.
-	f, err := os.Create(filepath.Join(dir, g.fileName("_zk_metrics.csv")))
+	// Ensemble metrics: one file, or one per worker of a shared directory.
+	if len(g.tags) == 0 {
+		writeMetrics(t, filepath.Join(dir, g.fileName("_zk_metrics.csv")), g, 0)
+	}
+	for i, tag := range g.tags {
+		writeMetrics(t, filepath.Join(dir, "zk_metrics_"+tag+".csv"), g, time.Duration(i)*250*time.Millisecond)
+		write(t, filepath.Join(dir, "worker_"+tag+".log"), "worker "+tag+" registered with master\n")
+		write(t, filepath.Join(dir, "worker_"+tag+".json"), `{"command":["zkload","worker","Get"],"tests":["Get"],"node_id":"`+tag+`"}`)
+	}
+	if g.runJSON {
+		label := g.label
+		if label == "" {
+			label = "set_and_get"
+		}
+		write(t, filepath.Join(dir, "run.json"), fmt.Sprintf(`{"command":["zkload","run","SetAndGet"],"start":%q,"end":%q,
+"settings":{"users":"8","spawn_rate":"8"},"versions":{"zkload":"v0.test","go":"go1.26","locust":"2.12.1","zookeeper":"3.8.0"},
+"ensemble":"zk1:2181,zk2:2181,zk3:2181","tests":[%q]}`, t0.Format(time.RFC3339), t0.Add(time.Duration(g.seconds+1)*time.Second).Format(time.RFC3339), label))
+	}
+}
+
+func write(t *testing.T, path, s string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// writeMetrics writes an ensemble metrics file as one poller would, its polls offset
+// from t0 by offset: three members; the leader (member 1) stops serving at 3 s and
+// member 2 takes over.
+func writeMetrics(t *testing.T, path string, g genRun, offset time.Duration) {
+	t.Helper()
+	f, err := os.Create(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +156,7 @@ func writeRun(t *testing.T, dir string, g genRun) {
 			if (s < 3 && i == 0) || (s >= 3 && i == 1) {
 				state = "leader"
 			}
-			sm := ensemble.Sample{Time: t0.Add(time.Duration(s) * time.Second), HostPort: h, Source: "mntr", State: state}
+			sm := ensemble.Sample{Time: t0.Add(time.Duration(s)*time.Second + offset), HostPort: h, Source: "mntr", State: state}
 			if i == 0 && s == 3 {
 				sm.State, sm.Err = "", errors.New("This ZooKeeper instance is not currently serving requests")
 			} else {
@@ -132,21 +178,5 @@ func writeRun(t *testing.T, dir string, g genRun) {
 		if err := w.Write(samples); err != nil {
 			t.Fatal(err)
 		}
-	}
-	if g.runJSON {
-		label := g.label
-		if label == "" {
-			label = "set_and_get"
-		}
-		write(t, filepath.Join(dir, "run.json"), fmt.Sprintf(`{"command":["zkload","run","SetAndGet"],"start":%q,"end":%q,
-"settings":{"users":"8","spawn_rate":"8"},"versions":{"zkload":"v0.test","go":"go1.26","locust":"2.12.1","zookeeper":"3.8.0"},
-"ensemble":"zk1:2181,zk2:2181,zk3:2181","tests":[%q]}`, t0.Format(time.RFC3339), t0.Add(time.Duration(g.seconds+1)*time.Second).Format(time.RFC3339), label))
-	}
-}
-
-func write(t *testing.T, path, s string) {
-	t.Helper()
-	if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
-		t.Fatal(err)
 	}
 }

@@ -2,51 +2,26 @@ package reports
 
 import (
 	"encoding/csv"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"slices"
+	"sort"
 	"strings"
 	"time"
 
+	"github.com/zkload/zkload/rundir"
 	"github.com/zkload/zkload/stats"
 )
-
-// RunInfo is run.json (optional): how the run was made.
-type RunInfo struct {
-	Command  []string          `json:"command"`
-	Start    string            `json:"start"`
-	End      string            `json:"end"`
-	Settings map[string]string `json:"settings"`
-	Versions map[string]string `json:"versions"`
-	Ensemble string            `json:"ensemble"`
-	Tests    []string          `json:"tests"`
-	NodeID   string            `json:"node_id,omitempty"`
-	Exit     *int              `json:"exit_code,omitempty"`
-}
-
-// Write writes run.json whole (through a temporary file), so that a reader never sees
-// half of it.
-func (ri *RunInfo) Write(path string) error {
-	b, err := json.MarshalIndent(ri, "", "  ")
-	if err != nil {
-		return err
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
-}
 
 // Run is one run directory, loaded.
 type Run struct {
 	Dir   string
 	Label string // --label, or the directory's name
-	Info  *RunInfo
+	// Info is run.json (rundir.Info), nil without one.
+	Info  *rundir.RunInfo
 	Tests []*Test
 	// Problems are what is missing or unreadable in the directory as a whole.
 	Problems []string
@@ -55,13 +30,13 @@ type Run struct {
 // Test is one test (one label) of a run: its files, what they held, what was wrong.
 type Test struct {
 	Label    string
-	Files    map[string][]string
+	Files    rundir.Files
 	Stats    []LocustStat    // _stats.csv, final
 	History  []LocustHistory // _stats_history.csv
 	Failures []LocustFailure // _failures.csv
 	Ext      []ExtRow        // every worker's _ext_stats_<i>.csv
 	Distrib  []stats.Distribution
-	Metrics  []MetricRow // _zk_metrics.csv
+	Metrics  []MetricRow // _zk_metrics.csv, every poller's merged by time
 	Problems []string
 }
 
@@ -80,19 +55,14 @@ func Load(dir, label string) (*Run, error) {
 		label = filepath.Base(abs)
 	}
 	r := &Run{Dir: dir, Label: label}
-	groups, err := discover(dir)
+	groups, err := rundir.Discover(dir)
 	if err != nil {
-		return nil, err
+		return nil, err // names the directory
 	}
-	if b, err := os.ReadFile(filepath.Join(dir, "run.json")); err == nil {
-		var info RunInfo
-		if err := json.Unmarshal(b, &info); err != nil {
-			r.Problems = append(r.Problems, fmt.Sprintf("run.json: %v", err))
-		} else {
-			r.Info = &info
-		}
+	if info, err := rundir.ReadRunInfo(filepath.Join(dir, rundir.Info)); err == nil {
+		r.Info = info
 	} else if !errors.Is(err, os.ErrNotExist) {
-		r.Problems = append(r.Problems, fmt.Sprintf("run.json: %v", err))
+		r.Problems = append(r.Problems, fmt.Sprintf("%s: %v", rundir.Info, trimPath(err, filepath.Join(dir, rundir.Info))))
 	}
 	var prefer []string
 	if r.Info != nil {
@@ -139,26 +109,53 @@ func Load(dir, label string) (*Run, error) {
 	return r, nil
 }
 
-func loadTest(label string, files map[string][]string) *Test {
-	t := &Test{Label: label, Files: files}
-	for _, k := range []string{KindLocustStats, KindLocustHistory, KindExtDistrib, KindZKMetrics} {
-		if len(files[k]) == 0 {
-			t.problem("missing: %s", kindNames[k])
+// trimPath drops "path: " from the front of err's text (rundir.ReadRunInfo names the
+// file; the report's lines name it already).
+func trimPath(err error, path string) string {
+	return strings.TrimPrefix(err.Error(), path+": ")
+}
+
+// sortedLabels returns m's labels in the order of prefer (run.json's tests) first, then
+// the others sorted.
+func sortedLabels(m map[string]rundir.Files, prefer []string) []string {
+	var out []string
+	seen := make(map[string]bool)
+	for _, l := range prefer {
+		if _, ok := m[l]; ok && !seen[l] {
+			out = append(out, l)
+			seen[l] = true
 		}
 	}
-	for _, p := range files[KindLocustStats] {
+	var rest []string
+	for l := range m {
+		if !seen[l] {
+			rest = append(rest, l)
+		}
+	}
+	sort.Strings(rest)
+	return append(out, rest...)
+}
+
+func loadTest(label string, files rundir.Files) *Test {
+	t := &Test{Label: label, Files: files}
+	for _, k := range []rundir.Kind{rundir.LocustStats, rundir.LocustHistory, rundir.ExtDistrib, rundir.ZKMetrics} {
+		if len(files[k]) == 0 {
+			t.problem("missing: %s", rundir.Describe(k))
+		}
+	}
+	for _, p := range files[rundir.LocustStats] {
 		t.Stats = readLocustStats(t, p)
 	}
-	for _, p := range files[KindLocustHistory] {
+	for _, p := range files[rundir.LocustHistory] {
 		t.History = readLocustHistory(t, p)
 	}
-	for _, p := range files[KindLocustFailures] {
+	for _, p := range files[rundir.LocustFailures] {
 		t.Failures = readLocustFailures(t, p)
 	}
-	for _, p := range files[KindExtStats] {
+	for _, p := range files[rundir.ExtStats] {
 		t.Ext = append(t.Ext, readExt(t, p)...)
 	}
-	for _, p := range files[KindExtDistrib] {
+	for _, p := range files[rundir.ExtDistrib] {
 		ds, err := stats.ReadDistributions(p)
 		if err != nil {
 			t.problem("%s: kept %d records before: %v", filepath.Base(p), len(ds), err)
@@ -167,8 +164,14 @@ func loadTest(label string, files map[string][]string) *Test {
 		}
 		t.Distrib = append(t.Distrib, ds...)
 	}
-	for _, p := range files[KindZKMetrics] {
+	// Each worker of a shared directory polls the ensemble and writes its own file:
+	// their rows are merged into one time line (stable, so that a poll's rows keep
+	// their member order), one set of ensemble figures with every poll of every poller.
+	for _, p := range files[rundir.ZKMetrics] {
 		t.Metrics = append(t.Metrics, readMetrics(t, p)...)
+	}
+	if len(files[rundir.ZKMetrics]) > 1 {
+		sort.SliceStable(t.Metrics, func(i, j int) bool { return t.Metrics[i].Time.Before(t.Metrics[j].Time) })
 	}
 	return t
 }

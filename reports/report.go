@@ -1,3 +1,12 @@
+// Package reports turns run directories (Locust's CSVs, zkload's extended statistics and
+// distributions from every worker, ensemble metrics, run.json) into a report:
+// report.html (one self-contained file, figures inline) and report.md (figures as files
+// beside it). doc/report.md describes what it shows.
+//
+// The package is split by job: package rundir names and finds a run directory's files,
+// load*.go read them (tolerating missing and truncated files, which become Problems),
+// analysis.go derives the time series and tables, figures.go draws them with
+// gonum.org/v1/plot, and render.go writes the HTML and Markdown.
 package reports
 
 import (

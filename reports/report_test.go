@@ -14,6 +14,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/zkload/zkload/rundir"
 	"github.com/zkload/zkload/stats"
 )
 
@@ -272,5 +273,95 @@ func TestReportDirLayoutSeveralClasses(t *testing.T) {
 		if !strings.Contains(html, want) {
 			t.Errorf("report.html lacks %q", want)
 		}
+	}
+}
+
+// TestReportSharedWorkerDir: the directory that workers sharing --report-dir fill
+// (ext_stats_<tag>.csv, ext_distrib_<tag>.jsonl, zk_metrics_<tag>.csv, worker_<tag>.log
+// and worker_<tag>.json per worker) is one test, with both workers' statistics and one
+// set of ensemble figures from both pollers' files merged by time.
+func TestReportSharedWorkerDir(t *testing.T) {
+	run, out := t.TempDir(), t.TempDir()
+	tags := []string{"host-a_0123abcd", "host-b_89abcdef"}
+	const seconds = 6
+	writeRun(t, run, genRun{seconds: seconds, slow: 1, tags: tags})
+	rep, err := Generate(Options{Dirs: []string{run}, Out: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rr := rep.Runs[0]
+	if len(rr.Run.Tests) != 1 || rr.Run.Tests[0].Label != "run" {
+		t.Fatalf("tests %v, want one, \"run\"", rr.Run.Tests)
+	}
+	test := rr.Run.Tests[0]
+	if ps := rr.problems(); len(ps) != 0 {
+		t.Errorf("problems: %v", ps)
+	}
+	for k, want := range map[rundir.Kind]int{rundir.ExtStats: 2, rundir.ExtDistrib: 2, rundir.ZKMetrics: 2, rundir.Log: 2, rundir.WorkerInfo: 2} {
+		if got := len(test.Files[k]); got != want {
+			t.Errorf("%s files: %v, want %d", k, test.Files[k], want)
+		}
+	}
+
+	// Both workers' distributions are merged in the summary.
+	var ds []stats.Distribution
+	for _, tag := range tags {
+		d, err := stats.ReadDistributions(filepath.Join(run, "ext_distrib_"+tag+".jsonl"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ds = append(ds, d...)
+	}
+	want := stats.Merge(ds)[stats.TotalKey].Requests
+	var total int64
+	for _, r := range rr.Summary {
+		if r.Key.IsTotal() {
+			total = r.Requests
+		}
+	}
+	if want != 2*seconds*1000 || total != want {
+		t.Errorf("summary total %d requests, the two workers' distributions %d, want %d", total, want, 2*seconds*1000)
+	}
+
+	// Every row of both metrics files, in time order; each member's series holds both
+	// pollers' polls.
+	rows := 0
+	for _, tag := range tags {
+		rows += strings.Count(readFile(t, filepath.Join(run, "zk_metrics_"+tag+".csv")), "\n") - 1
+	}
+	if len(test.Metrics) != rows {
+		t.Errorf("%d metric rows, the files hold %d", len(test.Metrics), rows)
+	}
+	for i := 1; i < len(test.Metrics); i++ {
+		if test.Metrics[i].Time.Before(test.Metrics[i-1].Time) {
+			t.Fatalf("metric rows out of time order at %d: %v after %v", i, test.Metrics[i].Time, test.Metrics[i-1].Time)
+		}
+	}
+	a := rr.Analyses[0]
+	if len(a.Members) != 3 {
+		t.Fatalf("members %v, want 3", a.Members)
+	}
+	for _, m := range a.Members {
+		if len(m.States) != 2*(seconds+1) {
+			t.Errorf("%s: %d states, want one per poll of each poller, %d", m.HostPort, len(m.States), 2*(seconds+1))
+		}
+	}
+	if len(a.LeaderMoves) != 1 {
+		t.Errorf("leader moves %v, want 1", a.LeaderMoves)
+	}
+	html := readFile(t, filepath.Join(out, "report.html"))
+	for _, want := range []string{"Member zk1:2181 stopped serving during run: 2 poll(s) failed", "The leader moved 1 time(s) during run"} {
+		if !strings.Contains(html, want) {
+			t.Errorf("report.html lacks %q", want)
+		}
+	}
+	imgs := htmlImages(t, html)
+	for _, fig := range []string{"Connections", "Outstanding requests", "Packets per second (received solid, sent dotted)"} {
+		if imgs[fig] != 1 {
+			t.Errorf("figure %q appears %d times, want once", fig, imgs[fig])
+		}
+	}
+	if strings.Contains(html, "worker_") {
+		t.Error("report.html names a worker file (a stray test?)")
 	}
 }

@@ -19,8 +19,7 @@ import (
 
 	"github.com/zkload/zkload/fourlw"
 
-	"github.com/zkload/zkload/reports"
-
+	"github.com/zkload/zkload/rundir"
 	"github.com/zkload/zkload/stats/ensemble"
 	zktasks "github.com/zkload/zkload/tasks/zk"
 )
@@ -125,8 +124,8 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 	return s.w.Write(p)
 }
 
-// runInfo is run.json, whose schema belongs to the report generator that reads it.
-type runInfo = reports.RunInfo
+// runInfo is run.json, whose schema belongs to package rundir.
+type runInfo = rundir.RunInfo
 
 func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
