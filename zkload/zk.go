@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/zkload/zkload/boomer"
-	zktasks "github.com/zkload/zkload/tasks/zk"
+	"github.com/zkload/zkload/tasks/zookeeper"
 )
 
 // zkFlags are the ZooKeeper workloads' settings: one flag per zk-locust setting (each
@@ -21,7 +21,7 @@ func (z *zkFlags) register(fs *flagSet) {
 	z.fs = fs
 	z.vals = map[string]*string{}
 	z.bench = map[string]string{}
-	for _, s := range zktasks.AllSettings() {
+	for _, s := range zookeeper.AllSettings() {
 		p := new(string)
 		z.vals[s.Flag] = p
 		help := "ZooKeeper: " + s.Help + " (env " + s.Env
@@ -64,14 +64,14 @@ func (z *zkFlags) defineBench(args []string) {
 		if !ok || rest == "" || z.fs.Lookup(name) != nil {
 			continue
 		}
-		z.fs.Var(benchValue{m: z.bench, name: zktasks.NormalizeBenchName(rest)}, name,
-			"ZooKeeper: open-ended setting for workloads (env ZK_LOCUST_BENCH_"+strings.ToUpper(zktasks.NormalizeBenchName(rest))+")")
+		z.fs.Var(benchValue{m: z.bench, name: zookeeper.NormalizeBenchName(rest)}, name,
+			"ZooKeeper: open-ended setting for workloads (env ZK_LOCUST_BENCH_"+strings.ToUpper(zookeeper.NormalizeBenchName(rest))+")")
 	}
 }
 
 // layers returns the worker's own settings: flags given on the command line and the
 // environment.
-func (z *zkFlags) layers() zktasks.Layers {
+func (z *zkFlags) layers() zookeeper.Layers {
 	flags := map[string]string{}
 	if z.fs != nil {
 		for name, p := range z.vals {
@@ -80,12 +80,12 @@ func (z *zkFlags) layers() zktasks.Layers {
 			}
 		}
 	}
-	env, benchEnv := zktasks.EnvLayer(os.Environ())
-	return zktasks.Layers{Flags: flags, Env: env, Bench: z.bench, BenchEnv: benchEnv}
+	env, benchEnv := zookeeper.EnvLayer(os.Environ())
+	return zookeeper.Layers{Flags: flags, Env: env, Bench: z.bench, BenchEnv: benchEnv}
 }
 
 func (z *zkFlags) validate(fs *flagSet) error {
-	if err := zktasks.Check(z.layers()); err != nil {
+	if err := zookeeper.Check(z.layers()); err != nil {
 		return fs.fail("%v", err)
 	}
 	return nil
@@ -94,7 +94,7 @@ func (z *zkFlags) validate(fs *flagSet) error {
 // classes returns the ZooKeeper user classes, one per zk-locust task set.
 func (z *zkFlags) classes() []*boomer.UserClass {
 	l := z.layers()
-	return zktasks.Classes(zktasks.Options{Flags: l.Flags, Env: l.Env, Bench: l.Bench, BenchEnv: l.BenchEnv})
+	return zookeeper.Classes(zookeeper.Options{Flags: l.Flags, Env: l.Env, Bench: l.Bench, BenchEnv: l.BenchEnv})
 }
 
 // zkLocustfileArgs returns the locustfile lines that declare the ZooKeeper settings as
@@ -103,7 +103,7 @@ func (z *zkFlags) classes() []*boomer.UserClass {
 // when no ZooKeeper class is in the locustfile.
 func zkLocustfileArgs(classes []*boomer.UserClass) string {
 	zkClasses := map[string]bool{}
-	for _, ts := range zktasks.TaskSets() {
+	for _, ts := range zookeeper.TaskSets() {
 		zkClasses[ts.Class] = true
 	}
 	found := false
@@ -126,7 +126,7 @@ from locust import events
 @events.init_command_line_parser.add_listener
 def _zkload_zookeeper_arguments(parser):
 `)
-	for _, s := range zktasks.AllSettings() {
+	for _, s := range zookeeper.AllSettings() {
 		if s.Option == "" || s.Secret {
 			continue
 		}

@@ -1,4 +1,4 @@
-package zk
+package zookeeper
 
 import (
 	"context"
@@ -19,7 +19,7 @@ import (
 // server: each side runs for 2 s, alternately, twice, and the best run of each counts.
 // It reports both rates and zkload's cost in % of throughput, and fails above 10%.
 //
-//	go test -run '^$' -bench OverheadVsBare -benchtime 1x ./tasks/zk/
+//	go test -run '^$' -bench OverheadVsBare -benchtime 1x ./tasks/zookeeper/
 func BenchmarkOverheadVsBare(b *testing.B) {
 	e := zktest.Start(b, 1)
 	for _, c := range []struct{ sessions, inflight int }{{4, 1}, {4, 8}} {

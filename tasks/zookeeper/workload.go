@@ -1,4 +1,4 @@
-// Package zk holds zkload's ZooKeeper workloads: the operations and task sets of the
+// Package zookeeper holds zkload's ZooKeeper workloads: the operations and task sets of the
 // Python harness zk-locust, one user class per task set, with zk-locust's settings, and
 // two load models it lacked: an open loop at a fixed rate (Pacer) and pipelining
 // (several requests in flight per session).
@@ -7,7 +7,7 @@
 // key space under the pseudo-root (default /kl); in the stats, the method is the request
 // type (get, set, exists_positive_watch, ...) and the name is the task set (set_and_get,
 // or set_512_B for sized runs).
-package zk
+package zookeeper
 
 import (
 	"context"
