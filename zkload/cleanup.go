@@ -28,7 +28,7 @@ else. Refuses "/" and /zookeeper. The ensemble and credentials are the workers' 
 	if v, ok := l.Flags["pseudo-root"]; ok && isRootPath(v) {
 		return fs.fail("--pseudo-root %q: refusing to delete the whole tree; want the workloads' pseudo-root, such as /kl", v)
 	}
-	s, err := zookeeper.Resolve(zookeeper.Layers{Flags: l.Flags, Env: l.Env})
+	s, err := zookeeper.Resolve(l, "")
 	if err != nil {
 		return fs.fail("%v", err)
 	}

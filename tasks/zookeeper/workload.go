@@ -1,4 +1,4 @@
-// Package zookeeper holds zkload's ZooKeeper workloads: the operations and task sets of the
+// Package zookeeper is zkload's ZooKeeper workload: the operations and task sets of the
 // Python harness zk-locust, one user class per task set, with zk-locust's settings, and
 // two load models it lacked: an open loop at a fixed rate (Pacer) and pipelining
 // (several requests in flight per session).
@@ -10,37 +10,53 @@
 package zookeeper
 
 import (
-	"context"
-	"errors"
-	"fmt"
 	"log/slog"
-	"math/rand/v2"
-	"runtime/debug"
 	"sync"
-	"sync/atomic"
-	"time"
-
-	"github.com/go-zookeeper/zk"
 
 	"github.com/zkload/zkload/boomer"
+	"github.com/zkload/zkload/setting"
+	"github.com/zkload/zkload/tasks"
 )
 
-// Options configures the ZooKeeper user classes.
-type Options struct {
-	// Flags, Env and the bench values are the worker's own settings; the master's
-	// options and host are added per test (see Resolve).
-	Flags, Env      map[string]string
-	Bench, BenchEnv map[string]string
-	Logger          *slog.Logger
+// Workload is the ZooKeeper workload: zk-locust's task sets as user classes, and its
+// settings.
+type Workload struct {
+	// Logger receives go-zookeeper's log lines, at debug level (nil: none).
+	Logger *slog.Logger
 }
 
-// errSkip marks an operation that had nothing to do (delete with an empty queue): no
-// request is recorded.
-var errSkip = errors.New("skip")
+var _ tasks.Workload = Workload{}
 
-// LateStartMethod is the request type under which an open loop records starts taken
-// later than planned (the response time is how late); the name is the task set's.
-const LateStartMethod = "late_start"
+// Name is "ZooKeeper".
+func (Workload) Name() string { return "ZooKeeper" }
+
+// Settings are zk-locust's settings, in the order help shows them, then the open-ended
+// --bench-NAME family (setting.Spec.Open).
+func (Workload) Settings() []*setting.Spec {
+	var out []*setting.Spec
+	for _, e := range settingsTable() {
+		out = append(out, &e.Spec)
+	}
+	return append(out, benchSpec())
+}
+
+// Check validates the values the worker itself was given (flags and environment), so
+// that a bad one stops the command at once; the master's values are checked when users
+// start. The ensemble may be missing here: it can come from the master.
+func (Workload) Check(l setting.Layers) error { return check(l) }
+
+// Classes returns one user class per zk-locust task set: Set, Get, SetAndGet,
+// CreateAndDelete, Watch, Exists, ExistsMany, GetChildren, GetChildren2, Connect. Each
+// user resolves its settings when it starts, from l and the master's options (Resolve).
+// The classes of one call share one open-loop plan (--rate is per worker).
+func (w Workload) Classes(l setting.Layers) []*boomer.UserClass {
+	sh := &shared{}
+	var out []*boomer.UserClass
+	for _, ts := range TaskSets() {
+		out = append(out, ts.class(w, l, sh))
+	}
+	return out
+}
 
 // shared is what the classes of one worker share: the open-loop pacer.
 type shared struct {
@@ -57,353 +73,5 @@ func (sh *shared) pacerFor(rate float64) *Pacer {
 	return sh.pacer
 }
 
-// Classes returns one user class per zk-locust task set: Set, Get, SetAndGet,
-// CreateAndDelete, Watch, Exists, ExistsMany, GetChildren, GetChildren2, Connect. The
-// classes of one call share one open-loop plan (--rate is per worker).
-func Classes(o Options) []*boomer.UserClass {
-	sh := &shared{}
-	var out []*boomer.UserClass
-	for _, ts := range TaskSets() {
-		out = append(out, ts.class(o, sh))
-	}
-	return out
-}
-
-// user is one zkload user: one ZooKeeper session (none for Connect) and the operations
-// of its task set.
-type user struct {
-	s      *Settings
-	log    *slog.Logger
-	name   string // task set name, as shown in the stats
-	ts     *TaskSet
-	conn   *zk.Conn
-	root   string
-	acl    []zk.ACL
-	base   time.Time // for event timestamps: ns since base, on the monotonic clock
-	ops    []*op
-	pacer  *Pacer
-	closed atomic.Bool
-
-	// Pipelining: sem holds a token per request in flight; jobs feeds the user's
-	// Outstanding pipeline goroutines (persistent: a goroutine per request costs more
-	// than the request's own client work); wg waits for them.
-	sem      chan struct{}
-	jobs     chan job
-	wg       sync.WaitGroup
-	asyncErr atomic.Pointer[error]
-
-	// Session-scoped state, rebuilt when the session changes (expiry).
-	mu       sync.RWMutex
-	sid      int64
-	own      []string // this user's ephemeral nodes (d-*)
-	notified []atomic.Int64
-	byPath   sync.Map // own path -> index into notified
-	nodes    chan int // watch: free own nodes
-	queue    []string // create_and_delete: created paths, oldest first
-	uniq     string   // exists_many: this session's path tag
-	many     atomic.Int64
-}
-
-// op is one operation of a task set: its request type and what it does. run returns the
-// response time measured from t0 (the actual or planned start), a content length, and
-// the error.
-type op struct {
-	method string
-	run    func(ctx context.Context, t0 time.Time) (time.Duration, int64, error)
-}
-
-func (ts *TaskSet) class(o Options, sh *shared) *boomer.UserClass {
-	c := &boomer.UserClass{Name: ts.Class, Weight: 1, Description: ts.Description}
-	for i, t := range ts.Tasks {
-		i := i
-		c.Tasks = append(c.Tasks, boomer.Task{Name: t.Method, Weight: t.Weight,
-			Fn: func(ctx context.Context, bu *boomer.User) error {
-				u, ok := bu.Data.(*user)
-				if !ok {
-					return nil
-				}
-				return u.task(ctx, bu, u.ops[i])
-			}})
-	}
-	c.OnStart = func(ctx context.Context, bu *boomer.User) error {
-		var master map[string]any
-		if env := bu.Env(); env != nil {
-			master = env.ParsedOptions
-		}
-		s, err := Resolve(Layers{Flags: o.Flags, Env: o.Env, Master: master, Host: bu.Host, Bench: o.Bench, BenchEnv: o.BenchEnv})
-		if err != nil {
-			return err
-		}
-		u := &user{s: s, log: o.Logger, ts: ts, name: ts.Name(s), root: s.Root(), acl: ACL(s), base: time.Now()}
-		if err := ts.setup(ctx, u, bu.Rand); err != nil {
-			u.close()
-			return err
-		}
-		if s.Outstanding > 1 {
-			u.startPipeline(ctx, bu, s.Outstanding)
-		}
-		if s.Rate > 0 {
-			u.pacer = sh.pacerFor(s.Rate)
-			u.pacer.Join()
-		}
-		bu.Data = u
-		return nil
-	}
-	c.OnStop = func(ctx context.Context, bu *boomer.User) {
-		u, ok := bu.Data.(*user)
-		if !ok {
-			return
-		}
-		if u.pacer != nil {
-			u.pacer.Leave()
-		}
-		if u.jobs != nil {
-			close(u.jobs) // the task loop has ended: nothing sends any more
-		}
-		done := make(chan struct{})
-		go func() { u.wg.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-ctx.Done():
-		}
-		u.close()
-	}
-	return c
-}
-
-// close ends the user's session; requests still in flight then fail unrecorded.
-func (u *user) close() {
-	u.closed.Store(true)
-	if u.conn != nil {
-		u.conn.Close()
-	}
-}
-
-// task runs one pick of the task set: in the open loop it first takes the next planned
-// start; with pipelining it starts the operation and returns once fewer than
-// Outstanding requests are in flight.
-func (u *user) task(ctx context.Context, bu *boomer.User, o *op) error {
-	if p := u.asyncErr.Swap(nil); p != nil {
-		return *p
-	}
-	if u.sem != nil {
-		select {
-		case u.sem <- struct{}{}:
-		case <-ctx.Done():
-			return nil
-		}
-	}
-	var t0 time.Time
-	if u.pacer != nil {
-		at, late, err := u.pacer.Next(ctx)
-		if err != nil {
-			if u.sem != nil {
-				<-u.sem
-			}
-			return nil
-		}
-		if late > 0 {
-			bu.Record(LateStartMethod, u.name, late, 0, nil)
-		}
-		t0 = at
-	}
-	if u.sem == nil {
-		if t0.IsZero() {
-			t0 = time.Now()
-		}
-		err := u.exec(ctx, bu, o, t0)
-		u.think(ctx, bu)
-		return err
-	}
-	select {
-	case u.jobs <- job{o: o, t0: t0}: // a pipeline goroutine is free: sem said so
-	case <-ctx.Done():
-		<-u.sem
-		return nil
-	}
-	u.think(ctx, bu)
-	return nil
-}
-
-// job is one pipelined request: the operation and its planned start (zero: now).
-type job struct {
-	o  *op
-	t0 time.Time
-}
-
-// startPipeline starts n goroutines that run the user's pipelined requests until jobs
-// is closed (OnStop).
-func (u *user) startPipeline(ctx context.Context, bu *boomer.User, n int) {
-	u.sem = make(chan struct{}, n)
-	u.jobs = make(chan job)
-	for i := 0; i < n; i++ {
-		u.wg.Add(1)
-		go func() {
-			defer u.wg.Done()
-			for j := range u.jobs {
-				u.pipelined(ctx, bu, j)
-			}
-		}()
-	}
-}
-
-// pipelined runs one pipelined request, then frees its slot.
-func (u *user) pipelined(ctx context.Context, bu *boomer.User, j job) {
-	defer func() { <-u.sem }()
-	defer func() {
-		// A panic in a pipelined request must not take the worker down.
-		if r := recover(); r != nil {
-			err := fmt.Errorf("panic in %s: %v\n%s", j.o.method, r, debug.Stack())
-			bu.Record(j.o.method, u.name, 0, 0, fmt.Errorf("panic: %v", r))
-			u.asyncErr.Store(&err)
-		}
-	}()
-	if j.t0.IsZero() {
-		j.t0 = time.Now()
-	}
-	if err := u.exec(ctx, bu, j.o, j.t0); err != nil {
-		u.asyncErr.Store(&err)
-	}
-}
-
-// think waits the closed loop's think time, uniform in [MinWait, MaxWait].
-func (u *user) think(ctx context.Context, bu *boomer.User) {
-	if u.pacer != nil || u.s.MaxWait <= 0 {
-		return
-	}
-	d := u.s.MinWait
-	if span := u.s.MaxWait - u.s.MinWait; span > 0 {
-		d += time.Duration(bu.Rand.Int64N(int64(span) + 1))
-	}
-	if d <= 0 {
-		return
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-ctx.Done():
-	}
-}
-
-// exec runs one operation and records it as the exception behaviour says.
-func (u *user) exec(ctx context.Context, bu *boomer.User, o *op, t0 time.Time) error {
-	if u.conn != nil {
-		if u.s.IgnoreConnectionDown && u.conn.State() != zk.StateHasSession {
-			return nil
-		}
-		if err := u.checkSession(ctx); err != nil {
-			return u.fail(ctx, bu, o.method, time.Since(t0), err)
-		}
-	}
-	elapsed, n, err := o.run(ctx, t0)
-	if err == nil {
-		bu.Record(o.method, u.name, elapsed, n, nil)
-		return nil
-	}
-	if errors.Is(err, errSkip) {
-		return nil
-	}
-	return u.fail(ctx, bu, o.method, elapsed, err)
-}
-
-func (u *user) fail(ctx context.Context, bu *boomer.User, method string, elapsed time.Duration, err error) error {
-	if u.closed.Load() || ctx.Err() != nil {
-		return nil // stopping: not a result of the test
-	}
-	switch u.s.Exceptions {
-	case TrySuppress:
-		if errors.Is(err, zk.ErrSessionExpired) {
-			bu.Record(method, u.name, elapsed, 0, err)
-		}
-		return nil
-	case Propagate:
-		return fmt.Errorf("%s %s: %w", method, u.name, err)
-	}
-	bu.Record(method, u.name, elapsed, 0, err)
-	return nil
-}
-
-// checkSession rebuilds the session-scoped state (ephemeral nodes) after the session
-// changed, i.e. after the old one expired and go-zookeeper opened a new one.
-func (u *user) checkSession(ctx context.Context) error {
-	sid := u.conn.SessionID()
-	u.mu.RLock()
-	same := sid == 0 || sid == u.sid
-	u.mu.RUnlock()
-	if same {
-		return nil
-	}
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	if u.sid == sid {
-		return nil
-	}
-	return u.sessionSetupLocked(ctx)
-}
-
-// sessionSetupLocked creates the user's ephemeral nodes for the current session.
-func (u *user) sessionSetupLocked(ctx context.Context) error {
-	u.sid = u.conn.SessionID()
-	u.queue = u.queue[:0]
-	u.uniq = fmt.Sprintf("%x", u.sid)
-	for i := range u.own {
-		if u.own[i] != "" {
-			u.byPath.Delete(u.own[i])
-		}
-		p, err := u.conn.Create(u.root+"/d-", nil, zk.FlagEphemeral|zk.FlagSequence, u.acl)
-		if err != nil {
-			u.own[i] = ""
-			u.sid = -1 // try again next time
-			return fmt.Errorf("create %s/d-: %w", u.root, err)
-		}
-		u.own[i] = p
-		u.byPath.Store(p, i)
-	}
-	return ctx.Err()
-}
-
-// ownPath returns the user's i-th ephemeral node.
-func (u *user) ownPath(i int) string {
-	u.mu.RLock()
-	defer u.mu.RUnlock()
-	return u.own[i]
-}
-
-// onEvent timestamps data-change notifications of the user's own nodes as go-zookeeper's
-// receive loop delivers them, before any goroutine is woken.
-func (u *user) onEvent(ev zk.Event) {
-	if ev.Type != zk.EventNodeDataChanged || u.notified == nil {
-		return
-	}
-	if i, ok := u.byPath.Load(ev.Path); ok {
-		u.notified[i.(int)].Store(int64(time.Since(u.base)))
-	}
-}
-
-// connect opens the user's session, ensures the pseudo-root and creates n own
-// ephemeral nodes.
-func (u *user) connect(ctx context.Context, ownNodes int) error {
-	u.own = make([]string, ownNodes)
-	u.notified = make([]atomic.Int64, ownNodes)
-	conn, err := Dial(ctx, u.s, u.log, u.onEvent)
-	if err != nil {
-		return err
-	}
-	u.conn = conn
-	if err := EnsurePath(conn, u.root, u.acl); err != nil {
-		return err
-	}
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	return u.sessionSetupLocked(ctx)
-}
-
-// randomValue returns n random bytes from 32..127, as zk-locust (printable ASCII and DEL).
-func randomValue(r *rand.Rand, n int) []byte {
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = byte(32 + r.IntN(96))
-	}
-	return b
-}
+// Tests are the task sets as the suites run them.
+func (Workload) Tests() []tasks.Test { return nil }

@@ -10,7 +10,7 @@ import (
 func TestEveryTaskSetAgainstStandalone(t *testing.T) {
 	t.Parallel()
 	e := zktest.Start(t, 1)
-	classes := Classes(Options{Flags: map[string]string{"hosts": e.ConnectString(), "pseudo-root": "/t1"}, Logger: quietLog()})
+	classes := Workload{Logger: quietLog()}.Classes(layers(map[string]string{"hosts": e.ConnectString(), "pseudo-root": "/t1"}))
 	h := newHarness(t, classes, "", nil)
 	targets := map[string]int{}
 	for _, c := range classes {
