@@ -73,5 +73,13 @@ func (sh *shared) pacerFor(rate float64) *Pacer {
 	return sh.pacer
 }
 
-// Tests are the task sets as the suites run them.
-func (Workload) Tests() []tasks.Test { return nil }
+// Tests are the task sets as the suites run them, in the order zkload lists them (the
+// sequence's): Suite numbers zk-locust's suite (create_and_delete first), and connect,
+// outside it, has Suite 0.
+func (Workload) Tests() []tasks.Test {
+	var out []tasks.Test
+	for _, ts := range TaskSets() {
+		out = append(out, tasks.Test{Label: ts.BaseName, Class: ts.Class, Sized: ts.Sized, Suite: ts.Suite})
+	}
+	return out
+}

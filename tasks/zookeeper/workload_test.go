@@ -28,6 +28,20 @@ func TestEveryTaskSetAgainstStandalone(t *testing.T) {
 			}
 		}
 	}
+	// Each request type runs its own operation: every get reads a whole 8-byte value
+	// (Set's, Get's, or SetAndGet's zero-padded counter), the others read nothing.
+	for k, n := range got.reqs {
+		want := int64(0)
+		switch k.method {
+		case "get":
+			want = 8 * n
+		case "get_children", "get_children2", "count_children":
+			continue // the number of children
+		}
+		if got.length[k] != want {
+			t.Errorf("%s/%s: content length %d over %d requests, want %d", k.method, k.name, got.length[k], n, want)
+		}
+	}
 	if n := got.totalFailures(); n != 0 {
 		t.Errorf("%d failures: %v", n, got.errs)
 	}
