@@ -58,3 +58,29 @@ func TestTestsAreTheSuites(t *testing.T) {
 		}
 	}
 }
+
+func TestSizeSuffixAndKeyPath(t *testing.T) {
+	for n, want := range map[int]string{8: "8_B", 512: "512_B", 1023: "1023_B", 1024: "1.0_KiB", 8192: "8.0_KiB", 1536: "1.5_KiB", 10000: "9.766_KiB"} {
+		if got := SizeSuffix(n); got != want {
+			t.Errorf("SizeSuffix(%d) = %q, want %q", n, got, want)
+		}
+	}
+	if got := KeyPath("/kl", 8, 42); got != "/kl/c-000042" {
+		t.Errorf("KeyPath = %q", got)
+	}
+	if got := KeyPath("/kl", 3, 1234); got != "/kl/c-1234" {
+		t.Errorf("KeyPath does not truncate: %q", got)
+	}
+	s := &Settings{ValSize: 8192, SizedNames: true}
+	names := map[string]string{}
+	for _, ts := range TaskSets() {
+		names[ts.Class] = ts.Name(s)
+	}
+	if names["Get"] != "get_8.0_KiB" || names["SetAndGet"] != "set_and_get_8.0_KiB" || names["Watch"] != "watch" {
+		t.Errorf("sized names: %v", names)
+	}
+	s.SizedNames = false
+	if n := TaskSets()[0].Name(s); n != "set" {
+		t.Errorf("unsized name %q", n)
+	}
+}
