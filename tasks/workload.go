@@ -1,8 +1,10 @@
-// Package tasks holds zkload's workloads, one package each (tasks/http, tasks/zookeeper),
+// Package tasks holds zkload's workloads, one package each (tasks/httpload, tasks/zookeeper),
 // and the small interface through which the zkload command sees them all.
 package tasks
 
 import (
+	"sort"
+
 	"github.com/zkload/zkload/boomer"
 	"github.com/zkload/zkload/setting"
 )
@@ -23,7 +25,9 @@ type Workload interface {
 	// settings the master may give are applied when a test starts (its parsed options).
 	Classes(l setting.Layers) []*boomer.UserClass
 	// Tests are the workload's classes as the suites run them (`zkload list --suite`),
-	// in the suites' order; nil when the suites do not run this workload.
+	// in the workload's own order, which zk-locust's sequence follows (its sized tests at
+	// each value size, then its other tests of the default suite); DefaultSuite orders
+	// them as the default suite runs them. Nil when the suites do not run this workload.
 	Tests() []Test
 	// Locustfile returns what the master's locustfile needs beside the class
 	// declarations (its custom options), when classes holds one of this workload's
@@ -40,4 +44,19 @@ type Test struct {
 	// Sized tests take a value size (set:512), which their label then carries
 	// (set_512_B), and run at each of the sequence's sizes.
 	Sized bool
+	// Suite is the test's place in the default suite, from 1; 0 for a test the suites
+	// run only when named (connect).
+	Suite int
+}
+
+// DefaultSuite returns the tests the suites run when none is named, in their order.
+func DefaultSuite(tests []Test) []Test {
+	var out []Test
+	for _, t := range tests {
+		if t.Suite > 0 {
+			out = append(out, t)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Suite < out[j].Suite })
+	return out
 }

@@ -7,7 +7,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	zktasks "github.com/zkload/zkload/tasks/zk"
+	"github.com/zkload/zkload/tasks/zookeeper"
 )
 
 func runCleanup(args []string, stdout, stderr io.Writer) error {
@@ -28,13 +28,13 @@ else. Refuses "/" and /zookeeper. The ensemble and credentials are the workers' 
 	if v, ok := l.Flags["pseudo-root"]; ok && isRootPath(v) {
 		return fs.fail("--pseudo-root %q: refusing to delete the whole tree; want the workloads' pseudo-root, such as /kl", v)
 	}
-	s, err := zktasks.Resolve(zktasks.Layers{Flags: l.Flags, Env: l.Env})
+	s, err := zookeeper.Resolve(l, "")
 	if err != nil {
 		return fs.fail("%v", err)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	_, err = zktasks.Cleanup(ctx, s, stderr, nil)
+	_, err = zookeeper.Cleanup(ctx, s, stderr, nil)
 	return err
 }
 

@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/zkload/zkload/boomer"
-	"github.com/zkload/zkload/tasks"
+	"github.com/zkload/zkload/tasks/httpload"
 )
 
 // flagSet is a subcommand's flags, with Locust-style usage and one-line errors.
@@ -154,7 +154,7 @@ func (w *workloadFlags) validate(fs *flagSet) error {
 // classes returns every user class zkload has, built from the settings.
 func (w *workloadFlags) classes() []*boomer.UserClass {
 	return append([]*boomer.UserClass{
-		tasks.HTTPUser(tasks.HTTPOptions{
+		httpload.Class(httpload.Options{
 			Path: w.httpPath, Method: w.httpMethod, Headers: w.httpHeaders.h,
 			Body: w.httpBody, Timeout: w.httpTimeout, Insecure: w.httpInsec,
 		}),

@@ -21,7 +21,7 @@ import (
 
 	"github.com/zkload/zkload/rundir"
 	"github.com/zkload/zkload/stats/ensemble"
-	zktasks "github.com/zkload/zkload/tasks/zk"
+	"github.com/zkload/zkload/tasks/zookeeper"
 )
 
 // reportDirFlags are --report-dir and --force (doc/run.md, "One directory per run"):
@@ -230,7 +230,7 @@ func zookeeperVersion(connect string) string {
 // secretFlags are the settings never written to run.json nor its command line.
 func secretFlags() map[string]bool {
 	s := map[string]bool{}
-	for _, st := range zktasks.AllSettings() {
+	for _, st := range (zookeeper.Workload{}).Settings() {
 		if st.Secret {
 			s[st.Flag] = true
 			s[st.Env] = true
@@ -277,7 +277,7 @@ var shortFlags = map[string]string{"u": "users", "r": "spawn-rate", "t": "run-ti
 func flagSettings(fs *flagSet) map[string]string {
 	secret := secretFlags()
 	s := map[string]string{}
-	for _, st := range zktasks.AllSettings() {
+	for _, st := range (zookeeper.Workload{}).Settings() {
 		if v := os.Getenv(st.Env); v != "" && !st.Secret {
 			s[strings.ReplaceAll(st.Flag, "-", "_")] = v
 		}

@@ -1,12 +1,11 @@
 package main
 
 import (
-	"fmt"
-	"os"
 	"strings"
 
 	"github.com/zkload/zkload/boomer"
-	zktasks "github.com/zkload/zkload/tasks/zk"
+	"github.com/zkload/zkload/setting"
+	"github.com/zkload/zkload/tasks/zookeeper"
 )
 
 // zkFlags are the ZooKeeper workloads' settings: one flag per zk-locust setting (each
@@ -21,7 +20,10 @@ func (z *zkFlags) register(fs *flagSet) {
 	z.fs = fs
 	z.vals = map[string]*string{}
 	z.bench = map[string]string{}
-	for _, s := range zktasks.AllSettings() {
+	for _, s := range (zookeeper.Workload{}).Settings() {
+		if s.Open {
+			continue // --bench-NAME: defineBench
+		}
 		p := new(string)
 		z.vals[s.Flag] = p
 		help := "ZooKeeper: " + s.Help + " (env " + s.Env
@@ -64,14 +66,14 @@ func (z *zkFlags) defineBench(args []string) {
 		if !ok || rest == "" || z.fs.Lookup(name) != nil {
 			continue
 		}
-		z.fs.Var(benchValue{m: z.bench, name: zktasks.NormalizeBenchName(rest)}, name,
-			"ZooKeeper: open-ended setting for workloads (env ZK_LOCUST_BENCH_"+strings.ToUpper(zktasks.NormalizeBenchName(rest))+")")
+		z.fs.Var(benchValue{m: z.bench, name: zookeeper.NormalizeBenchName(rest)}, name,
+			"ZooKeeper: open-ended setting for workloads (env ZK_LOCUST_BENCH_"+strings.ToUpper(zookeeper.NormalizeBenchName(rest))+")")
 	}
 }
 
 // layers returns the worker's own settings: flags given on the command line and the
 // environment.
-func (z *zkFlags) layers() zktasks.Layers {
+func (z *zkFlags) layers() setting.Layers {
 	flags := map[string]string{}
 	if z.fs != nil {
 		for name, p := range z.vals {
@@ -80,12 +82,14 @@ func (z *zkFlags) layers() zktasks.Layers {
 			}
 		}
 	}
-	env, benchEnv := zktasks.EnvLayer(os.Environ())
-	return zktasks.Layers{Flags: flags, Env: env, Bench: z.bench, BenchEnv: benchEnv}
+	for name, v := range z.bench {
+		flags["bench-"+name] = v
+	}
+	return setting.Layers{Flags: flags}
 }
 
 func (z *zkFlags) validate(fs *flagSet) error {
-	if err := zktasks.Check(z.layers()); err != nil {
+	if err := (zookeeper.Workload{}).Check(z.layers()); err != nil {
 		return fs.fail("%v", err)
 	}
 	return nil
@@ -93,8 +97,7 @@ func (z *zkFlags) validate(fs *flagSet) error {
 
 // classes returns the ZooKeeper user classes, one per zk-locust task set.
 func (z *zkFlags) classes() []*boomer.UserClass {
-	l := z.layers()
-	return zktasks.Classes(zktasks.Options{Flags: l.Flags, Env: l.Env, Bench: l.Bench, BenchEnv: l.BenchEnv})
+	return zookeeper.Workload{}.Classes(z.layers())
 }
 
 // zkLocustfileArgs returns the locustfile lines that declare the ZooKeeper settings as
@@ -102,40 +105,5 @@ func (z *zkFlags) classes() []*boomer.UserClass {
 // parsed_options. Their defaults are empty, meaning "not set by the master". It is empty
 // when no ZooKeeper class is in the locustfile.
 func zkLocustfileArgs(classes []*boomer.UserClass) string {
-	zkClasses := map[string]bool{}
-	for _, ts := range zktasks.TaskSets() {
-		zkClasses[ts.Class] = true
-	}
-	found := false
-	for _, c := range classes {
-		found = found || zkClasses[c.Name]
-	}
-	if !found {
-		return ""
-	}
-	var b strings.Builder
-	b.WriteString(`
-
-# ZooKeeper settings as custom arguments: set them on the master's command line, in its
-# environment or in its web UI, and every zkload worker gets them (a worker's own flag or
-# environment variable wins). Empty means "not set": the worker's default applies. The
-# ensemble is the Host field (-H zk://host:port,host:port/chroot).
-from locust import events
-
-
-@events.init_command_line_parser.add_listener
-def _zkload_zookeeper_arguments(parser):
-`)
-	for _, s := range zktasks.AllSettings() {
-		if s.Option == "" || s.Secret {
-			continue
-		}
-		help := s.Help
-		if s.Default != "" {
-			help += " (worker default: " + s.Default + ")"
-		}
-		fmt.Fprintf(&b, "    parser.add_argument(%q, type=str, default=\"\", env_var=%q,\n        help=%q)\n",
-			"--"+strings.ReplaceAll(s.Option, "_", "-"), s.Env, help)
-	}
-	return b.String()
+	return zookeeper.Workload{}.Locustfile(classNames(classes))
 }

@@ -18,7 +18,7 @@ import (
 	"github.com/zkload/zkload/internal/testenv"
 	"github.com/zkload/zkload/internal/zkenv"
 	"github.com/zkload/zkload/internal/zkenv/zktest"
-	zktasks "github.com/zkload/zkload/tasks/zk"
+	"github.com/zkload/zkload/tasks/zookeeper"
 )
 
 // zkLocustfile writes what `zkload locustfile` prints for the given classes.
@@ -65,7 +65,7 @@ func TestZKTaskSetsThroughMaster(t *testing.T) {
 	testenv.RequireLocust(t)
 	e := zktest.Start(t, 1)
 	var names []string
-	for _, ts := range zktasks.TaskSets() {
+	for _, ts := range zookeeper.TaskSets() {
 		names = append(names, ts.Class)
 	}
 	lf := zkLocustfile(t, names...)
@@ -84,8 +84,8 @@ func TestZKTaskSetsThroughMaster(t *testing.T) {
 		t.Errorf("worker log mentions a panic:\n%s", w.Log())
 	}
 	stats := m.CSV("stats")
-	settings := &zktasks.Settings{ValSize: 512, SizedNames: true}
-	for _, ts := range zktasks.TaskSets() {
+	settings := &zookeeper.Settings{ValSize: 512, SizedNames: true}
+	for _, ts := range zookeeper.TaskSets() {
 		name := ts.Name(settings)
 		for _, task := range ts.Tasks {
 			if task.Method == "count_children" {
@@ -100,7 +100,7 @@ func TestZKTaskSetsThroughMaster(t *testing.T) {
 			}
 		}
 	}
-	if name := (&zktasks.TaskSet{BaseName: "set", Sized: true}).Name(settings); name != "set_512_B" {
+	if name := (&zookeeper.TaskSet{BaseName: "set", Sized: true}).Name(settings); name != "set_512_B" {
 		t.Errorf("sized name %q", name)
 	}
 	watch := testenv.CSVRow(t, stats, "watch", "watch")
@@ -178,7 +178,7 @@ func TestZKRateThroughMaster(t *testing.T) {
 	}
 	// Starts are late only while users are still connecting (and the server warms up).
 	for _, r := range testenv.CSVRecords(t, m.CSV("stats")) {
-		if r["Type"] == zktasks.LateStartMethod {
+		if r["Type"] == zookeeper.LateStartMethod {
 			if late := csvInt(t, r, "Request Count"); float64(late) > 0.03*300*10 {
 				t.Errorf("%d late starts at a rate the server keeps up with", late)
 			}

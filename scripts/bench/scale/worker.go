@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/zkload/zkload/boomer"
-	"github.com/zkload/zkload/tasks"
+	"github.com/zkload/zkload/tasks/httpload"
 )
 
 // workerFlag, as the first argument, makes this program the worker child.
@@ -49,7 +49,7 @@ func workerMain(args []string, stderr io.Writer) error {
 	}
 	w, err := boomer.NewWorker(boomer.WorkerOptions{
 		MasterPort:    *port,
-		Classes:       []*boomer.UserClass{idleClass(*idleWait), busyClass(*busySpin), tasks.HTTPUser(tasks.HTTPOptions{Wait: wait})},
+		Classes:       []*boomer.UserClass{idleClass(*idleWait), busyClass(*busySpin), httpload.Class(httpload.Options{Wait: wait})},
 		Host:          *url,
 		Logger:        log,
 		StatsInterval: *statsInterval,

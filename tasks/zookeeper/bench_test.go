@@ -1,4 +1,4 @@
-package zk
+package zookeeper
 
 import (
 	"context"
@@ -19,7 +19,7 @@ import (
 // server: each side runs for 2 s, alternately, twice, and the best run of each counts.
 // It reports both rates and zkload's cost in % of throughput, and fails above 10%.
 //
-//	go test -run '^$' -bench OverheadVsBare -benchtime 1x ./tasks/zk/
+//	go test -run '^$' -bench OverheadVsBare -benchtime 1x ./tasks/zookeeper/
 func BenchmarkOverheadVsBare(b *testing.B) {
 	e := zktest.Start(b, 1)
 	for _, c := range []struct{ sessions, inflight int }{{4, 1}, {4, 8}} {
@@ -43,7 +43,7 @@ func BenchmarkOverheadVsBare(b *testing.B) {
 
 // bareRate runs sessions x inflight goroutines doing Get in a loop for d.
 func bareRate(b *testing.B, hosts string, sessions, inflight int, d time.Duration) float64 {
-	s, err := Resolve(Layers{Flags: map[string]string{"hosts": hosts, "pseudo-root": "/bench"}})
+	s, err := Resolve(layers(map[string]string{"hosts": hosts, "pseudo-root": "/bench"}), "")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -91,8 +91,8 @@ func bareRate(b *testing.B, hosts string, sessions, inflight int, d time.Duratio
 
 // zkloadRate runs `sessions` Get users with --outstanding inflight for d, as a worker.
 func zkloadRate(b *testing.B, hosts string, sessions, inflight int, d time.Duration) float64 {
-	classes := Classes(Options{Flags: map[string]string{"hosts": hosts, "pseudo-root": "/bench",
-		"outstanding": fmt.Sprint(inflight)}})
+	classes := Workload{}.Classes(layers(map[string]string{"hosts": hosts, "pseudo-root": "/bench",
+		"outstanding": fmt.Sprint(inflight)}))
 	var get *boomer.UserClass
 	for _, c := range classes {
 		if c.Name == "Get" {

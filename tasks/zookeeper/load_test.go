@@ -1,4 +1,4 @@
-package zk
+package zookeeper
 
 import (
 	"context"
@@ -92,7 +92,7 @@ func TestPacerPlan(t *testing.T) {
 // measured between two reports once the users run.
 func TestOpenLoopHoldsRate(t *testing.T) {
 	e := zktest.Start(t, 1)
-	classes := Classes(Options{Flags: map[string]string{"hosts": e.ConnectString(), "pseudo-root": "/rate", "rate": "1000"}})
+	classes := Workload{}.Classes(layers(map[string]string{"hosts": e.ConnectString(), "pseudo-root": "/rate", "rate": "1000"}))
 	h := newHarness(t, []*boomer.UserClass{classByName(classes, "Get")}, "", nil)
 	h.users.SetTargets(map[string]int{"Get": 10})
 	time.Sleep(1500 * time.Millisecond)
@@ -122,7 +122,7 @@ func TestOpenLoopHoldsRate(t *testing.T) {
 // and starts made late are counted.
 func TestOpenLoopMeasuresFromPlannedStart(t *testing.T) {
 	e := zktest.Start(t, 1)
-	classes := Classes(Options{Flags: map[string]string{"hosts": e.ConnectString(), "pseudo-root": "/co", "rate": "200"}})
+	classes := Workload{}.Classes(layers(map[string]string{"hosts": e.ConnectString(), "pseudo-root": "/co", "rate": "200"}))
 	h := newHarness(t, []*boomer.UserClass{classByName(classes, "Get")}, "", nil)
 	h.users.SetTargets(map[string]int{"Get": 2})
 	time.Sleep(time.Second)
@@ -147,7 +147,7 @@ func TestOpenLoopMeasuresFromPlannedStart(t *testing.T) {
 func TestPipelining(t *testing.T) {
 	e := zktest.Start(t, 1)
 	rate := func(outstanding string) float64 {
-		classes := Classes(Options{Flags: map[string]string{"hosts": e.ConnectString(), "pseudo-root": "/pipe", "outstanding": outstanding}})
+		classes := Workload{}.Classes(layers(map[string]string{"hosts": e.ConnectString(), "pseudo-root": "/pipe", "outstanding": outstanding}))
 		h := newHarness(t, []*boomer.UserClass{classByName(classes, "Get"), classByName(classes, "Watch")}, "", nil)
 		got := h.run(map[string]int{"Get": 1, "Watch": 1}, 2*time.Second)
 		if n := got.totalFailures(); n != 0 {
@@ -169,7 +169,7 @@ func TestPipelining(t *testing.T) {
 // ZooKeeper's error, and it goes on with a new session and new ephemeral nodes.
 func TestSessionExpiryRecovers(t *testing.T) {
 	e := zktest.Start(t, 1)
-	classes := Classes(Options{Flags: map[string]string{"hosts": e.ConnectString(), "pseudo-root": "/exp", "session-timeout": "1"}})
+	classes := Workload{}.Classes(layers(map[string]string{"hosts": e.ConnectString(), "pseudo-root": "/exp", "session-timeout": "1"}))
 	h := newHarness(t, []*boomer.UserClass{classByName(classes, "Watch")}, "", nil)
 	h.users.SetTargets(map[string]int{"Watch": 2})
 	time.Sleep(time.Second)
@@ -192,13 +192,13 @@ func TestSASLAndDigestACL(t *testing.T) {
 	e := zktest.StartOptions(t, zkenv.Options{DigestUsers: map[string]string{"bench": "s3cret"}})
 	flags := map[string]string{"hosts": e.ConnectString(), "pseudo-root": "/auth",
 		"sasl-options": `{"mechanism":"DIGEST-MD5","username":"bench","password":"s3cret"}`, "digest": "bench:pw"}
-	classes := Classes(Options{Flags: flags})
+	classes := Workload{}.Classes(layers(flags))
 	h := newHarness(t, []*boomer.UserClass{classByName(classes, "Set")}, "", nil)
 	got := h.run(map[string]int{"Set": 2}, time.Second)
 	if got.reqs[key{"set", "set"}] == 0 || got.totalFailures() != 0 {
 		t.Fatalf("set with SASL: %v, errors %v", got.reqs, got.errs)
 	}
-	s, err := Resolve(Layers{Flags: flags})
+	s, err := Resolve(layers(flags), "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,11 @@
-// Package tasks holds zkload's workloads: user classes whose tasks make requests and
-// record them as Locust would.
-package tasks
+// Package httpload is zkload's HTTP workload: the Http user class, which requests one
+// path on the user's host over a keep-alive HTTP/1.1 connection (tasks/http1) and
+// records each request as Locust's HttpUser does, and its --http-* settings.
+//
+// It is named httpload, not http, because every file that builds requests also needs
+// net/http (http.Header, http.MethodGet): a package http would have to rename one of
+// the two in itself and in its callers (zkload's flags use net/http too).
+package httpload
 
 import (
 	"context"
@@ -11,14 +16,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/zkload/zkload/pyfmt"
-
 	"github.com/zkload/zkload/boomer"
+	"github.com/zkload/zkload/pyfmt"
 	"github.com/zkload/zkload/tasks/http1"
 )
 
-// HTTPOptions configures the Http user class's request.
-type HTTPOptions struct {
+// Options configures the Http user class's request.
+type Options struct {
 	Path    string // default "/"
 	Method  string // default GET
 	Headers http.Header
@@ -30,11 +34,11 @@ type HTTPOptions struct {
 	Wait boomer.WaitTime
 }
 
-// HTTPUser returns the Http user class: one keep-alive HTTP/1.1 connection per user
+// Class returns the Http user class: one keep-alive HTTP/1.1 connection per user
 // (tasks/http1), requesting Path on the user's host and recording each request as
 // Locust's HttpUser does (the method as type, the path as name, failures for 4xx/5xx
 // and transport errors, redirects followed).
-func HTTPUser(o HTTPOptions) *boomer.UserClass {
+func Class(o Options) *boomer.UserClass {
 	if o.Path == "" {
 		o.Path = "/"
 	}

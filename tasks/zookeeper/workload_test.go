@@ -1,4 +1,4 @@
-package zk
+package zookeeper
 
 import (
 	"testing"
@@ -10,7 +10,7 @@ import (
 func TestEveryTaskSetAgainstStandalone(t *testing.T) {
 	t.Parallel()
 	e := zktest.Start(t, 1)
-	classes := Classes(Options{Flags: map[string]string{"hosts": e.ConnectString(), "pseudo-root": "/t1"}, Logger: quietLog()})
+	classes := Workload{Logger: quietLog()}.Classes(layers(map[string]string{"hosts": e.ConnectString(), "pseudo-root": "/t1"}))
 	h := newHarness(t, classes, "", nil)
 	targets := map[string]int{}
 	for _, c := range classes {
@@ -26,6 +26,20 @@ func TestEveryTaskSetAgainstStandalone(t *testing.T) {
 			if got.reqs[k] == 0 {
 				t.Errorf("no %s/%s requests", k.method, k.name)
 			}
+		}
+	}
+	// Each request type runs its own operation: every get reads a whole 8-byte value
+	// (Set's, Get's, or SetAndGet's zero-padded counter), the others read nothing.
+	for k, n := range got.reqs {
+		want := int64(0)
+		switch k.method {
+		case "get":
+			want = 8 * n
+		case "get_children", "get_children2", "count_children":
+			continue // the number of children
+		}
+		if got.length[k] != want {
+			t.Errorf("%s/%s: content length %d over %d requests, want %d", k.method, k.name, got.length[k], n, want)
 		}
 	}
 	if n := got.totalFailures(); n != 0 {

@@ -1,4 +1,4 @@
-package zk
+package zookeeper
 
 import (
 	"context"
@@ -109,12 +109,4 @@ func EnsurePath(conn *zk.Conn, path string, acl []zk.ACL) error {
 		}
 	}
 	return nil
-}
-
-// Root is the znode the workloads work under: the chroot, then the pseudo-root.
-func (s *Settings) Root() string {
-	if s.Chroot == "" {
-		return s.PseudoRoot
-	}
-	return s.Chroot + s.PseudoRoot
 }

@@ -1,13 +1,4 @@
-// Package zk holds zkload's ZooKeeper workloads: the operations and task sets of the
-// Python harness zk-locust, one user class per task set, with zk-locust's settings, and
-// two load models it lacked: an open loop at a fixed rate (Pacer) and pipelining
-// (several requests in flight per session).
-//
-// As in zk-locust, one user is one ZooKeeper session; all users of all workers share a
-// key space under the pseudo-root (default /kl); in the stats, the method is the request
-// type (get, set, exists_positive_watch, ...) and the name is the task set (set_and_get,
-// or set_512_B for sized runs).
-package zk
+package zookeeper
 
 import (
 	"context"
@@ -23,16 +14,8 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"github.com/zkload/zkload/boomer"
+	"github.com/zkload/zkload/setting"
 )
-
-// Options configures the ZooKeeper user classes.
-type Options struct {
-	// Flags, Env and the bench values are the worker's own settings; the master's
-	// options and host are added per test (see Resolve).
-	Flags, Env      map[string]string
-	Bench, BenchEnv map[string]string
-	Logger          *slog.Logger
-}
 
 // errSkip marks an operation that had nothing to do (delete with an empty queue): no
 // request is recorded.
@@ -42,45 +25,16 @@ var errSkip = errors.New("skip")
 // later than planned (the response time is how late); the name is the task set's.
 const LateStartMethod = "late_start"
 
-// shared is what the classes of one worker share: the open-loop pacer.
-type shared struct {
-	mu    sync.Mutex
-	pacer *Pacer
-}
-
-func (sh *shared) pacerFor(rate float64) *Pacer {
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	if sh.pacer == nil || sh.pacer.Rate() != rate {
-		sh.pacer = NewPacer(rate)
-	}
-	return sh.pacer
-}
-
-// Classes returns one user class per zk-locust task set: Set, Get, SetAndGet,
-// CreateAndDelete, Watch, Exists, ExistsMany, GetChildren, GetChildren2, Connect. The
-// classes of one call share one open-loop plan (--rate is per worker).
-func Classes(o Options) []*boomer.UserClass {
-	sh := &shared{}
-	var out []*boomer.UserClass
-	for _, ts := range TaskSets() {
-		out = append(out, ts.class(o, sh))
-	}
-	return out
-}
-
-// user is one zkload user: one ZooKeeper session (none for Connect) and the operations
-// of its task set.
+// user is one zkload user: one ZooKeeper session (none for Connect), what every task
+// set needs of it, and its task set's own state.
 type user struct {
 	s      *Settings
 	log    *slog.Logger
 	name   string // task set name, as shown in the stats
-	ts     *TaskSet
 	conn   *zk.Conn
 	root   string
 	acl    []zk.ACL
-	base   time.Time // for event timestamps: ns since base, on the monotonic clock
-	ops    []*op
+	state  any // the task set's per-user state, from its setup; its tasks run on it
 	pacer  *Pacer
 	closed atomic.Bool
 
@@ -92,37 +46,34 @@ type user struct {
 	wg       sync.WaitGroup
 	asyncErr atomic.Pointer[error]
 
-	// Session-scoped state, rebuilt when the session changes (expiry).
-	mu       sync.RWMutex
-	sid      int64
-	own      []string // this user's ephemeral nodes (d-*)
-	notified []atomic.Int64
-	byPath   sync.Map // own path -> index into notified
-	nodes    chan int // watch: free own nodes
-	queue    []string // create_and_delete: created paths, oldest first
-	uniq     string   // exists_many: this session's path tag
-	many     atomic.Int64
+	// Session-scoped state, rebuilt when the session changes (expiry): the session and
+	// the user's own ephemeral nodes (d-*), which watch, exists and the children task
+	// sets keep.
+	mu     sync.RWMutex
+	sid    int64
+	own    []string
+	byPath sync.Map // own path -> index into own
+
+	// Hooks for the task set's state, set by its setup before connect (nil: none).
+	// newSession runs whenever a session is set up, with mu held, before the own nodes
+	// are created: state bound to the old session must go. ownChanged runs in
+	// go-zookeeper's receive loop when own node i's data changed, before any goroutine is
+	// woken; it must not block.
+	newSession func(sid int64)
+	ownChanged func(i int)
 }
 
-// op is one operation of a task set: its request type and what it does. run returns the
-// response time measured from t0 (the actual or planned start), a content length, and
-// the error.
-type op struct {
-	method string
-	run    func(ctx context.Context, t0 time.Time) (time.Duration, int64, error)
-}
-
-func (ts *TaskSet) class(o Options, sh *shared) *boomer.UserClass {
+func (ts *TaskSet) class(w Workload, l setting.Layers, sh *shared) *boomer.UserClass {
 	c := &boomer.UserClass{Name: ts.Class, Weight: 1, Description: ts.Description}
-	for i, t := range ts.Tasks {
-		i := i
-		c.Tasks = append(c.Tasks, boomer.Task{Name: t.Method, Weight: t.Weight,
+	for i := range ts.Tasks {
+		td := &ts.Tasks[i]
+		c.Tasks = append(c.Tasks, boomer.Task{Name: td.Method, Weight: td.Weight,
 			Fn: func(ctx context.Context, bu *boomer.User) error {
 				u, ok := bu.Data.(*user)
 				if !ok {
 					return nil
 				}
-				return u.task(ctx, bu, u.ops[i])
+				return u.task(ctx, bu, td)
 			}})
 	}
 	c.OnStart = func(ctx context.Context, bu *boomer.User) error {
@@ -130,15 +81,19 @@ func (ts *TaskSet) class(o Options, sh *shared) *boomer.UserClass {
 		if env := bu.Env(); env != nil {
 			master = env.ParsedOptions
 		}
-		s, err := Resolve(Layers{Flags: o.Flags, Env: o.Env, Master: master, Host: bu.Host, Bench: o.Bench, BenchEnv: o.BenchEnv})
+		l := l
+		l.Master = master
+		s, err := Resolve(l, bu.Host)
 		if err != nil {
 			return err
 		}
-		u := &user{s: s, log: o.Logger, ts: ts, name: ts.Name(s), root: s.Root(), acl: ACL(s), base: time.Now()}
-		if err := ts.setup(ctx, u, bu.Rand); err != nil {
+		u := &user{s: s, log: w.Logger, name: ts.Name(s), root: s.Root(), acl: ACL(s)}
+		st, err := ts.setup(ctx, u, bu.Rand)
+		if err != nil {
 			u.close()
 			return err
 		}
+		u.state = st
 		if s.Outstanding > 1 {
 			u.startPipeline(ctx, bu, s.Outstanding)
 		}
@@ -182,7 +137,7 @@ func (u *user) close() {
 // task runs one pick of the task set: in the open loop it first takes the next planned
 // start; with pipelining it starts the operation and returns once fewer than
 // Outstanding requests are in flight.
-func (u *user) task(ctx context.Context, bu *boomer.User, o *op) error {
+func (u *user) task(ctx context.Context, bu *boomer.User, td *TaskDef) error {
 	if p := u.asyncErr.Swap(nil); p != nil {
 		return *p
 	}
@@ -211,12 +166,12 @@ func (u *user) task(ctx context.Context, bu *boomer.User, o *op) error {
 		if t0.IsZero() {
 			t0 = time.Now()
 		}
-		err := u.exec(ctx, bu, o, t0)
+		err := u.exec(ctx, bu, td, t0)
 		u.think(ctx, bu)
 		return err
 	}
 	select {
-	case u.jobs <- job{o: o, t0: t0}: // a pipeline goroutine is free: sem said so
+	case u.jobs <- job{td: td, t0: t0}: // a pipeline goroutine is free: sem said so
 	case <-ctx.Done():
 		<-u.sem
 		return nil
@@ -225,9 +180,9 @@ func (u *user) task(ctx context.Context, bu *boomer.User, o *op) error {
 	return nil
 }
 
-// job is one pipelined request: the operation and its planned start (zero: now).
+// job is one pipelined request: its task and its planned start (zero: now).
 type job struct {
-	o  *op
+	td *TaskDef
 	t0 time.Time
 }
 
@@ -253,15 +208,15 @@ func (u *user) pipelined(ctx context.Context, bu *boomer.User, j job) {
 	defer func() {
 		// A panic in a pipelined request must not take the worker down.
 		if r := recover(); r != nil {
-			err := fmt.Errorf("panic in %s: %v\n%s", j.o.method, r, debug.Stack())
-			bu.Record(j.o.method, u.name, 0, 0, fmt.Errorf("panic: %v", r))
+			err := fmt.Errorf("panic in %s: %v\n%s", j.td.Method, r, debug.Stack())
+			bu.Record(j.td.Method, u.name, 0, 0, fmt.Errorf("panic: %v", r))
 			u.asyncErr.Store(&err)
 		}
 	}()
 	if j.t0.IsZero() {
 		j.t0 = time.Now()
 	}
-	if err := u.exec(ctx, bu, j.o, j.t0); err != nil {
+	if err := u.exec(ctx, bu, j.td, j.t0); err != nil {
 		u.asyncErr.Store(&err)
 	}
 }
@@ -286,25 +241,25 @@ func (u *user) think(ctx context.Context, bu *boomer.User) {
 	}
 }
 
-// exec runs one operation and records it as the exception behaviour says.
-func (u *user) exec(ctx context.Context, bu *boomer.User, o *op, t0 time.Time) error {
+// exec runs one task's operation and records it as the exception behaviour says.
+func (u *user) exec(ctx context.Context, bu *boomer.User, td *TaskDef, t0 time.Time) error {
 	if u.conn != nil {
 		if u.s.IgnoreConnectionDown && u.conn.State() != zk.StateHasSession {
 			return nil
 		}
 		if err := u.checkSession(ctx); err != nil {
-			return u.fail(ctx, bu, o.method, time.Since(t0), err)
+			return u.fail(ctx, bu, td.Method, time.Since(t0), err)
 		}
 	}
-	elapsed, n, err := o.run(ctx, t0)
+	elapsed, n, err := td.run(u.state, ctx, t0)
 	if err == nil {
-		bu.Record(o.method, u.name, elapsed, n, nil)
+		bu.Record(td.Method, u.name, elapsed, n, nil)
 		return nil
 	}
 	if errors.Is(err, errSkip) {
 		return nil
 	}
-	return u.fail(ctx, bu, o.method, elapsed, err)
+	return u.fail(ctx, bu, td.Method, elapsed, err)
 }
 
 func (u *user) fail(ctx context.Context, bu *boomer.User, method string, elapsed time.Duration, err error) error {
@@ -345,8 +300,9 @@ func (u *user) checkSession(ctx context.Context) error {
 // sessionSetupLocked creates the user's ephemeral nodes for the current session.
 func (u *user) sessionSetupLocked(ctx context.Context) error {
 	u.sid = u.conn.SessionID()
-	u.queue = u.queue[:0]
-	u.uniq = fmt.Sprintf("%x", u.sid)
+	if u.newSession != nil {
+		u.newSession(u.sid)
+	}
 	for i := range u.own {
 		if u.own[i] != "" {
 			u.byPath.Delete(u.own[i])
@@ -370,14 +326,14 @@ func (u *user) ownPath(i int) string {
 	return u.own[i]
 }
 
-// onEvent timestamps data-change notifications of the user's own nodes as go-zookeeper's
-// receive loop delivers them, before any goroutine is woken.
+// onEvent passes data-change notifications of the user's own nodes to the task set's
+// ownChanged, as go-zookeeper's receive loop delivers them.
 func (u *user) onEvent(ev zk.Event) {
-	if ev.Type != zk.EventNodeDataChanged || u.notified == nil {
+	if ev.Type != zk.EventNodeDataChanged || u.ownChanged == nil {
 		return
 	}
 	if i, ok := u.byPath.Load(ev.Path); ok {
-		u.notified[i.(int)].Store(int64(time.Since(u.base)))
+		u.ownChanged(i.(int))
 	}
 }
 
@@ -385,7 +341,6 @@ func (u *user) onEvent(ev zk.Event) {
 // ephemeral nodes.
 func (u *user) connect(ctx context.Context, ownNodes int) error {
 	u.own = make([]string, ownNodes)
-	u.notified = make([]atomic.Int64, ownNodes)
 	conn, err := Dial(ctx, u.s, u.log, u.onEvent)
 	if err != nil {
 		return err
@@ -397,6 +352,21 @@ func (u *user) connect(ctx context.Context, ownNodes int) error {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	return u.sessionSetupLocked(ctx)
+}
+
+// ensureKey creates a shared key with value if it does not exist; an existing key keeps
+// its value (as in zk-locust).
+func (u *user) ensureKey(path string, value []byte) error {
+	_, err := u.conn.Create(path, value, 0, u.acl)
+	if err != nil && !errors.Is(err, zk.ErrNodeExists) {
+		return fmt.Errorf("create %s: %w", path, err)
+	}
+	return nil
+}
+
+// randomKey picks one of the shared keys.
+func (u *user) randomKey(r *rand.Rand) string {
+	return KeyPath(u.root, u.s.KeySize, r.IntN(u.s.KeySpace))
 }
 
 // randomValue returns n random bytes from 32..127, as zk-locust (printable ASCII and DEL).

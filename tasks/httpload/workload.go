@@ -1,0 +1,117 @@
+package httpload
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/zkload/zkload/boomer"
+	"github.com/zkload/zkload/setting"
+	"github.com/zkload/zkload/tasks"
+)
+
+// Workload is the HTTP workload: the Http user class and its --http-* settings. Its
+// settings are the worker's own (no environment variable, no master option).
+type Workload struct{}
+
+var _ tasks.Workload = Workload{}
+
+// The settings' flag names.
+const (
+	flagPath     = "http-path"
+	flagMethod   = "http-method"
+	flagHeader   = "http-header"
+	flagBody     = "http-body"
+	flagTimeout  = "http-timeout"
+	flagInsecure = "http-insecure"
+)
+
+// Name is "HTTP".
+func (Workload) Name() string { return "HTTP" }
+
+// Settings are the --http-* settings, in the order help shows them.
+func (Workload) Settings() []*setting.Spec {
+	return []*setting.Spec{
+		{Flag: flagPath, Default: "/", Arg: "PATH", Group: "HTTP",
+			Help: "path to request", Expect: "a path such as /index.html"},
+		{Flag: flagMethod, Default: http.MethodGet, Arg: "METHOD", Group: "HTTP",
+			Help: "request method", Expect: "an HTTP method such as GET or POST"},
+		// Repeatable: Layers.Flags holds one string per flag, so the command joins the
+		// values given with "\n" ("Accept: */*\nX-Trace: 1"); no header value can hold a
+		// newline anyway.
+		{Flag: flagHeader, Arg: "HEADER", Group: "HTTP",
+			Help: `request header "Name: value" (repeatable)`, Expect: `a header "Name: value"`},
+		{Flag: flagBody, Arg: "BODY", Group: "HTTP",
+			Help: "request body"},
+		{Flag: flagTimeout, Default: "1m0s", Arg: "DURATION", Group: "HTTP",
+			Help: "timeout of one request", Expect: "a positive duration such as 30s"},
+		{Flag: flagInsecure, Default: "false", Bool: true, Group: "HTTP",
+			Help: "do not verify https certificates (self-signed test servers)", Expect: "true or false"},
+	}
+}
+
+// Check validates the settings: a method without whitespace, headers "Name: value",
+// a positive timeout and a boolean --http-insecure.
+func (w Workload) Check(l setting.Layers) error {
+	_, err := w.options(l)
+	return err
+}
+
+// Classes returns the Http class built from the settings; a bad value (which Check
+// reports) gets the default.
+func (w Workload) Classes(l setting.Layers) []*boomer.UserClass {
+	o, _ := w.options(l)
+	return []*boomer.UserClass{Class(o)}
+}
+
+// Tests is nil: the suites run the ZooKeeper workload only.
+func (Workload) Tests() []tasks.Test { return nil }
+
+// Locustfile is "": the master's Http class needs no custom options.
+func (Workload) Locustfile([]string) string { return "" }
+
+// options reads the settings; on a bad value it returns the error naming it and the
+// options read so far (the rest at their zero value, which Class defaults).
+func (w Workload) options(l setting.Layers) (Options, error) {
+	specs := map[string]*setting.Spec{}
+	for _, s := range w.Settings() {
+		specs[s.Flag] = s
+	}
+	get := func(flag string) setting.Value { return l.Get(specs[flag]) }
+	o := Options{Path: get(flagPath).Text, Body: get(flagBody).Text}
+	m := get(flagMethod)
+	if m.Text == "" || strings.ContainsAny(m.Text, " \t\r\n") {
+		return o, m.Bad()
+	}
+	o.Method = m.Text
+	headers, err := parseHeaders(get(flagHeader))
+	if err != nil {
+		return o, err
+	}
+	o.Headers = headers
+	if o.Timeout, err = get(flagTimeout).Duration(); err != nil {
+		return o, err
+	}
+	if o.Insecure, err = get(flagInsecure).Bool(); err != nil {
+		return o, err
+	}
+	return o, nil
+}
+
+// parseHeaders reads the "\n"-joined "Name: value" lines of --http-header; an error
+// names the bad one.
+func parseHeaders(v setting.Value) (http.Header, error) {
+	if v.Text == "" {
+		return nil, nil
+	}
+	h := http.Header{}
+	for _, line := range strings.Split(v.Text, "\n") {
+		k, val, ok := strings.Cut(line, ":")
+		if !ok || strings.TrimSpace(k) == "" {
+			one := v
+			one.Text = line
+			return nil, one.Bad()
+		}
+		h.Add(strings.TrimSpace(k), strings.TrimSpace(val))
+	}
+	return h, nil
+}

@@ -1,0 +1,131 @@
+package httpload
+
+import (
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/zkload/zkload/boomer"
+	"github.com/zkload/zkload/boomer/recorder"
+	"github.com/zkload/zkload/setting"
+)
+
+func flags(kv ...string) setting.Layers {
+	l := setting.Layers{Flags: map[string]string{}, LookupEnv: func(string) (string, bool) { return "", false }, Environ: []string{}}
+	for i := 0; i+1 < len(kv); i += 2 {
+		l.Flags[kv[i]] = kv[i+1]
+	}
+	return l
+}
+
+func TestSettingsTable(t *testing.T) {
+	want := map[string]string{"http-path": "/", "http-method": "GET", "http-header": "", "http-body": "",
+		"http-timeout": "1m0s", "http-insecure": "false"}
+	var order []string
+	for _, s := range (Workload{}).Settings() {
+		order = append(order, s.Flag)
+		if d, ok := want[s.Flag]; !ok || d != s.Default {
+			t.Errorf("--%s default %q, want %q", s.Flag, s.Default, d)
+		}
+		if s.Group != "HTTP" || s.Env != "" || s.Option != "" || s.Help == "" || s.Secret {
+			t.Errorf("--%s: %+v; want group HTTP, help, no env nor master option", s.Flag, s)
+		}
+	}
+	if got := strings.Join(order, " "); got != "http-path http-method http-header http-body http-timeout http-insecure" {
+		t.Errorf("settings in order %s", got)
+	}
+	w := Workload{}
+	if w.Name() != "HTTP" || w.Tests() != nil || w.Locustfile([]string{"Http"}) != "" {
+		t.Errorf("name %q, tests %v, locustfile %q", w.Name(), w.Tests(), w.Locustfile([]string{"Http"}))
+	}
+}
+
+func TestCheckNamesTheFlag(t *testing.T) {
+	cases := []struct {
+		l    setting.Layers
+		want string
+	}{
+		{flags("http-method", ""), `--http-method "": want an HTTP method such as GET or POST`},
+		{flags("http-method", "G ET"), `--http-method "G ET": want an HTTP method such as GET or POST`},
+		{flags("http-timeout", "0s"), `--http-timeout "0s": want a positive duration such as 30s`},
+		{flags("http-timeout", "soon"), `--http-timeout "soon": want a positive duration such as 30s`},
+		{flags("http-header", "A: b\nnocolon"), `--http-header "nocolon": want a header "Name: value"`},
+		{flags("http-header", ": empty name"), `--http-header ": empty name": want a header "Name: value"`},
+		{flags("http-insecure", "maybe"), `--http-insecure "maybe": want true or false`},
+	}
+	for _, c := range cases {
+		err := Workload{}.Check(c.l)
+		if err == nil || err.Error() != c.want {
+			t.Errorf("Check(%v) = %v; want %s", c.l.Flags, err, c.want)
+		}
+	}
+	if err := (Workload{}).Check(flags()); err != nil {
+		t.Errorf("defaults: %v", err)
+	}
+	if err := (Workload{}).Check(flags("http-method", "post", "http-header", "A: b\nC:d", "http-timeout", "250ms", "http-insecure", "true")); err != nil {
+		t.Errorf("good values: %v", err)
+	}
+}
+
+// TestClassSendsTheRequest runs the class built from the settings against a test server:
+// the method, path, headers and body arrive, and the stats rows are Locust's.
+func TestClassSendsTheRequest(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		got = append(got, r.Method+" "+r.URL.Path+" "+r.Header.Get("X-One")+","+r.Header.Get("X-Two")+" "+string(body))
+		mu.Unlock()
+		if r.URL.Path == "/missing" {
+			http.NotFound(w, r)
+			return
+		}
+		io.WriteString(w, "hello")
+	}))
+	defer srv.Close()
+	run := func(l setting.Layers) (map[string]int64, map[string]int64, []string) {
+		classes := Workload{}.Classes(l)
+		if len(classes) != 1 || classes[0].Name != "Http" {
+			t.Fatalf("classes %v", classes)
+		}
+		rec := recorder.New(recorder.Options{})
+		us, err := boomer.NewUsers(classes, rec, srv.URL, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		us.Configure(&boomer.Env{}, "", 2*time.Second, nil, nil)
+		us.SetTargets(map[string]int{"Http": 1})
+		time.Sleep(300 * time.Millisecond)
+		<-us.StopAll(2 * time.Second)
+		reqs, fails := map[string]int64{}, map[string]int64{}
+		r := rec.Report()
+		for _, e := range r.Stats {
+			reqs[e.Method+" "+e.Name] += e.NumRequests
+			fails[e.Method+" "+e.Name] += e.NumFailures
+		}
+		var errs []string
+		for _, e := range r.Errors {
+			errs = append(errs, e.Error)
+		}
+		return reqs, fails, errs
+	}
+	reqs, fails, _ := run(flags("http-method", "post", "http-path", "echo", "http-header", "X-One: 1\nX-Two:  2 ", "http-body", "payload"))
+	if reqs["POST /echo"] == 0 || fails["POST /echo"] != 0 {
+		t.Errorf("requests %v, failures %v; want POST /echo without failures", reqs, fails)
+	}
+	mu.Lock()
+	if len(got) == 0 || got[0] != "POST /echo 1,2 payload" {
+		t.Errorf("server saw %q; want POST /echo with both headers and the body", got)
+	}
+	mu.Unlock()
+	_, fails, errs := run(flags("http-path", "/missing"))
+	if fails["GET /missing"] == 0 || len(errs) != 1 || !strings.HasPrefix(errs[0], "HTTPError('404 Client Error: Not Found for url: ") {
+		t.Errorf("failures %v, errors %q; want requests' HTTPError repr", fails, errs)
+	}
+}

@@ -1,0 +1,85 @@
+// Package zookeeper is zkload's ZooKeeper workload: the operations and task sets of the
+// Python harness zk-locust, one user class per task set, with zk-locust's settings, and
+// two load models it lacked: an open loop at a fixed rate (Pacer) and pipelining
+// (several requests in flight per session).
+//
+// As in zk-locust, one user is one ZooKeeper session; all users of all workers share a
+// key space under the pseudo-root (default /kl); in the stats, the method is the request
+// type (get, set, exists_positive_watch, ...) and the name is the task set (set_and_get,
+// or set_512_B for sized runs).
+package zookeeper
+
+import (
+	"log/slog"
+	"sync"
+
+	"github.com/zkload/zkload/boomer"
+	"github.com/zkload/zkload/setting"
+	"github.com/zkload/zkload/tasks"
+)
+
+// Workload is the ZooKeeper workload: zk-locust's task sets as user classes, and its
+// settings.
+type Workload struct {
+	// Logger receives go-zookeeper's log lines, at debug level (nil: none).
+	Logger *slog.Logger
+}
+
+var _ tasks.Workload = Workload{}
+
+// Name is "ZooKeeper".
+func (Workload) Name() string { return "ZooKeeper" }
+
+// Settings are zk-locust's settings, in the order help shows them, then the open-ended
+// --bench-NAME family (setting.Spec.Open).
+func (Workload) Settings() []*setting.Spec {
+	var out []*setting.Spec
+	for _, e := range settingsTable() {
+		out = append(out, &e.Spec)
+	}
+	return append(out, benchSpec())
+}
+
+// Check validates the values the worker itself was given (flags and environment), so
+// that a bad one stops the command at once; the master's values are checked when users
+// start. The ensemble may be missing here: it can come from the master.
+func (Workload) Check(l setting.Layers) error { return check(l) }
+
+// Classes returns one user class per zk-locust task set: Set, Get, SetAndGet,
+// CreateAndDelete, Watch, Exists, ExistsMany, GetChildren, GetChildren2, Connect. Each
+// user resolves its settings when it starts, from l and the master's options (Resolve).
+// The classes of one call share one open-loop plan (--rate is per worker).
+func (w Workload) Classes(l setting.Layers) []*boomer.UserClass {
+	sh := &shared{}
+	var out []*boomer.UserClass
+	for _, ts := range TaskSets() {
+		out = append(out, ts.class(w, l, sh))
+	}
+	return out
+}
+
+// shared is what the classes of one worker share: the open-loop pacer.
+type shared struct {
+	mu    sync.Mutex
+	pacer *Pacer
+}
+
+func (sh *shared) pacerFor(rate float64) *Pacer {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if sh.pacer == nil || sh.pacer.Rate() != rate {
+		sh.pacer = NewPacer(rate)
+	}
+	return sh.pacer
+}
+
+// Tests are the task sets as the suites run them, in the order zkload lists them (the
+// sequence's): Suite numbers zk-locust's suite (create_and_delete first), and connect,
+// outside it, has Suite 0.
+func (Workload) Tests() []tasks.Test {
+	var out []tasks.Test
+	for _, ts := range TaskSets() {
+		out = append(out, tasks.Test{Label: ts.BaseName, Class: ts.Class, Sized: ts.Sized, Suite: ts.Suite})
+	}
+	return out
+}
