@@ -3,15 +3,13 @@ SHELL := /bin/bash
 export PATH := $(PATH):/usr/local/go/bin
 GO ?= go
 
-# zk-locust's tests, in its order; `make get` runs one.
-TESTS := create_and_delete exists_many exists get_children2 get_children get set_and_get set watch
 # Suite settings; the defaults are in scripts/suite.sh (WORKERS 2, USERS 128, SPAWN_RATE 32,
 # RUN_TIME 10s, a local ZooKeeper unless ZK_LOCUST_HOSTS is set).
 # REPORT_DIR=D puts everything in D (refused if not empty, unless FORCE=1) with run.json,
 # then the report.
 export WORKERS USERS SPAWN_RATE RUN_TIME ZK_LOCUST_HOSTS OUT REPORT_DIR FORCE
 
-.PHONY: all setup test-setup build test vet suite sequence $(TESTS) connect http-demo bench clean
+.PHONY: all setup test-setup build test vet suite sequence http-demo bench clean
 
 all: setup build suite
 
@@ -19,7 +17,10 @@ all: setup build suite
 suite: build
 	@bash scripts/suite.sh
 
-$(TESTS) connect: build
+# Any other target is one test of the suite, by its label (`bin/zkload list --suite`):
+# `make get`, `make set_and_get`, `make connect`.
+.DEFAULT:
+	@$(MAKE) --no-print-directory build
 	@bash scripts/suite.sh $@
 
 # zk-locust's 17-step sequence (BENCH_STEP_DURATION seconds a step, BENCH_REPETITIONS times).

@@ -21,8 +21,8 @@ done
 [[ "$reps" =~ ^[1-9][0-9]*$ ]] || { echo "sequence.sh: --bench-repetitions \"$reps\": want a whole number, 1 or more" >&2; exit 2; }
 steps=${SEQUENCE_STEPS:-}
 if [ -z "$steps" ]; then
-  for size in 8 512 8192; do steps+="set:$size get:$size set_and_get:$size create_and_delete:$size "; done
-  steps+="watch exists exists_many get_children get_children2"
+  # The steps come from the classes themselves (zkload list --sequence).
+  steps=$("${ZKLOAD:-bin/zkload}" list --sequence | tr '\n' ' ') || { echo "sequence.sh: zkload list --sequence failed" >&2; exit 1; }
 fi
 OUT=${OUT:-out}
 # Locust's -t takes whole seconds; round a fractional step up.

@@ -5,8 +5,9 @@
 # ends it. A test given a value size (set:512) writes values of that size, and its label
 # and task-set names carry it as zk-locust's sequence did (set_512_B, get_8.0_KiB).
 #
-# Tests (default: all, in zk-locust's order): create_and_delete exists_many exists
-# get_children2 get_children get set_and_get set watch.
+# Tests (default: all, in zk-locust's order; `zkload list --suite` lists them):
+# create_and_delete exists_many exists get_children2 get_children get set_and_get set
+# watch, and connect when named.
 # Beside Locust's files, each test leaves zkload's extended statistics of every worker
 # (OUT/<label>_ext_stats_<i>.csv, OUT/<label>_ext_distrib_<i>.jsonl) and the ensemble's
 # metrics (OUT/<label>_zk_metrics.csv).
@@ -29,17 +30,26 @@ if [ -n "$REPORT_DIR" ]; then
   OUT=$REPORT_DIR
 fi
 export ZKLOAD=${ZKLOAD:-$PWD/bin/zkload}
-all_tests=(create_and_delete exists_many exists get_children2 get_children get set_and_get set watch)
+[ -x "$ZKLOAD" ] || { echo "suite.sh: $ZKLOAD not found; run make build first" >&2; exit 2; }
+# The tests come from the classes themselves: "label class" lines, "+ " before those
+# that run only when named.
+declare -A class_by_label
+all_tests=() known=()
+while read -r a b c; do
+  if [ "$a" = "+" ]; then class_by_label[$b]=$c; known+=("$b"); else class_by_label[$a]=$b; all_tests+=("$a"); known+=("$a"); fi
+done < <("$ZKLOAD" list --suite)
+[ ${#all_tests[@]} -gt 0 ] || { echo "suite.sh: $ZKLOAD list --suite listed no tests" >&2; exit 1; }
 tests=("$@")
 [ ${#tests[@]} -gt 0 ] || tests=("${all_tests[@]}")
 
 class_of() {
-  case $1 in
-    create_and_delete) echo CreateAndDelete ;; exists_many) echo ExistsMany ;; exists) echo Exists ;;
-    get_children2) echo GetChildren2 ;; get_children) echo GetChildren ;; get) echo Get ;;
-    set_and_get) echo SetAndGet ;; set) echo Set ;; watch) echo Watch ;; connect) echo Connect ;;
-    *) return 1 ;;
-  esac
+  [ -n "${class_by_label[$1]:-}" ] || return 1
+  echo "${class_by_label[$1]}"
+}
+# names_of T: the file names of test T (zkload rundir), as name_<kind> variables.
+names_of() {
+  local k v
+  while IFS='=' read -r k v; do printf -v "name_$k" '%s' "$v"; done < <("$ZKLOAD" rundir --test "$1" --worker '{i}')
 }
 # size_suffix prints zk-locust's size suffix: 8_B, 512_B, 8.0_KiB.
 size_suffix() { /usr/bin/python3 -c 'import sys; v=int(sys.argv[1]); print(f"{v}_B" if v < 1024 else f"{round(v/1024, 3)}_KiB")' "$1"; }
@@ -47,7 +57,7 @@ labels=()
 for t in "${tests[@]}"; do
   name=${t%%:*} size=""
   [ "$name" != "$t" ] && size=${t#*:}
-  class_of "$name" >/dev/null || { echo "suite.sh: unknown test \"$name\"; want one of: ${all_tests[*]} connect" >&2; exit 2; }
+  class_of "$name" >/dev/null || { echo "suite.sh: unknown test \"$name\"; want one of: ${known[*]}" >&2; exit 2; }
   if [ -n "$size" ]; then
     [[ "$size" =~ ^[1-9][0-9]*$ ]] || { echo "suite.sh: value size \"$size\" in \"$t\": want a whole number of bytes" >&2; exit 2; }
     labels+=("${name}_$(size_suffix "$size")")
@@ -104,31 +114,34 @@ for i in "${!tests[@]}"; do
   t=${labels[$i]} name=${tests[$i]%%:*} size=""
   [ "$name" != "${tests[$i]}" ] && size=${tests[$i]#*:}
   class=$(class_of "$name")
-  work="$OUT/tmp/$t"
+  names_of "$t"
+  work="$OUT/$name_tmp/$t"
   mkdir -p "$work"
   # Exact names only: "get" must not remove get_children's files.
-  for f in stats stats_history failures exceptions zk_metrics; do rm -f "$OUT/${t}_$f.csv"; done
-  rm -f "$OUT/${t}"_ext_stats_[0-9]*.csv "$OUT/${t}"_ext_distrib_[0-9]*.jsonl
+  rm -f "$OUT/$name_locust_stats" "$OUT/$name_locust_history" "$OUT/$name_locust_failures" "$OUT/$name_locust_exceptions" "$OUT/$name_zk_metrics"
+  for f in "$OUT"/*; do # each worker's files: {i} is the worker's number
+    case ${f##*/} in ${name_ext_stats/\{i\}/[0-9]*} | ${name_ext_distrib/\{i\}/[0-9]*}) rm -f "$f" ;; esac
+  done
   "$ZKLOAD" locustfile "$class" >"$work/locustfile.py"
   echo "== [$((i + 1))/${#tests[@]}] $t ($class)"
   worker_args=("$class" --stats-collect "$STATS_COLLECT"
-    --stats-csv "$OUT/${t}_ext_stats_{i}.csv" --stats-distrib "$OUT/${t}_ext_distrib_{i}.jsonl")
+    --stats-csv "$OUT/$name_ext_stats" --stats-distrib "$OUT/$name_ext_distrib")
   [ -n "$size" ] && worker_args+=(--val-size "$size")
-  "$ZKLOAD" metrics --hosts "$hosts" --interval "$STATS_COLLECT" --csv "$OUT/${t}_zk_metrics.csv" \
+  "$ZKLOAD" metrics --hosts "$hosts" --interval "$STATS_COLLECT" --csv "$OUT/$name_zk_metrics" \
     >/dev/null 2>"$work/metrics.log" &
   metrics=$!
   bash scripts/multi-worker.sh "$WORKERS" "$work" \
     -f "$work/locustfile.py" --headless -u "$USERS" -r "$SPAWN_RATE" -t "$RUN_TIME" \
-    --csv "$OUT/$t" -H "zk://$hosts" -- "${worker_args[@]}" >"$OUT/$t.log" 2>&1 &
+    --csv "$OUT/$name_locust_prefix" -H "zk://$hosts" -- "${worker_args[@]}" >"$OUT/$name_log" 2>&1 &
   run=$!
-  progress "[$t]" "$OUT/$t.log" "$run"
+  progress "[$t]" "$OUT/$name_log" "$run"
   wait "$run"; rc=$?
   kill -TERM "$metrics" 2>/dev/null; wait "$metrics" 2>/dev/null
   if [ "$rc" -ne 0 ]; then
     # Exit code 1 from the master alone means failures were recorded; a dead worker
     # is reported by multi-worker.sh in the log.
-    grep -h 'multi-worker.sh:' "$OUT/$t.log" >&2
-    echo "   $t: exit status $rc (see $OUT/$t.log)" >&2
+    grep -h 'multi-worker.sh:' "$OUT/$name_log" >&2
+    echo "   $t: exit status $rc (see $OUT/$name_log)" >&2
     failed+=("$t")
   fi
   "$ZKLOAD" cleanup --hosts "$hosts" >"$work/cleanup.log" 2>&1 || { echo "   cleanup failed: $work/cleanup.log" >&2; failed+=("$t(cleanup)"); }
@@ -137,9 +150,10 @@ done
 echo
 printf '%-18s %10s %9s %11s %8s %8s %8s\n' test requests failures 'req/s' 'p50 ms' 'p99 ms' 'max ms'
 for t in "${labels[@]}"; do
-  csv="$OUT/${t}_stats.csv"
+  names_of "$t"
+  csv="$OUT/$name_locust_stats"
   if [ ! -s "$csv" ]; then
-    printf '%-18s %s\n' "$t" "(no stats: see $OUT/$t.log)"
+    printf '%-18s %s\n' "$t" "(no stats: see $OUT/$name_log)"
     failed+=("$t(no stats)")
     continue
   fi

@@ -378,11 +378,11 @@ func TestBadInputGivesOneLineErrors(t *testing.T) {
 		{[]string{"worker"}, []string{"LOCUST_MASTER_NODE_PORT=abc"}, `LOCUST_MASTER_NODE_PORT "abc": want a TCP port`},
 		{[]string{"worker", "Nope"}, nil, `unknown user class "Nope"`},
 		{[]string{"worker", "--loglevel", "LOUD"}, nil, `--loglevel "LOUD"`},
-		{[]string{"worker", "--master-timeout", "-1s"}, nil, "--master-timeout -1s: want a positive duration"},
-		{[]string{"worker", "--http-timeout", "0s"}, nil, "--http-timeout 0s"},
+		{[]string{"worker", "--master-timeout", "-1s"}, nil, `--master-timeout "-1s": want a positive duration`},
+		{[]string{"worker", "--http-timeout", "0s"}, nil, `--http-timeout "0s"`},
 		{[]string{"worker"}, []string{"LOCUST_WORKER_ADDITIONAL_WAIT_BEFORE_READY_AFTER_STOP=soon"}, "LOCUST_WORKER_ADDITIONAL_WAIT_BEFORE_READY_AFTER_STOP"},
 		{[]string{"locustfile", "--bogus"}, nil, "flag provided but not defined: -bogus"},
-		{[]string{"ensemble", "--members", "2"}, nil, "--members 2: want 1 or 3"},
+		{[]string{"ensemble", "--members", "2"}, nil, `--members "2": want 1 or 3`},
 	} {
 		p := testenv.StartProcess(t, zkloadBin, tc.args, tc.env)
 		code := p.Wait(10 * time.Second)

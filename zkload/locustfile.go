@@ -5,6 +5,9 @@ import (
 	"io"
 	"strings"
 
+	"github.com/zkload/zkload/setting"
+	"github.com/zkload/zkload/tasks"
+
 	"github.com/zkload/zkload/boomer"
 )
 
@@ -13,17 +16,20 @@ func runLocustfile(args []string, stdout, stderr io.Writer) error {
 		`Prints a locustfile for the master: one Python User class per zkload user class
 (all of them when none is named), with the same names and weights, so that
 "locust -f <file> --master" dispatches users to zkload workers.`, stdout, stderr)
-	var wl workloadFlags
-	wl.register(fs)
+	addWorkloadSettings(fs)
 	names, err := fs.parse(args)
 	if err != nil {
 		return err
 	}
-	classes, err := selectClasses(fs, wl.classes(), names)
-	if err != nil {
+	var wo workloadOptions
+	if err := wo.parse(fs, names); err != nil {
 		return err
 	}
-	_, err = io.WriteString(stdout, locustfile(classes)+zkLocustfileArgs(classes))
+	text := locustfile(wo.classes)
+	for _, w := range workloads() {
+		text += w.Locustfile(classNames(wo.classes))
+	}
+	_, err = io.WriteString(stdout, text)
 	return err
 }
 
@@ -57,18 +63,38 @@ from locust import User, constant, task
 }
 
 func runList(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("list", "", "Lists zkload's user classes with their weights and tasks.", stdout, stderr)
-	var wl workloadFlags
-	wl.register(fs)
+	fs := newFlagSet("list", "[options] [UserClass ...]", `Lists zkload's user classes with their weights and tasks. With --suite, lists the
+tests of the headless suite instead (scripts/suite.sh): one "label class" line per test,
+in the suite's order, then "+ label class" for those it runs only when named; with
+--sequence, the steps of zk-locust's sequence (scripts/sequence.sh), one a line.`, stdout, stderr)
+	fs.add(groupCommon,
+		&setting.Spec{Flag: "suite", Bool: true, Help: "list the suite's tests: label and class, one a line"},
+		&setting.Spec{Flag: "sequence", Bool: true, Help: "list the sequence's steps (label:size for sized tests), one a line"})
+	addWorkloadSettings(fs)
 	names, err := fs.parse(args)
 	if err != nil {
 		return err
 	}
-	classes, err := selectClasses(fs, wl.classes(), names)
+	suite, err := fs.flag("suite")
 	if err != nil {
+		return fs.check(err)
+	}
+	sequence, err := fs.flag("sequence")
+	if err != nil {
+		return fs.check(err)
+	}
+	if suite || sequence {
+		if len(names) > 0 {
+			return fs.fail("unexpected argument %q: --suite and --sequence list every test", names[0])
+		}
+		listTests(stdout, suite)
+		return nil
+	}
+	var wo workloadOptions
+	if err := wo.parse(fs, names); err != nil {
 		return err
 	}
-	for _, c := range classes {
+	for _, c := range wo.classes {
 		fmt.Fprintf(stdout, "%s (weight %d)", c.Name, max(c.Weight, 1))
 		if c.Description != "" {
 			fmt.Fprintf(stdout, ": %s", c.Description)
@@ -87,4 +113,40 @@ func runList(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	return nil
+}
+
+// sequenceSizes are the value sizes at which zk-locust's sequence runs its sized tests.
+var sequenceSizes = []int{8, 512, 8192}
+
+// listTests prints the suite's tests ("label class", in the default suite's order, then
+// "+ label class" for those run only when named), or the sequence's steps: each sized
+// test of the default suite at each size, then its other tests, in the workloads' order.
+func listTests(w io.Writer, suite bool) {
+	var all []tasks.Test
+	for _, wl := range workloads() {
+		all = append(all, wl.Tests()...)
+	}
+	if suite {
+		for _, t := range tasks.DefaultSuite(all) {
+			fmt.Fprintf(w, "%s %s\n", t.Label, t.Class)
+		}
+		for _, t := range all {
+			if t.Suite == 0 {
+				fmt.Fprintf(w, "+ %s %s\n", t.Label, t.Class)
+			}
+		}
+		return
+	}
+	for _, size := range sequenceSizes {
+		for _, t := range all {
+			if t.Sized && t.Suite > 0 {
+				fmt.Fprintf(w, "%s:%d\n", t.Label, size)
+			}
+		}
+	}
+	for _, t := range all {
+		if !t.Sized && t.Suite > 0 {
+			fmt.Fprintln(w, t.Label)
+		}
+	}
 }

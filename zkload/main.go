@@ -30,6 +30,7 @@ func commands() []command {
 		{"metrics", "poll every ensemble member's metrics into a long-form CSV", runMetrics},
 		{"report", "turn report directories into report.html and report.md with plots", runReport},
 		{"runinfo", "write a run.json, as run --report-dir does, for scripted runs (scripts/suite.sh)", runRuninfo},
+		{"rundir", "print the names of a test's files in a run directory, for scripts (scripts/suite.sh)", runRundir},
 	}
 }
 
@@ -37,7 +38,7 @@ func usage(w io.Writer) {
 	fmt.Fprint(w, `zkload: Locust-compatible Go workers for benchmarking ZooKeeper and HTTP services.
 
 Usage:
-  zkload <command> [flags] [user-class ...]
+  zkload <command> [options] [UserClass ...]
 
 Commands:
 `)
@@ -45,7 +46,7 @@ Commands:
 		fmt.Fprintf(w, "  %-11s %s\n", c.name, c.summary)
 	}
 	fmt.Fprint(w, `
-Run "zkload <command> --help" for a command's flags.
+Run "zkload <command> --help" for a command's options.
 
 A typical run:
   zkload locustfile > zkload_locustfile.py
@@ -74,20 +75,26 @@ func run(args []string, stdout, stderr io.Writer) int {
 	for _, c := range commands() {
 		if c.name == args[0] {
 			err := c.run(args[1:], stdout, stderr)
-			switch {
-			case err == nil:
-				return 0
-			case errors.Is(err, flag.ErrHelp):
-				return 0
-			case errors.Is(err, errUsage):
-				return 2
+			if code := exitCode(err); code == 1 {
+				fmt.Fprintf(stderr, "zkload %s: %v\n", c.name, err)
 			}
-			fmt.Fprintf(stderr, "zkload %s: %v\n", c.name, err)
-			return 1
+			return exitCode(err)
 		}
 	}
 	fmt.Fprintf(stderr, "zkload: unknown command %q; want one of: %s (see zkload --help)\n", args[0], names())
 	return 2
+}
+
+// exitCode is a command's exit code: 0 for success (and --help), 2 for bad input
+// (already explained), 1 for a failure.
+func exitCode(err error) int {
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		return 2
+	}
+	return 1
 }
 
 func names() string {

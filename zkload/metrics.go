@@ -14,32 +14,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/zkload/zkload/setting"
 	"github.com/zkload/zkload/stats/ensemble"
 )
-
-// metricsFlags are the ensemble-metrics settings (see doc/metrics.md), shared by
-// `zkload metrics` and the worker's --zk-metrics-* flags.
-type metricsFlags struct {
-	collect   string // interval: milliseconds, or a duration
-	csv       string
-	source    string
-	adminPort string
-	promPort  string
-	timeout   time.Duration
-	// the names of the source, AdminServer port and Prometheus port flags
-	srcFlag, adminFlag, promFlag string
-}
-
-// registerWorker defines the worker's flags, named as zk-locust's.
-func (m *metricsFlags) registerWorker(fs *flagSet) {
-	fs.StringVar(&m.collect, "zk-metrics-collect", "", "ensemble metrics: poll every member every MS milliseconds, written to --zk-metrics-csv; needs --hosts (env ZK_LOCUST_ZK_METRICS_COLLECT; see doc/metrics.md)")
-	fs.StringVar(&m.csv, "zk-metrics-csv", "", "ensemble metrics: long-form CSV file (env ZK_LOCUST_ZK_METRICS_CSV)")
-	fs.StringVar(&m.source, "zk-metrics-source", "auto", "ensemble metrics: auto, admin (AdminServer monitor), mntr or prometheus")
-	fs.StringVar(&m.adminPort, "zk-admin-port", strconv.Itoa(ensemble.DefaultAdminPort), "ensemble metrics: AdminServer port, one for all members or one per member: 8080,8081,... (env ZK_ADMIN_PORT)")
-	fs.StringVar(&m.promPort, "zk-prometheus-port", strconv.Itoa(ensemble.DefaultPrometheusPort), "ensemble metrics: Prometheus provider port, one for all members or one per member")
-	m.timeout = 2 * time.Second
-	m.srcFlag, m.adminFlag, m.promFlag = "zk-metrics-source", "zk-admin-port", "zk-prometheus-port"
-}
 
 // metricsPoll is a running poll of the ensemble, stopped by stop.
 type metricsPoll struct {
@@ -52,84 +29,7 @@ type metricsPoll struct {
 	once     sync.Once
 	err      error
 	logged   atomic.Bool // stopLogging reported the error
-}
-
-// metricsInterval parses the interval flag: whole milliseconds (zk-locust) or a Go duration.
-func metricsInterval(fs *flagSet, what, v string) (time.Duration, error) {
-	v = strings.TrimSpace(v)
-	if ms, err := strconv.Atoi(v); err == nil && ms > 0 {
-		return time.Duration(ms) * time.Millisecond, nil
-	}
-	if d, err := time.ParseDuration(v); err == nil && d > 0 {
-		return d, nil
-	}
-	if v == "web" {
-		return 0, fs.fail("%s %q: zkload has no metrics web page; want milliseconds such as 2000", what, v)
-	}
-	return 0, fs.fail("%s %q: want milliseconds such as 2000, or a duration such as 2s", what, v)
-}
-
-// setup validates the settings and opens the CSV (stdout when csvPath is "-"). hosts
-// is the connect string and hostsWhat names where it came from, for errors.
-func (m *metricsFlags) setup(fs *flagSet, interval time.Duration, hosts, hostsWhat, csvPath, csvWhat string, stdout io.Writer) (*metricsPoll, error) {
-	src, err := ensemble.ParseSource(m.source)
-	if err != nil {
-		return nil, fs.fail("--%s %q: want auto, admin, mntr or prometheus", m.srcFlag, m.source)
-	}
-	adminWhat := "--" + m.adminFlag
-	admin := envOr(fs, m.adminFlag, "ZK_ADMIN_PORT", m.adminPort)
-	if !fs.set(m.adminFlag) && os.Getenv("ZK_ADMIN_PORT") != "" {
-		adminWhat = "ZK_ADMIN_PORT"
-	}
-	ap, err := ensemble.ParsePorts(admin)
-	if err != nil {
-		return nil, fs.fail("%s %q: want a port, or one port per member: 8080 or 8080,8081,8082", adminWhat, admin)
-	}
-	pp, err := ensemble.ParsePorts(m.promPort)
-	if err != nil {
-		return nil, fs.fail("--%s %q: want a port, or one port per member: 7000 or 7000,7001,7002", m.promFlag, m.promPort)
-	}
-	if strings.TrimSpace(hosts) == "" {
-		return nil, fs.fail("%s: no ensemble; want --hosts host:port[,host:port...] (or ZK_LOCUST_HOSTS)", hostsWhat)
-	}
-	if _, err := ensemble.Members(hosts, nil, nil); err != nil {
-		return nil, fs.fail("%s %q: %v; want host:port[,host:port...][/chroot]", hostsWhat, hosts, metricsTrimConnect(err, hosts))
-	}
-	if _, err := ensemble.Members(hosts, ap, nil); err != nil {
-		return nil, fs.fail("%s %q: %v", adminWhat, admin, err)
-	}
-	members, err := ensemble.Members(hosts, ap, pp)
-	if err != nil {
-		return nil, fs.fail("--%s %q: %v", m.promFlag, m.promPort, err)
-	}
-	if m.timeout <= 0 {
-		return nil, fs.fail("--timeout %s: want a positive duration such as 2s", m.timeout)
-	}
-	p, err := ensemble.NewPoller(ensemble.Options{Members: members, Source: src, Timeout: min(m.timeout, interval)})
-	if err != nil {
-		return nil, fs.fail("%v", err)
-	}
-	mp := &metricsPoll{poller: p, interval: interval}
-	var out io.Writer = stdout
-	if csvPath != "-" {
-		f, err := os.Create(csvPath)
-		if err != nil {
-			p.Close()
-			return nil, fs.fail("%s %q: %v", csvWhat, csvPath, err)
-		}
-		mp.file, out = f, f
-	}
-	if mp.writer, err = ensemble.NewCSVWriter(out); err != nil {
-		mp.closeFile()
-		p.Close()
-		return nil, err
-	}
-	return mp, nil
-}
-
-// metricsTrimConnect drops the connect string that errors of ensemble.Members repeat.
-func metricsTrimConnect(err error, hosts string) string {
-	return strings.TrimPrefix(err.Error(), fmt.Sprintf("connect string %q: ", hosts))
+	progress *metricsProgress
 }
 
 func (mp *metricsPoll) closeFile() error {
@@ -139,6 +39,38 @@ func (mp *metricsPoll) closeFile() error {
 	err := mp.file.Close()
 	mp.file = nil
 	return err
+}
+
+// startMetrics opens the CSV (stdout when o.csv is "-") and polls the ensemble in the
+// background until stop; progress gets a line when the members' state changes.
+func startMetrics(o *metricsOptions, stdout io.Writer, progress func(line string)) (*metricsPoll, error) {
+	p, err := ensemble.NewPoller(ensemble.Options{Members: o.members, Source: o.source, Timeout: min(o.timeout, o.interval)})
+	if err != nil {
+		return nil, err
+	}
+	mp := &metricsPoll{poller: p, interval: o.interval}
+	out := stdout
+	if o.csv != "-" {
+		f, err := os.Create(o.csv)
+		if err != nil {
+			p.Close()
+			return nil, fmt.Errorf("%s %q: %w", o.csvWhat, o.csv, err)
+		}
+		mp.file, out = f, f
+	}
+	if mp.writer, err = ensemble.NewCSVWriter(out); err != nil {
+		mp.closeFile()
+		p.Close()
+		return nil, fmt.Errorf("%s %q: %w", o.csvWhat, o.csv, err)
+	}
+	var pr metricsProgress
+	mp.progress = &pr
+	mp.start(func(s []ensemble.Sample) {
+		if line, ok := pr.line(s, mp.writer.Rows()); ok {
+			progress(line)
+		}
+	})
+	return mp, nil
 }
 
 // start polls in the background until stop; onPoll sees every poll (progress).
@@ -218,139 +150,100 @@ func metricsShorten(s string, n int) string {
 	return s[:n] + "..."
 }
 
-// workerMetrics starts the worker's ensemble polling when --zk-metrics-collect (or
-// ZK_LOCUST_ZK_METRICS_COLLECT) is set; it returns nil when off. hosts is the worker's
-// own --hosts/ZK_LOCUST_HOSTS: the master's settings arrive only with its spawn.
-func (m *metricsFlags) workerMetrics(fs *flagSet, hosts string, log *slog.Logger) (*metricsPoll, error) {
-	collect := envOr(fs, "zk-metrics-collect", "ZK_LOCUST_ZK_METRICS_COLLECT", m.collect)
-	csvPath := envOr(fs, "zk-metrics-csv", "ZK_LOCUST_ZK_METRICS_CSV", m.csv)
-	what := "--zk-metrics-collect"
-	if !fs.set("zk-metrics-collect") && os.Getenv("ZK_LOCUST_ZK_METRICS_COLLECT") != "" {
-		what = "ZK_LOCUST_ZK_METRICS_COLLECT"
-	}
-	if strings.TrimSpace(collect) == "" || strings.TrimSpace(collect) == "0" {
-		if fs.set("zk-metrics-csv") {
-			return nil, fs.fail("--zk-metrics-csv needs --zk-metrics-collect MS (or ZK_LOCUST_ZK_METRICS_COLLECT)")
-		}
-		return nil, nil
-	}
-	interval, err := metricsInterval(fs, what, collect)
-	if err != nil {
-		return nil, err
-	}
-	if csvPath == "" {
-		return nil, fs.fail("%s %s: give --zk-metrics-csv FILE (or ZK_LOCUST_ZK_METRICS_CSV)", what, collect)
-	}
-	if strings.TrimSpace(hosts) == "" {
-		return nil, fs.fail("%s %s: no ensemble to poll; give the worker --hosts host:port[,host:port...] or ZK_LOCUST_HOSTS (the master's hosts arrive only with its spawn)", what, collect)
-	}
-	hostsWhat := "--hosts"
-	if !fs.set("hosts") {
-		hostsWhat = "ZK_LOCUST_HOSTS"
-	}
-	mp, err := m.setup(fs, interval, hosts, hostsWhat, csvPath, "--zk-metrics-csv", nil)
-	if err != nil {
-		return nil, err
-	}
-	var pr metricsProgress
-	mp.start(func(s []ensemble.Sample) {
-		if line, ok := pr.line(s, mp.writer.Rows()); ok {
-			log.Info("ensemble metrics " + line)
-		}
-	})
-	log.Info("ensemble metrics", "members", len(mp.poller.Members()), "interval", interval, "csv", csvPath)
-	return mp, nil
+// metricsOpts are `zkload metrics`'s options.
+type metricsOpts struct {
+	metrics metricsOptions
+	runTime time.Duration // 0: until a signal
 }
 
-func runMetrics(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("metrics", "[flags]",
+func metricsCommandSettings() []*setting.Spec {
+	return []*setting.Spec{
+		{Flag: "hosts", Env: "ZK_LOCUST_HOSTS", Arg: "HOSTS", Help: "the ensemble: host:port[,host:port...][/chroot]"},
+		{Flag: "interval", Env: "ZK_LOCUST_ZK_METRICS_COLLECT", Default: "2000", Arg: "MS",
+			Help: "poll every this many milliseconds (or a duration such as 2s)", Expect: "milliseconds such as 2000, or a duration such as 2s"},
+		{Flag: "zk-metrics-collect", Arg: "MS", Help: "same as --interval, as zk-locust names it", Expect: "milliseconds such as 2000, or a duration such as 2s"},
+		{Flag: "csv", Env: "ZK_LOCUST_ZK_METRICS_CSV", Default: "-", Arg: "FILE", Help: "CSV file, - for stdout"},
+		{Flag: "zk-metrics-csv", Arg: "FILE", Help: "same as --csv, as zk-locust names it"},
+		{Flag: "source", Default: "auto", Arg: "SOURCE", Help: "auto, admin (AdminServer monitor), mntr or prometheus", Expect: "auto, admin, mntr or prometheus"},
+		{Flag: "admin-port", Env: "ZK_ADMIN_PORT", Default: strconv.Itoa(ensemble.DefaultAdminPort), Arg: "PORT[,PORT...]",
+			Help: "AdminServer port, one for all members or one per member in --hosts order: 8080,8081,...", Expect: "a port, or one port per member: 8080 or 8080,8081,8082"},
+		{Flag: "prometheus-port", Default: strconv.Itoa(ensemble.DefaultPrometheusPort), Arg: "PORT[,PORT...]",
+			Help: "Prometheus provider port (metricsProvider.httpPort), one for all members or one per member", Expect: "a port, or one port per member: 7000 or 7000,7001,7002"},
+		{Flag: "timeout", Default: "2s", Arg: "DURATION", Help: "how long one member may take to answer a poll (at most the interval)", Expect: "a positive duration such as 2s"},
+		{Flag: "run-time", Short: "t", Arg: "TIME", Help: "stop after this long: 90s, 10m, 1h30m or seconds (default: until SIGINT/SIGTERM)",
+			Expect: "a duration such as 90s, 10m or 1h30m, or whole seconds"},
+	}
+}
+
+func parseMetrics(args []string, stdout, stderr io.Writer) (*metricsOpts, error) {
+	fs := newFlagSet("metrics", "[options]",
 		`Polls every member of a ZooKeeper ensemble at an interval and writes their metrics
 to a long-form CSV (timestamp,host_port,server_state,metric,value): every key of
 every member, counters also as <metric>_per_sec rates, and an error row for a member
 that does not answer. Sources: the AdminServer's /commands/monitor, mntr on the
 client port, or the Prometheus provider's /metrics; auto tries them in that order.
 A progress line per change goes to stderr. Stops on SIGINT/SIGTERM or after --run-time.
-See doc/metrics.md.
-
-Environment: ZK_LOCUST_HOSTS, ZK_LOCUST_ZK_METRICS_COLLECT, ZK_LOCUST_ZK_METRICS_CSV,
-ZK_ADMIN_PORT.`, stdout, stderr)
-	var (
-		m       metricsFlags
-		hosts   string
-		runTime string
-	)
-	fs.StringVar(&hosts, "hosts", "", "the ensemble: host:port[,host:port...][/chroot] (env ZK_LOCUST_HOSTS)")
-	fs.StringVar(&m.collect, "interval", "2000", "poll every this many milliseconds (or a duration such as 2s) (env ZK_LOCUST_ZK_METRICS_COLLECT)")
-	fs.StringVar(&m.collect, "zk-metrics-collect", "2000", "same as --interval, as zk-locust names it")
-	fs.StringVar(&m.csv, "csv", "-", "CSV file, - for stdout (env ZK_LOCUST_ZK_METRICS_CSV)")
-	fs.StringVar(&m.csv, "zk-metrics-csv", "-", "same as --csv, as zk-locust names it")
-	fs.StringVar(&m.source, "source", "auto", "auto, admin (AdminServer monitor), mntr or prometheus")
-	fs.StringVar(&m.adminPort, "admin-port", strconv.Itoa(ensemble.DefaultAdminPort), "AdminServer port, one for all members or one per member in --hosts order: 8080,8081,... (env ZK_ADMIN_PORT)")
-	fs.StringVar(&m.promPort, "prometheus-port", strconv.Itoa(ensemble.DefaultPrometheusPort), "Prometheus provider port (metricsProvider.httpPort), one for all members or one per member")
-	m.srcFlag, m.adminFlag, m.promFlag = "source", "admin-port", "prometheus-port"
-	fs.DurationVar(&m.timeout, "timeout", 2*time.Second, "how long one member may take to answer a poll (at most the interval)")
-	fs.StringVar(&runTime, "run-time", "", "stop after this long: 90s, 10m, 1h30m or seconds (default: until SIGINT/SIGTERM)")
-	fs.StringVar(&runTime, "t", "", "short for --run-time")
+See doc/metrics.md.`, stdout, stderr)
+	fs.add(groupMetrics, metricsCommandSettings()...)
 	pos, err := fs.parse(args)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if len(pos) > 0 {
-		return fs.fail("unexpected argument %q: metrics takes only flags", pos[0])
+		return nil, fs.fail("unexpected argument %q: metrics takes only flags", pos[0])
 	}
-	collectFlag := "--interval"
+	o := &metricsOpts{}
+	// zk-locust's names win over ours when given; the environment counts only when
+	// neither flag is.
+	collect := fs.get("interval")
 	if fs.set("zk-metrics-collect") {
-		collectFlag = "--zk-metrics-collect"
+		collect = fs.get("zk-metrics-collect")
 	}
-	collectSet := fs.set("interval") || fs.set("zk-metrics-collect")
-	collect := m.collect
-	if v := os.Getenv("ZK_LOCUST_ZK_METRICS_COLLECT"); !collectSet && v != "" {
-		collect, collectFlag = v, "ZK_LOCUST_ZK_METRICS_COLLECT"
+	if o.metrics.interval, err = parseInterval(collect); err != nil {
+		return nil, fs.check(err)
 	}
-	interval, err := metricsInterval(fs, collectFlag, collect)
-	if err != nil {
-		return err
-	}
-	csvPath, csvWhat := m.csv, "--csv"
+	csv := fs.get("csv")
 	if fs.set("zk-metrics-csv") {
-		csvWhat = "--zk-metrics-csv"
+		csv = fs.get("zk-metrics-csv")
 	}
-	if v := os.Getenv("ZK_LOCUST_ZK_METRICS_CSV"); !fs.set("csv") && !fs.set("zk-metrics-csv") && v != "" {
-		csvPath, csvWhat = v, "ZK_LOCUST_ZK_METRICS_CSV"
-	}
-	var limit time.Duration
-	if runTime != "" {
-		if limit, err = metricsRunTime(runTime); err != nil {
-			return fs.fail("--run-time %q: want a duration such as 90s, 10m or 1h30m, or whole seconds", runTime)
+	o.metrics.csv, o.metrics.csvWhat = csv.Text, csv.Name()
+	if rt := fs.get("run-time"); rt.Text != "" {
+		if o.runTime, err = parseTimespan(rt.Text); err != nil || o.runTime <= 0 {
+			return nil, fs.check(rt.Bad())
 		}
 	}
-	h := envOr(fs, "hosts", "ZK_LOCUST_HOSTS", hosts)
-	hostsWhat := "--hosts"
-	if !fs.set("hosts") && h != "" {
-		hostsWhat = "ZK_LOCUST_HOSTS"
+	if err := o.metrics.parseEnsemble(fs, fs.get("hosts"), "source", "admin-port", "prometheus-port"); err != nil {
+		return nil, err
 	}
-	mp, err := m.setup(fs, interval, h, hostsWhat, csvPath, csvWhat, stdout)
+	to := fs.get("timeout")
+	if o.metrics.timeout, err = to.Duration(); err != nil {
+		return nil, fs.check(err)
+	}
+	return o, nil
+}
+
+func runMetrics(args []string, stdout, stderr io.Writer) error {
+	o, err := parseMetrics(args, stdout, stderr)
 	if err != nil {
 		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if limit > 0 {
+	if o.runTime > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, limit)
+		ctx, cancel = context.WithTimeout(ctx, o.runTime)
 		defer cancel()
 	}
+	mp, err := startMetrics(&o.metrics, stdout, func(line string) { fmt.Fprintf(stderr, "zkload metrics: %s\n", line) })
+	if err != nil {
+		fmt.Fprintf(stderr, "zkload metrics: %v\n", err)
+		return errUsage
+	}
 	fmt.Fprintf(stderr, "zkload metrics: polling %d member(s) every %s (source %s), CSV to %s\n",
-		len(mp.poller.Members()), interval, m.source, metricsCSVName(csvPath))
-	var pr metricsProgress
-	mp.start(func(s []ensemble.Sample) {
-		if line, ok := pr.line(s, mp.writer.Rows()); ok {
-			fmt.Fprintf(stderr, "zkload metrics: %s\n", line)
-		}
-	})
+		len(o.metrics.members), o.metrics.interval, o.metrics.sourceText, metricsCSVName(o.metrics.csv))
 	<-ctx.Done()
 	err = mp.stop()
-	fmt.Fprintf(stderr, "zkload metrics: stopped after %d poll(s), %d rows\n", pr.polls, mp.writer.Rows())
+	fmt.Fprintf(stderr, "zkload metrics: stopped after %d poll(s), %d rows\n", mp.progress.polls, mp.writer.Rows())
 	return err
 }
 
@@ -359,18 +252,4 @@ func metricsCSVName(p string) string {
 		return "stdout"
 	}
 	return p
-}
-
-// metricsRunTime parses a run time as Locust's -t: a duration (90s, 10m, 1h30m) or whole
-// seconds.
-func metricsRunTime(s string) (time.Duration, error) {
-	s = strings.TrimSpace(s)
-	if n, err := strconv.Atoi(s); err == nil && n > 0 {
-		return time.Duration(n) * time.Second, nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d <= 0 {
-		return 0, fmt.Errorf("bad run time %q", s)
-	}
-	return d, nil
 }

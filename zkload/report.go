@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/zkload/zkload/setting"
+
 	"github.com/zkload/zkload/reports"
 )
 
@@ -16,26 +18,34 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 			"distributions of every worker, ensemble metrics, run.json) into DIR/report.html (one\n"+
 			"self-contained file) and DIR/report.md with its figures in DIR/figures/. Several run\n"+
 			"directories give a comparison too. See doc/report.md.", stdout, stderr)
-	out := fs.String("out", "", "output directory (default: RUNDIR/report for one run, report for several)")
-	var labels labelList
-	fs.Var(&labels, "label", "a run directory's label in the comparison, once per RUNDIR in order (or comma-separated)")
+	fs.add(groupCommon,
+		&setting.Spec{Flag: "out", Arg: "DIR", Help: "output directory (default: RUNDIR/report for one run, report for several)"},
+		&setting.Spec{Flag: "label", Arg: "LABEL", Help: "a run directory's label in the comparison, once per RUNDIR in order (or comma-separated)"})
+	fs.repeatable("label")
 	dirs, err := fs.parse(args)
 	if err != nil {
 		return err
 	}
+	var labels []string
+	for _, l := range strings.FieldsFunc(fs.text("label"), func(r rune) bool { return r == ',' || r == '\n' }) {
+		if l = strings.TrimSpace(l); l != "" {
+			labels = append(labels, l)
+		}
+	}
+	out := fs.text("out")
 	if len(dirs) == 0 {
 		return fs.fail("want at least one run directory (see zkload report --help)")
 	}
 	if len(labels) > 0 && len(labels) != len(dirs) {
 		return fs.fail("--label given %d times for %d run directories: give one per directory", len(labels), len(dirs))
 	}
-	if *out == "" {
-		*out = "report"
+	if out == "" {
+		out = "report"
 		if len(dirs) == 1 {
-			*out = filepath.Join(dirs[0], "report")
+			out = filepath.Join(dirs[0], "report")
 		}
 	}
-	rep, err := reports.Generate(reports.Options{Dirs: dirs, Labels: labels, Out: *out})
+	rep, err := reports.Generate(reports.Options{Dirs: dirs, Labels: labels, Out: out})
 	if err != nil {
 		return err
 	}
@@ -49,20 +59,6 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 			fmt.Fprintf(stderr, "zkload report: %s: %s\n", rr.Run.Label, p)
 		}
 	}
-	fmt.Fprintf(stdout, "report: %s %s\n", filepath.Join(*out, "report.html"), filepath.Join(*out, "report.md"))
-	return nil
-}
-
-// labelList is a repeatable, comma-splitting string flag.
-type labelList []string
-
-func (l *labelList) String() string { return strings.Join(*l, ",") }
-
-func (l *labelList) Set(v string) error {
-	for _, s := range strings.Split(v, ",") {
-		if s = strings.TrimSpace(s); s != "" {
-			*l = append(*l, s)
-		}
-	}
+	fmt.Fprintf(stdout, "report: %s %s\n", filepath.Join(out, "report.html"), filepath.Join(out, "report.md"))
 	return nil
 }

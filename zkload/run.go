@@ -1,19 +1,16 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"io"
-	"regexp"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/zkload/zkload/boomer"
 	"github.com/zkload/zkload/boomer/wire"
-	"github.com/zkload/zkload/record"
+	"github.com/zkload/zkload/rundir"
+	"github.com/zkload/zkload/setting"
 	"github.com/zkload/zkload/stats/locuststats"
 )
 
@@ -21,169 +18,157 @@ import (
 // CONSOLE_STATS_INTERVAL_SEC), in report intervals of one second.
 const consoleEvery = 2
 
-func runRun(args []string, stdout, stderr io.Writer) (rerr error) {
-	fs := newFlagSet("run", "[flags] [user-class ...]",
+// runOptions are `zkload run`'s options.
+type runOptions struct {
+	harness     harnessOptions
+	workload    workloadOptions
+	users       int
+	spawnRate   float64
+	runTime     time.Duration // 0: until a signal
+	host        string
+	zkHosts     string // the ensemble, from --hosts, ZK_LOCUST_HOSTS or -H zk://...
+	csv         string
+	fullHistory bool
+	onlySummary bool
+	stopTimeout time.Duration
+	settings    map[string]string // for run.json
+	command     []string          // for run.json, secrets redacted
+	given       map[string]string // the raw --users, --spawn-rate and --run-time texts
+}
+
+func runSettings() []*setting.Spec {
+	return []*setting.Spec{
+		{Flag: "users", Short: "u", Default: "1", Arg: "N", Help: "number of users", Expect: "0 or more"},
+		{Flag: "spawn-rate", Short: "r", Default: "1", Arg: "RATE", Help: "users started per second", Expect: "a positive number of users per second"},
+		{Flag: "run-time", Short: "t", Arg: "TIME", Help: "stop after this long, e.g. 30s, 5m, 1h30m (default: until Ctrl-C)",
+			Expect: "a time span such as 30s, 5m or 1h30m"},
+		{Flag: "host", Short: "H", Arg: "HOST", Help: "host to load (e.g. http://127.0.0.1:8080 or zk://127.0.0.1:2181)"},
+		{Flag: "csv", Arg: "PREFIX", Help: "write PREFIX_stats.csv, PREFIX_stats_history.csv, PREFIX_failures.csv and PREFIX_exceptions.csv"},
+		{Flag: "csv-full-history", Bool: true, Help: "with --csv: a history row per request name too, with current percentiles"},
+		{Flag: "only-summary", Bool: true, Help: "print only the final summary, not the table every 2 s"},
+		{Flag: "stop-timeout", Default: "0", Arg: "SECONDS", Help: "seconds users may take to finish their task when the test ends", Expect: "seconds, 0 or more"},
+	}
+}
+
+func parseRun(args []string, stdout, stderr io.Writer) (*runOptions, *flagSet, error) {
+	fs := newFlagSet("run", "[options] [UserClass ...]",
 		`Runs the named user classes (all of zkload's classes when none is named) right here,
 without a Locust master, and reports as a headless Locust master would: its console
 tables while the test runs and at the end, and with --csv its four CSV files, with
 the same columns, formatting and numbers. SIGINT or SIGTERM ends the test early; the
 final CSV files and summary are still written. The exit code is 1 if any request
 failed or any task raised an exception, as Locust's.`, stdout, stderr)
-	var (
-		users        int
-		rateText     string
-		runTimeText  string
-		host         string
-		csvPrefix    = fs.String("csv", "", "write PREFIX_stats.csv, PREFIX_stats_history.csv, PREFIX_failures.csv and PREFIX_exceptions.csv")
-		fullHistory  = fs.Bool("csv-full-history", false, "with --csv: a history row per request name too, with current percentiles")
-		onlySummary  = fs.Bool("only-summary", false, "print only the final summary, not the table every 2 s")
-		stopTimeText = fs.String("stop-timeout", "0", "seconds users may take to finish their task when the test ends")
-		wl           workloadFlags
-		lf           logFlags
-		pf           profileFlags
-		sf           statsFlags
-		zm           metricsFlags // ensemble metrics, --zk-metrics-* (metrics.go)
-		rd           reportDirFlags
-	)
-	fs.IntVar(&users, "users", 1, "number of users")
-	fs.IntVar(&users, "u", 1, "short for --users")
-	fs.StringVar(&rateText, "spawn-rate", "1", "users started per second")
-	fs.StringVar(&rateText, "r", "1", "short for --spawn-rate")
-	fs.StringVar(&runTimeText, "run-time", "", "stop after this long, e.g. 30s, 5m, 1h30m (default: until Ctrl-C)")
-	fs.StringVar(&runTimeText, "t", "", "short for --run-time")
-	fs.StringVar(&host, "host", "", "host to load (e.g. http://127.0.0.1:8080 or zk://127.0.0.1:2181)")
-	fs.StringVar(&host, "H", "", "short for --host")
-	wl.register(fs)
-	lf.register(fs)
-	pf.register(fs)
-	sf.register(fs)
-	zm.registerWorker(fs)
-	rd.register(fs, "Locust's CSVs (locust_*.csv), the extended statistics, the ensemble's metrics, the output (zkload.log) and run.json, then the report")
+	fs.add(groupCommon, runSettings()...)
+	fs.add(groupCommon, commonSettings()...)
+	addWorkloadSettings(fs)
+	fs.add(groupStats, statsSettings()...)
+	fs.add(groupMetrics, metricsSettings()...)
+	fs.add(groupRunDir, reportDirSettings("Locust's CSVs (locust_*.csv), the extended statistics, the ensemble's metrics, the output (zkload.log) and run.json, then the report")...)
 	names, err := fs.parse(args)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	stopProfile, err := pf.start(fs)
-	if err != nil {
-		return err
+	o := &runOptions{host: fs.text("host"), command: append([]string{"zkload", "run"}, redactArgs(args)...)}
+	hosts := fs.get("hosts")
+	o.zkHosts = hosts.Text
+	if o.zkHosts == "" && strings.HasPrefix(o.host, "zk://") {
+		o.zkHosts = strings.TrimPrefix(o.host, "zk://")
+		hosts = setting.Value{Spec: &setting.Spec{Flag: "host"}, Text: o.zkHosts, Source: setting.FromFlag}
 	}
-	defer stopProfile()
-	zkHosts := envOr(fs, "hosts", "ZK_LOCUST_HOSTS", *wl.zk.vals["hosts"])
-	if zkHosts == "" && strings.HasPrefix(host, "zk://") {
-		zkHosts = strings.TrimPrefix(host, "zk://")
+	h := &o.harness
+	if err := h.reportDir.parse(fs); err != nil {
+		return nil, nil, err
 	}
-	var ri *runInfo
-	ran := false // the test ran: the directory gets its report
-	if rd.dir != "" {
-		if err := rd.prepare(fs, nil); err != nil {
-			return err
-		}
-		defaultFlag(fs, "csv", "", rd.path("locust"))
-		defaultFlag(fs, "stats-collect", "LOCUST_EXTRA_STATS_COLLECT", "1000")
-		defaultFlag(fs, "stats-csv", "LOCUST_EXTRA_STATS_CSV", rd.path("ext_stats.csv"))
-		defaultFlag(fs, "stats-distrib", "LOCUST_EXTRA_STATS_DISTRIB", rd.path("ext_distrib.jsonl"))
-		if zkHosts != "" {
-			defaultFlag(fs, "zk-metrics-collect", "ZK_LOCUST_ZK_METRICS_COLLECT", "1000")
-			defaultFlag(fs, "zk-metrics-csv", "ZK_LOCUST_ZK_METRICS_CSV", rd.path("zk_metrics.csv"))
-		}
-		logFile, err := rd.openLog(fs, "zkload.log")
-		if err != nil {
-			return err
-		}
-		defer logFile.Close()
-		both := &syncWriter{w: logFile}
-		stdout, stderr = io.MultiWriter(stdout, both), io.MultiWriter(stderr, both)
-		fs.stdout, fs.stderr = stdout, stderr
-		ri = &runInfo{Command: append([]string{"zkload", "run"}, redactArgs(args)...), Start: rfc3339(time.Now()),
-			Ensemble: zkHosts, Tests: names, Settings: flagSettings(fs), Versions: map[string]string{}}
-		defer func() {
-			if !ran && errors.Is(rerr, errUsage) {
-				logFile.Close()
-				rd.undo() // bad flags: nothing ran
-				return
-			}
-			// After a failed start too: the directory says what was tried.
-			ri.End = rfc3339(time.Now())
-			code := 0
-			if rerr != nil {
-				code = map[bool]int{true: 2, false: 1}[errors.Is(rerr, errUsage)]
-			}
-			ri.Exit = &code
-			if err := ri.Write(rd.path("run.json")); err != nil {
-				fmt.Fprintf(stderr, "zkload run: --report-dir: %v\n", err)
-			}
-			if ran {
-				generateReport(rd.dir, stdout, stderr)
-			}
-		}()
-	}
-	log, err := lf.logger(fs)
-	if err != nil {
-		return err
-	}
-	if users < 0 {
-		return fs.fail("--users %d: want 0 or more", users)
-	}
-	rate, err := strconv.ParseFloat(rateText, 64)
-	if err != nil || !(rate > 0) || rate > 1e9 {
-		return fs.fail("--spawn-rate %q: want a positive number of users per second", rateText)
-	}
-	var runTime time.Duration
-	if runTimeText != "" {
-		if runTime, err = parseTimespan(runTimeText); err != nil || runTime <= 0 {
-			return fs.fail("--run-time %q: want a time span such as 30s, 5m or 1h30m", runTimeText)
+	if d := h.reportDir.dir; d != "" {
+		// Every output in the directory, unless given elsewhere.
+		fs.setDefault("csv", joinPath(d, rundir.LocustPrefix("")))
+		fs.setDefault("stats-collect", "1000")
+		fs.setDefault("stats-csv", joinPath(d, rundir.Name(rundir.ExtStats, "", "")))
+		fs.setDefault("stats-distrib", joinPath(d, rundir.Name(rundir.ExtDistrib, "", "")))
+		if o.zkHosts != "" {
+			fs.setDefault("zk-metrics-collect", "1000")
+			fs.setDefault("zk-metrics-csv", joinPath(d, rundir.Name(rundir.ZKMetrics, "", "")))
 		}
 	}
-	stopSecs, err := strconv.ParseFloat(*stopTimeText, 64)
-	if err != nil || stopSecs < 0 || stopSecs > 1e6 {
-		return fs.fail("--stop-timeout %q: want seconds, 0 or more", *stopTimeText)
+	if err := h.common.parse(fs); err != nil {
+		return nil, nil, err
 	}
-	if *fullHistory && *csvPrefix == "" {
-		return fs.fail("--csv-full-history needs --csv PREFIX")
+	if o.users, err = fs.get("users").Int(0, 1<<31-1); err != nil {
+		return nil, nil, fs.fail("--users %s: want 0 or more", fs.text("users"))
 	}
-	if err := wl.validate(fs); err != nil {
-		return err
+	rate := fs.get("spawn-rate")
+	if o.spawnRate, err = rate.Float(1e-300, 1e9); err != nil {
+		return nil, nil, fs.check(err)
 	}
-	classes, err := selectClasses(fs, wl.classes(), names)
-	if err != nil {
-		return err
-	}
-	zmHosts := envOr(fs, "hosts", "ZK_LOCUST_HOSTS", *wl.zk.vals["hosts"])
-	if zmHosts == "" {
-		zmHosts = zkHosts // from -H zk://...
-	}
-	zmPoll, err := zm.workerMetrics(fs, zmHosts, log)
-	if err != nil {
-		return err
-	}
-	defer zmPoll.stopLogging(log)
-	if ri != nil {
-		ri.Tests = classNames(classes)
-		ri.Settings["users"], ri.Settings["spawn_rate"], ri.Settings["run_time"] = strconv.Itoa(users), rateText, runTimeText
-		ri.Settings["host"], ri.Settings["classes"], ri.Settings["hosts"] = host, strings.Join(ri.Tests, " "), zkHosts
-		ri.Versions = versions(zkHosts, false)
-		if err := ri.Write(rd.path("run.json")); err != nil {
-			return fs.fail("--report-dir %q: %v", rd.dir, err)
+	if rt := fs.get("run-time"); rt.Text != "" {
+		if o.runTime, err = parseTimespan(rt.Text); err != nil || o.runTime <= 0 {
+			return nil, nil, fs.check(rt.Bad())
 		}
 	}
-	var running atomic.Int64
-	col, err := sf.collector(fs, "local", func() int { return int(running.Load()) }, log)
+	stopSecs, err := fs.get("stop-timeout").Float(0, 1e6)
 	if err != nil {
-		return err
+		return nil, nil, fs.check(err)
 	}
-	var sink record.Sink // extended statistics, when on
-	if col != nil {
-		sink = col
-		defer col.Close() // after an early return; the normal exit closes it below
+	o.stopTimeout = time.Duration(stopSecs * float64(time.Second))
+	o.csv = fs.text("csv")
+	if o.fullHistory, err = fs.flag("csv-full-history"); err != nil {
+		return nil, nil, fs.check(err)
 	}
+	if o.onlySummary, err = fs.flag("only-summary"); err != nil {
+		return nil, nil, fs.check(err)
+	}
+	if o.fullHistory && o.csv == "" {
+		return nil, nil, fs.fail("--csv-full-history needs --csv PREFIX")
+	}
+	if err := o.workload.parse(fs, names); err != nil {
+		return nil, nil, err
+	}
+	if err := h.metrics.parseWorker(fs, hosts); err != nil {
+		return nil, nil, err
+	}
+	if err := h.stats.parse(fs); err != nil {
+		return nil, nil, err
+	}
+	o.settings = flagSettings(fs)
+	o.settings["users"], o.settings["spawn_rate"], o.settings["run_time"] = fs.text("users"), rate.Text, fs.text("run-time")
+	o.settings["host"], o.settings["classes"], o.settings["hosts"] = o.host, strings.Join(classNames(o.workload.classes), " "), o.zkHosts
+	return o, fs, nil
+}
 
+func runRun(args []string, stdout, stderr io.Writer) error {
+	o, _, err := parseRun(args, stdout, stderr)
+	if err != nil {
+		return err
+	}
+	return o.run(stdout, stderr)
+}
+
+// run runs the test and reports as a headless master does.
+func (o *runOptions) run(stdout, stderr io.Writer) error {
+	var info *rundir.RunInfo
+	if o.harness.reportDir.dir != "" {
+		info = &rundir.RunInfo{Command: o.command, Start: rfc3339(time.Now()), Ensemble: o.zkHosts,
+			Tests: classNames(o.workload.classes), Settings: o.settings, Versions: versions(o.zkHosts, false)}
+	}
+	h, err := startHarness("run", &o.harness, info, rundir.Info, nil, stdout, stderr)
+	if err != nil {
+		return err
+	}
+	stdout, stderr = h.stdout, h.stderr
+	h.afterInfo = func() { generateReport(o.harness.reportDir.dir, stdout, stderr) }
+	log := h.log
+
+	var running atomic.Int64
+	sink, err := h.newCollector("local", func() int { return int(running.Load()) })
+	if err != nil {
+		return err
+	}
 	st := locuststats.New(nil)
 	var csvOut *locuststats.CSV
-	if *csvPrefix != "" {
-		if csvOut, err = locuststats.CreateCSV(*csvPrefix, *fullHistory); err != nil {
-			return fs.fail("--csv %q: %v", *csvPrefix, err)
+	if o.csv != "" {
+		if csvOut, err = locuststats.CreateCSV(o.csv, o.fullHistory); err != nil {
+			return h.fail(fmt.Errorf("--csv %q: %w", o.csv, err))
 		}
-		defer csvOut.Close() // after an early return; the normal exit closes it below
 	}
 	var csvErr error
 	writeCSV := func() {
@@ -195,31 +180,22 @@ failed or any task raised an exception, as Locust's.`, stdout, stderr)
 			log.Error("writing the CSV files", "err", err)
 		}
 	}
-
-	ctx, stop := signalContext(stderr, "run")
+	ctx, stop := h.begin()
 	defer stop()
-	if col != nil {
-		col.Start(context.Background()) // stopped by Close, after the final report
-	}
 	reports := 0
 	err = boomer.RunLocal(ctx, boomer.LocalOptions{
-		Classes: classes, Users: users, SpawnRate: rate, RunTime: runTime, Host: host,
-		StopTimeout: time.Duration(stopSecs * float64(time.Second)), Sink: sink, Logger: log,
+		Classes: o.workload.classes, Users: o.users, SpawnRate: o.spawnRate, RunTime: o.runTime, Host: o.host,
+		StopTimeout: o.stopTimeout, Sink: sink, Logger: log,
 		OnReport: func(r wire.StatsReport) {
 			running.Store(int64(r.UserCount))
 			st.Add(&r)
 			writeCSV()
-			if reports++; !*onlySummary && reports%consoleEvery == 0 {
+			if reports++; !o.onlySummary && reports%consoleEvery == 0 {
 				st.WriteStats(stdout, true)
 			}
 		},
 		OnException: func(e wire.Exception) { st.AddException(e, "local") },
 	})
-	if err != nil {
-		return fs.fail("%v", err)
-	}
-	ran = true
-	zmPoll.stopLogging(log)
 	// The last report came after every user stopped: the final files hold everything.
 	running.Store(0)
 	writeCSV()
@@ -228,47 +204,29 @@ failed or any task raised an exception, as Locust's.`, stdout, stderr)
 			csvErr = cerr
 		}
 	}
-	if col != nil {
-		if cerr := col.Close(); cerr != nil {
-			log.Error("extended stats", "err", cerr)
-			if csvErr == nil {
-				csvErr = cerr
-			}
-		}
+	if err != nil {
+		return h.fail(err) // bad options only: nothing ran
+	}
+	if serr := h.stopSources(); serr != nil && csvErr == nil {
+		csvErr = serr
 	}
 	if err := st.WriteSummary(stdout); err != nil {
-		return err
+		return h.finish(err)
 	}
 	if csvErr != nil {
-		return fmt.Errorf("--csv %s: %w", *csvPrefix, csvErr)
+		return h.finish(fmt.Errorf("--csv %s: %w", o.csv, csvErr))
 	}
 	requests, failures, exceptions := st.Totals()
 	if failures > 0 || exceptions > 0 {
-		return fmt.Errorf("%d of %d requests failed, %d distinct exceptions (exit code 1, as Locust's)", failures, requests, exceptions)
+		return h.finish(fmt.Errorf("%d of %d requests failed, %d distinct exceptions (exit code 1, as Locust's)", failures, requests, exceptions))
 	}
-	return nil
+	return h.finish(nil)
 }
 
-var timespanRx = regexp.MustCompile(`^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$`)
-
-// parseTimespan reads a time span as Locust's -t does: plain seconds ("90") or
-// hours, minutes and seconds ("1h30m", "5m", "20s"); Go durations work too.
-func parseTimespan(s string) (time.Duration, error) {
-	if n, err := strconv.Atoi(s); err == nil {
-		return time.Duration(n) * time.Second, nil
+// joinPath is a file's path in the run directory.
+func joinPath(dir, name string) string {
+	if dir == "" {
+		return name
 	}
-	if m := timespanRx.FindStringSubmatch(s); m != nil && s != "" {
-		var d time.Duration
-		for i, unit := range []time.Duration{time.Hour, time.Minute, time.Second} {
-			if m[i+1] != "" {
-				n, err := strconv.Atoi(m[i+1])
-				if err != nil {
-					return 0, err
-				}
-				d += time.Duration(n) * unit
-			}
-		}
-		return d, nil
-	}
-	return time.ParseDuration(s)
+	return strings.TrimRight(dir, "/") + "/" + name
 }

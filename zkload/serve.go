@@ -11,20 +11,23 @@ import (
 	"os/signal"
 	"sync/atomic"
 	"syscall"
+
+	"github.com/zkload/zkload/setting"
 )
 
 func runServe(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("serve", "[flags]",
+	fs := newFlagSet("serve", "[options]",
 		`Serves a tiny HTTP target for trying zkload: every path answers 200 "ok" and the
 requests are counted. It prints the address it listens on, and the number of requests
 it served when it stops (SIGINT/SIGTERM).`, stdout, stderr)
-	listen := fs.String("listen", "127.0.0.1:0", "address to listen on")
-	if _, err := fs.parse(args); err != nil {
+	fs.add(groupCommon, &setting.Spec{Flag: "listen", Default: "127.0.0.1:0", Arg: "ADDR", Help: "address to listen on"})
+	if err := fs.parseFlagsOnly(args); err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", *listen)
+	listen := fs.text("listen")
+	ln, err := net.Listen("tcp", listen)
 	if err != nil {
-		return fs.fail("--listen %q: %v", *listen, err)
+		return fs.fail("--listen %q: %v", listen, err)
 	}
 	var served atomic.Int64
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

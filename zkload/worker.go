@@ -1,195 +1,166 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"io"
-	"os"
-	"strconv"
+	"regexp"
 	"strings"
 	"time"
 
 	"github.com/zkload/zkload/boomer"
-	"github.com/zkload/zkload/record"
+	"github.com/zkload/zkload/rundir"
+	"github.com/zkload/zkload/setting"
 )
 
-func runWorker(args []string, stdout, stderr io.Writer) (rerr error) {
-	fs := newFlagSet("worker", "[flags] [user-class ...]",
+// workerOptions are `zkload worker`'s options.
+type workerOptions struct {
+	harness       harnessOptions
+	workload      workloadOptions
+	nodeID        string
+	masterHost    string
+	masterPort    int
+	masterTimeout time.Duration
+	waitAfterStop time.Duration
+	host          string
+	zkHosts       string
+	settings      map[string]string // for the run information
+	command       []string
+}
+
+func workerSettings() []*setting.Spec {
+	return []*setting.Spec{
+		{Flag: "master-host", Env: "LOCUST_MASTER_NODE_HOST", Default: "127.0.0.1", Arg: "HOST", Help: "host or address of the Locust master"},
+		{Flag: "master-port", Env: "LOCUST_MASTER_NODE_PORT", Default: "5557", Arg: "PORT", Help: "port of the Locust master", Expect: "a TCP port, 1-65535"},
+		{Flag: "master-timeout", Default: "60s", Arg: "DURATION", Help: "re-register after this long without heartbeats from a master that sends them (Locust 2.19+)",
+			Expect: "a positive duration such as 60s"},
+		{Flag: "host", Short: "H", Arg: "HOST", Help: "host to load; overrides the master's -H"},
+		{Env: "LOCUST_WORKER_ADDITIONAL_WAIT_BEFORE_READY_AFTER_STOP", Arg: "SECONDS", Default: "0",
+			Help: "seconds to wait after a stop before reporting ready again (as Locust's workers)", Expect: "whole seconds, 0 or more"},
+	}
+}
+
+func parseWorker(args []string, stdout, stderr io.Writer) (*workerOptions, error) {
+	fs := newFlagSet("worker", "[options] [UserClass ...]",
 		`Connects to a Locust master and runs the users it dispatches to the named user
 classes (all of zkload's classes when none is named). The master's locustfile must
-declare classes of the same names: see "zkload locustfile".
-
-Environment: LOCUST_MASTER_NODE_HOST, LOCUST_MASTER_NODE_PORT (as Locust's workers),
-LOCUST_WORKER_ADDITIONAL_WAIT_BEFORE_READY_AFTER_STOP (seconds).`, stdout, stderr)
-	var (
-		masterHost    = fs.String("master-host", "127.0.0.1", "host or address of the Locust master (env LOCUST_MASTER_NODE_HOST)")
-		masterPort    = fs.String("master-port", "5557", "port of the Locust master (env LOCUST_MASTER_NODE_PORT)")
-		host          string
-		masterTimeout = fs.Duration("master-timeout", 60*time.Second, "re-register after this long without heartbeats from a master that sends them (Locust 2.19+)")
-		wl            workloadFlags
-		lf            logFlags
-		pf            profileFlags
-		sf            statsFlags
-	)
-	fs.StringVar(&host, "host", "", "host to load; overrides the master's -H")
-	fs.StringVar(&host, "H", "", "short for --host")
-	wl.register(fs)
-	lf.register(fs)
-	pf.register(fs)
-	sf.register(fs)
-	var zm metricsFlags // ensemble metrics, --zk-metrics-* (metrics.go)
-	zm.registerWorker(fs)
-	var rd reportDirFlags
-	rd.register(fs, "this worker's extended statistics, ensemble metrics, output and run information, named by its node id (ext_stats_<id>.csv, ...; several workers may share it)")
+declare classes of the same names: see "zkload locustfile".`, stdout, stderr)
+	fs.add(groupWorker, workerSettings()...)
+	fs.add(groupCommon, commonSettings()...)
+	addWorkloadSettings(fs)
+	fs.add(groupStats, statsSettings()...)
+	fs.add(groupMetrics, metricsSettings()...)
+	fs.add(groupRunDir, reportDirSettings("this worker's extended statistics, ensemble metrics, output and run information, named by its node id (ext_stats_<id>.csv, ...; several workers may share it)")...)
 	names, err := fs.parse(args)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	stopProfile, err := pf.start(fs)
-	if err != nil {
-		return err
+	o := &workerOptions{host: fs.text("host"), command: append([]string{"zkload", "worker"}, redactArgs(args)...)}
+	if o.nodeID, err = boomer.NewNodeID(); err != nil {
+		return nil, err
 	}
-	defer stopProfile()
-	nodeID, err := boomer.NewNodeID()
-	if err != nil {
-		return err
+	hosts := fs.get("hosts")
+	o.zkHosts = hosts.Text
+	h := &o.harness
+	if err := h.reportDir.parse(fs); err != nil {
+		return nil, err
 	}
-	zkHosts := envOr(fs, "hosts", "ZK_LOCUST_HOSTS", *wl.zk.vals["hosts"])
-	var ri *runInfo
-	started := false // the flags were good: the worker ran
-	if rd.dir != "" {
-		// Workers may share the directory: each names its files with its node id, and
-		// refuses only files it would overwrite (and a finished run's run.json).
-		tag := fileTag(nodeID)
-		stName, distName, zmName := "ext_stats_"+tag+".csv", "ext_distrib_"+tag+".jsonl", "zk_metrics_"+tag+".csv"
-		logName, infoName := "worker_"+tag+".log", "worker_"+tag+".json"
-		if err := rd.prepare(fs, []string{stName, distName, zmName, logName, infoName}); err != nil {
-			return err
-		}
-		defaultFlag(fs, "stats-collect", "LOCUST_EXTRA_STATS_COLLECT", "1000")
-		defaultFlag(fs, "stats-csv", "LOCUST_EXTRA_STATS_CSV", rd.path(stName))
-		defaultFlag(fs, "stats-distrib", "LOCUST_EXTRA_STATS_DISTRIB", rd.path(distName))
-		if zkHosts != "" {
-			defaultFlag(fs, "zk-metrics-collect", "ZK_LOCUST_ZK_METRICS_COLLECT", "1000")
-			defaultFlag(fs, "zk-metrics-csv", "ZK_LOCUST_ZK_METRICS_CSV", rd.path(zmName))
-		}
-		logFile, err := rd.openLog(fs, logName)
-		if err != nil {
-			return err
-		}
-		defer logFile.Close()
-		both := &syncWriter{w: logFile}
-		stdout, stderr = io.MultiWriter(stdout, both), io.MultiWriter(stderr, both)
-		fs.stdout, fs.stderr = stdout, stderr
-		ri = &runInfo{Command: append([]string{"zkload", "worker"}, redactArgs(args)...), Start: rfc3339(time.Now()),
-			Ensemble: zkHosts, Tests: names, Settings: flagSettings(fs), Versions: map[string]string{}, NodeID: nodeID}
-		defer func() {
-			if !started && errors.Is(rerr, errUsage) {
-				logFile.Close()
-				for _, n := range []string{stName, distName, zmName, logName, infoName} {
-					os.Remove(rd.path(n)) // bad flags: nothing ran
-				}
-				return
-			}
-			ri.End = rfc3339(time.Now())
-			code := 0
-			if rerr != nil {
-				code = 1
-			}
-			ri.Exit = &code
-			if err := ri.Write(rd.path(infoName)); err != nil {
-				fmt.Fprintf(stderr, "zkload worker: --report-dir: %v\n", err)
-			}
-		}()
-	}
-	log, err := lf.logger(fs)
-	if err != nil {
-		return err
-	}
-	mh := envOr(fs, "master-host", "LOCUST_MASTER_NODE_HOST", *masterHost)
-	mpText := envOr(fs, "master-port", "LOCUST_MASTER_NODE_PORT", *masterPort)
-	what := "--master-port"
-	if !fs.set("master-port") && os.Getenv("LOCUST_MASTER_NODE_PORT") != "" {
-		what = "LOCUST_MASTER_NODE_PORT"
-	}
-	mp, err := parsePort(fs, what, mpText)
-	if err != nil {
-		return err
-	}
-	if *masterTimeout <= 0 {
-		return fs.fail("--master-timeout %s: want a positive duration such as 60s", *masterTimeout)
-	}
-	var extraWait time.Duration
-	if v := os.Getenv("LOCUST_WORKER_ADDITIONAL_WAIT_BEFORE_READY_AFTER_STOP"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			return fs.fail("LOCUST_WORKER_ADDITIONAL_WAIT_BEFORE_READY_AFTER_STOP %q: want whole seconds, 0 or more", v)
-		}
-		extraWait = time.Duration(n) * time.Second
-	}
-	if err := wl.validate(fs); err != nil {
-		return err
-	}
-	classes, err := selectClasses(fs, wl.classes(), names)
-	if err != nil {
-		return err
-	}
-	zmPoll, err := zm.workerMetrics(fs, zkHosts, log)
-	if err != nil {
-		return err
-	}
-	defer zmPoll.stopLogging(log)
-	if ri != nil {
-		ri.Tests = classNames(classes)
-		ri.Settings["classes"], ri.Settings["hosts"], ri.Settings["master"] = strings.Join(ri.Tests, " "), zkHosts, fmt.Sprintf("%s:%d", mh, mp)
-		ri.Versions = versions(zkHosts, false)
-		if err := ri.Write(rd.path("worker_" + fileTag(nodeID) + ".json")); err != nil {
-			return fs.fail("--report-dir %q: %v", rd.dir, err)
+	if d := h.reportDir.dir; d != "" {
+		// Workers may share the directory: each names its files with its node id.
+		tag := workerTag(o.nodeID)
+		fs.setDefault("stats-collect", "1000")
+		fs.setDefault("stats-csv", joinPath(d, rundir.Name(rundir.ExtStats, "", tag)))
+		fs.setDefault("stats-distrib", joinPath(d, rundir.Name(rundir.ExtDistrib, "", tag)))
+		if o.zkHosts != "" {
+			fs.setDefault("zk-metrics-collect", "1000")
+			fs.setDefault("zk-metrics-csv", joinPath(d, rundir.Name(rundir.ZKMetrics, "", tag)))
 		}
 	}
-	started = true
+	if err := h.common.parse(fs); err != nil {
+		return nil, err
+	}
+	o.masterHost = fs.text("master-host")
+	if o.masterPort, err = fs.get("master-port").Port(); err != nil {
+		return nil, fs.check(err)
+	}
+	if o.masterTimeout, err = fs.get("master-timeout").Duration(); err != nil {
+		return nil, fs.check(err)
+	}
+	wait, err := fs.get("LOCUST_WORKER_ADDITIONAL_WAIT_BEFORE_READY_AFTER_STOP").Int(0, 1<<31-1)
+	if err != nil {
+		return nil, fs.check(err)
+	}
+	o.waitAfterStop = time.Duration(wait) * time.Second
+	if err := o.workload.parse(fs, names); err != nil {
+		return nil, err
+	}
+	if err := h.metrics.parseWorker(fs, hosts); err != nil {
+		return nil, err
+	}
+	if err := h.stats.parse(fs); err != nil {
+		return nil, err
+	}
+	o.settings = flagSettings(fs)
+	o.settings["classes"], o.settings["hosts"] = strings.Join(classNames(o.workload.classes), " "), o.zkHosts
+	o.settings["master"] = fmt.Sprintf("%s:%d", o.masterHost, o.masterPort)
+	return o, nil
+}
+
+func runWorker(args []string, stdout, stderr io.Writer) error {
+	o, err := parseWorker(args, stdout, stderr)
+	if err != nil {
+		return err
+	}
+	return o.run(stdout, stderr)
+}
+
+// run connects to the master and runs what it dispatches until quit or a signal.
+func (o *workerOptions) run(stdout, stderr io.Writer) error {
+	var info *rundir.RunInfo
+	var mine []string
+	tag := workerTag(o.nodeID)
+	if o.harness.reportDir.dir != "" {
+		info = &rundir.RunInfo{Command: o.command, Start: rfc3339(time.Now()), Ensemble: o.zkHosts,
+			Tests: classNames(o.workload.classes), Settings: o.settings, Versions: versions(o.zkHosts, false), NodeID: o.nodeID}
+		mine = rundir.WorkerFiles(tag)
+	}
+	h, err := startHarness("worker", &o.harness, info, rundir.Name(rundir.WorkerInfo, "", tag), mine, stdout, stderr)
+	if err != nil {
+		return err
+	}
 	var w *boomer.Worker
-	col, err := sf.collector(fs, nodeID, func() int {
+	sink, err := h.newCollector(o.nodeID, func() int {
 		if w == nil {
 			return 0
 		}
 		return w.UserCount()
-	}, log)
-	if err != nil {
-		return err
-	}
-	var sink record.Sink // extended statistics, when on
-	if col != nil {
-		sink = col
-		defer col.Close() // after an early return; the normal exit closes it below
-	}
-	w, err = boomer.NewWorker(boomer.WorkerOptions{
-		NodeID:        nodeID,
-		Sink:          sink,
-		MasterHost:    mh,
-		MasterPort:    mp,
-		Classes:       classes,
-		Host:          host,
-		Logger:        log,
-		MasterTimeout: *masterTimeout,
-		WaitAfterStop: extraWait,
 	})
 	if err != nil {
 		return err
 	}
-	ctx, stop := signalContext(stderr, "worker")
+	w, err = boomer.NewWorker(boomer.WorkerOptions{
+		NodeID: o.nodeID, Sink: sink, MasterHost: o.masterHost, MasterPort: o.masterPort,
+		Classes: o.workload.classes, Host: o.host, Logger: h.log,
+		MasterTimeout: o.masterTimeout, WaitAfterStop: o.waitAfterStop,
+	})
+	if err != nil {
+		return h.fail(err)
+	}
+	ctx, stop := h.begin()
 	defer stop()
-	if col == nil {
-		return w.Run(ctx)
+	return h.finish(w.Run(ctx))
+}
+
+var tagRx = regexp.MustCompile(`[^A-Za-z0-9-]+`)
+
+// workerTag makes a node id usable in file names: only letters, digits, "-" and "_".
+func workerTag(nodeID string) string {
+	host, id, _ := strings.Cut(nodeID, "_")
+	if len(id) > 8 {
+		id = id[:8]
 	}
-	col.Start(context.Background()) // stopped by Close, after the final report
-	err = w.Run(ctx)
-	if cerr := col.Close(); cerr != nil {
-		log.Error("extended stats", "err", cerr)
-		if err == nil {
-			err = cerr
-		}
+	tag := tagRx.ReplaceAllString(host, "-")
+	if id != "" {
+		tag += "_" + id
 	}
-	return err
+	return tag
 }
