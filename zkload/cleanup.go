@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -10,17 +9,8 @@ import (
 	"github.com/zkload/zkload/tasks/zookeeper"
 )
 
-func runCleanup(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("cleanup", "[options]",
-		`Deletes what the ZooKeeper workloads leave behind: the pseudo-root (default /kl)
-and everything under it (shared keys c-*, leftover d-* and sequential nodes), and nothing
-else. Refuses "/" and /zookeeper. The ensemble and credentials are the workers' settings:
---hosts or ZK_LOCUST_HOSTS, --pseudo-root or ZK_LOCUST_PSEUDO_ROOT, --digest, ...`, stdout, stderr)
+func runCleanup(fs *flagSet, _ []string) error {
 	w := zookeeper.Workload{}
-	fs.add(w.Name()+groupWorkload, w.Settings()...)
-	if err := fs.parseFlagsOnly(args); err != nil {
-		return err
-	}
 	l := fs.layers()
 	if err := w.Check(l); err != nil {
 		return fs.check(err)
@@ -34,7 +24,7 @@ else. Refuses "/" and /zookeeper. The ensemble and credentials are the workers' 
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	_, err = zookeeper.Cleanup(ctx, s, stderr, nil)
+	_, err = zookeeper.Cleanup(ctx, s, fs.stderr, nil)
 	return err
 }
 

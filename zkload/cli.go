@@ -28,6 +28,7 @@ const (
 type flagSet struct {
 	name, synopsis, about string
 	stdout, stderr        io.Writer
+	args                  []string // the command line, as given
 
 	specs   []*setting.Spec
 	byName  map[string]*setting.Spec
@@ -71,6 +72,7 @@ func (fs *flagSet) repeatable(name string) { fs.repeats[name] = true }
 // the flags). Bad flags give one line on stderr and errUsage; --help prints the help
 // and returns flag.ErrHelp.
 func (fs *flagSet) parse(args []string) ([]string, error) {
+	fs.args = args
 	set := flag.NewFlagSet("zkload "+fs.name, flag.ContinueOnError)
 	set.SetOutput(io.Discard)
 	set.Usage = func() {}
@@ -133,15 +135,6 @@ func (fs *flagSet) parse(args []string) ([]string, error) {
 		pos = append(pos, args[0])
 		args = args[1:]
 	}
-}
-
-// parseFlagsOnly parses a command line that takes no positional arguments.
-func (fs *flagSet) parseFlagsOnly(args []string) error {
-	pos, err := fs.parse(args)
-	if err == nil && len(pos) > 0 {
-		err = fs.fail("unexpected argument %q: %s takes only options (see zkload %s --help)", pos[0], fs.name, fs.name)
-	}
-	return err
 }
 
 // boolFlag is a flag without a value (--force), recorded as "true" or its =value.

@@ -10,22 +10,88 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/pprof"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/zkload/zkload/record"
 	"github.com/zkload/zkload/rundir"
+	"github.com/zkload/zkload/setting"
 	"github.com/zkload/zkload/stats"
 )
 
 // harnessOptions are what `zkload run` and `zkload worker` both set up around their
 // users.
 type harnessOptions struct {
+	cmd       string // "run" or "worker"
 	common    commonOptions
 	stats     statsOptions
 	metrics   metricsOptions
 	reportDir reportDirOptions
+	workload  workloadOptions
+	zkHosts   string            // the ensemble the command knows of itself ("" if none)
+	settings  map[string]string // for run.json
+	command   []string          // for run.json, secrets redacted
+}
+
+// defineHarness adds what run and worker share: logging, the workloads, extended
+// statistics, ensemble metrics and the run directory (whose help says what it holds).
+func defineHarness(fs *flagSet, reportDirWhat string) {
+	fs.add(groupCommon, commonSettings()...)
+	addWorkloadSettings(fs)
+	fs.add(groupStats, statsSettings()...)
+	fs.add(groupMetrics, metricsSettings()...)
+	fs.add(groupRunDir, reportDirSettings(reportDirWhat)...)
+}
+
+// parse reads the run directory and logging settings. With a run directory, every
+// output goes into it unless given elsewhere: the extended statistics and the
+// ensemble's metrics (when the ensemble is known), named for the worker (tag; "" for
+// zkload run, whose directory is its own).
+func (o *harnessOptions) parse(fs *flagSet, cmd, zkHosts, tag string) error {
+	o.cmd, o.zkHosts = cmd, zkHosts
+	o.command = append([]string{"zkload", cmd}, redactArgs(fs.args)...)
+	if err := o.reportDir.parse(fs); err != nil {
+		return err
+	}
+	if d := o.reportDir.dir; d != "" {
+		fs.setDefault("stats-collect", "1000")
+		fs.setDefault("stats-csv", joinPath(d, rundir.Name(rundir.ExtStats, "", tag)))
+		fs.setDefault("stats-distrib", joinPath(d, rundir.Name(rundir.ExtDistrib, "", tag)))
+		if zkHosts != "" {
+			fs.setDefault("zk-metrics-collect", "1000")
+			fs.setDefault("zk-metrics-csv", joinPath(d, rundir.Name(rundir.ZKMetrics, "", tag)))
+		}
+	}
+	return o.common.parse(fs)
+}
+
+// parseTest reads the user classes (named on the command line), then the extended
+// statistics and ensemble metrics settings; hosts is the ensemble the command knows of
+// itself (--hosts, ZK_LOCUST_HOSTS). It fills the settings for run.json.
+func (o *harnessOptions) parseTest(fs *flagSet, names []string, hosts setting.Value) error {
+	if err := o.workload.parse(fs, names); err != nil {
+		return err
+	}
+	if err := o.metrics.parseWorker(fs, hosts); err != nil {
+		return err
+	}
+	if err := o.stats.parse(fs); err != nil {
+		return err
+	}
+	o.settings = flagSettings(fs)
+	o.settings["classes"], o.settings["hosts"] = strings.Join(classNames(o.workload.classes), " "), o.zkHosts
+	return nil
+}
+
+// runInfo is the run information the command starts with, nil without a run directory.
+func (o *harnessOptions) runInfo() *rundir.RunInfo {
+	if o.reportDir.dir == "" {
+		return nil
+	}
+	return &rundir.RunInfo{Command: o.command, Start: rfc3339(time.Now()), Ensemble: o.zkHosts,
+		Tests: classNames(o.workload.classes), Settings: o.settings, Versions: versions(o.zkHosts, false)}
 }
 
 // harness is the set-up that `zkload run` and `zkload worker` share: logging (copied
@@ -60,7 +126,8 @@ type harness struct {
 // once and again at the end; infoName its file name; mine the names this command
 // writes, nil for a directory of its own), the log, the CPU profile and the ensemble
 // poll. Its errors are usage errors (exit code 2): nothing has run yet.
-func startHarness(cmd string, o *harnessOptions, info *rundir.RunInfo, infoName string, mine []string, stdout, stderr io.Writer) (*harness, error) {
+func startHarness(o *harnessOptions, info *rundir.RunInfo, infoName string, mine []string, stdout, stderr io.Writer) (*harness, error) {
+	cmd := o.cmd
 	h := &harness{cmd: cmd, opts: o, stdout: stdout, stderr: stderr, info: info, mine: mine, stopProfile: func() {}}
 	if o.reportDir.dir != "" {
 		if err := h.prepareDir(); err != nil {

@@ -5,22 +5,12 @@ import (
 	"io"
 	"strings"
 
-	"github.com/zkload/zkload/setting"
 	"github.com/zkload/zkload/tasks"
 
 	"github.com/zkload/zkload/boomer"
 )
 
-func runLocustfile(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("locustfile", "[user-class ...]",
-		`Prints a locustfile for the master: one Python User class per zkload user class
-(all of them when none is named), with the same names and weights, so that
-"locust -f <file> --master" dispatches users to zkload workers.`, stdout, stderr)
-	addWorkloadSettings(fs)
-	names, err := fs.parse(args)
-	if err != nil {
-		return err
-	}
+func runLocustfile(fs *flagSet, names []string) error {
 	var wo workloadOptions
 	if err := wo.parse(fs, names); err != nil {
 		return err
@@ -29,7 +19,7 @@ func runLocustfile(args []string, stdout, stderr io.Writer) error {
 	for _, w := range workloads() {
 		text += w.Locustfile(classNames(wo.classes))
 	}
-	_, err = io.WriteString(stdout, text)
+	_, err := io.WriteString(fs.stdout, text)
 	return err
 }
 
@@ -62,19 +52,8 @@ from locust import User, constant, task
 	return strings.TrimRight(b.String(), "\n") + "\n"
 }
 
-func runList(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("list", "[options] [UserClass ...]", `Lists zkload's user classes with their weights and tasks. With --suite, lists the
-tests of the headless suite instead (scripts/suite.sh): one "label class" line per test,
-in the suite's order, then "+ label class" for those it runs only when named; with
---sequence, the steps of zk-locust's sequence (scripts/sequence.sh), one a line.`, stdout, stderr)
-	fs.add(groupCommon,
-		&setting.Spec{Flag: "suite", Bool: true, Help: "list the suite's tests: label and class, one a line"},
-		&setting.Spec{Flag: "sequence", Bool: true, Help: "list the sequence's steps (label:size for sized tests), one a line"})
-	addWorkloadSettings(fs)
-	names, err := fs.parse(args)
-	if err != nil {
-		return err
-	}
+func runList(fs *flagSet, names []string) error {
+	stdout := fs.stdout
 	suite, err := fs.flag("suite")
 	if err != nil {
 		return fs.check(err)

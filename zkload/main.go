@@ -11,29 +11,6 @@ import (
 	"strings"
 )
 
-// command is one zkload subcommand.
-type command struct {
-	name    string
-	summary string
-	run     func(args []string, stdout, stderr io.Writer) error
-}
-
-func commands() []command {
-	return []command{
-		{"worker", "run users for a Locust master (locust --master)", runWorker},
-		{"run", "run users here, without a master, writing Locust's console tables and CSV files", runRun},
-		{"locustfile", "print the master-side locustfile for zkload's user classes", runLocustfile},
-		{"list", "list the user classes with their tasks and weights", runList},
-		{"ensemble", "run a local ZooKeeper ensemble on loopback (Debian's zookeeper)", runEnsemble},
-		{"serve", "serve a tiny HTTP target on loopback, counting requests", runServe},
-		{"cleanup", "delete what the ZooKeeper workloads left under the pseudo-root", runCleanup},
-		{"metrics", "poll every ensemble member's metrics into a long-form CSV", runMetrics},
-		{"report", "turn report directories into report.html and report.md with plots", runReport},
-		{"runinfo", "write a run.json, as run --report-dir does, for scripted runs (scripts/suite.sh)", runRuninfo},
-		{"rundir", "print the names of a test's files in a run directory, for scripts (scripts/suite.sh)", runRundir},
-	}
-}
-
 func usage(w io.Writer) {
 	fmt.Fprint(w, `zkload: Locust-compatible Go workers for benchmarking ZooKeeper and HTTP services.
 
@@ -74,7 +51,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	for _, c := range commands() {
 		if c.name == args[0] {
-			err := c.run(args[1:], stdout, stderr)
+			err := c.execute(args[1:], stdout, stderr)
 			if code := exitCode(err); code == 1 {
 				fmt.Fprintf(stderr, "zkload %s: %v\n", c.name, err)
 			}
@@ -83,6 +60,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "zkload: unknown command %q; want one of: %s (see zkload --help)\n", args[0], names())
 	return 2
+}
+
+// execute parses the command line into the command's settings and runs the command.
+func (c command) execute(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet(c.name, c.synopsis, c.about, stdout, stderr)
+	c.define(fs)
+	pos, err := fs.parse(args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 && !c.takesArgs {
+		return fs.fail("unexpected argument %q: %s takes only options (see zkload %s --help)", pos[0], c.name, c.name)
+	}
+	return c.run(fs, pos)
 }
 
 // exitCode is a command's exit code: 0 for success (and --help), 2 for bad input

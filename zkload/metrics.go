@@ -175,24 +175,9 @@ func metricsCommandSettings() []*setting.Spec {
 	}
 }
 
-func parseMetrics(args []string, stdout, stderr io.Writer) (*metricsOpts, error) {
-	fs := newFlagSet("metrics", "[options]",
-		`Polls every member of a ZooKeeper ensemble at an interval and writes their metrics
-to a long-form CSV (timestamp,host_port,server_state,metric,value): every key of
-every member, counters also as <metric>_per_sec rates, and an error row for a member
-that does not answer. Sources: the AdminServer's /commands/monitor, mntr on the
-client port, or the Prometheus provider's /metrics; auto tries them in that order.
-A progress line per change goes to stderr. Stops on SIGINT/SIGTERM or after --run-time.
-See doc/metrics.md.`, stdout, stderr)
-	fs.add(groupMetrics, metricsCommandSettings()...)
-	pos, err := fs.parse(args)
-	if err != nil {
-		return nil, err
-	}
-	if len(pos) > 0 {
-		return nil, fs.fail("unexpected argument %q: metrics takes only flags", pos[0])
-	}
+func parseMetrics(fs *flagSet, _ []string) (*metricsOpts, error) {
 	o := &metricsOpts{}
+	var err error
 	// zk-locust's names win over ours when given; the environment counts only when
 	// neither flag is.
 	collect := fs.get("interval")
@@ -222,11 +207,8 @@ See doc/metrics.md.`, stdout, stderr)
 	return o, nil
 }
 
-func runMetrics(args []string, stdout, stderr io.Writer) error {
-	o, err := parseMetrics(args, stdout, stderr)
-	if err != nil {
-		return err
-	}
+// run polls until a signal or the run time.
+func (o *metricsOpts) run(stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if o.runTime > 0 {

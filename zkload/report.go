@@ -2,30 +2,15 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"path/filepath"
 	"strings"
-
-	"github.com/zkload/zkload/setting"
 
 	"github.com/zkload/zkload/reports"
 )
 
 // runReport is `zkload report [--out DIR] [--label L ...] RUNDIR...`.
-func runReport(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("report", "[--out DIR] [--label LABEL ...] RUNDIR...",
-		"Turns one or more run directories (Locust's CSVs, zkload's extended statistics and\n"+
-			"distributions of every worker, ensemble metrics, run.json) into DIR/report.html (one\n"+
-			"self-contained file) and DIR/report.md with its figures in DIR/figures/. Several run\n"+
-			"directories give a comparison too. See doc/report.md.", stdout, stderr)
-	fs.add(groupCommon,
-		&setting.Spec{Flag: "out", Arg: "DIR", Help: "output directory (default: RUNDIR/report for one run, report for several)"},
-		&setting.Spec{Flag: "label", Arg: "LABEL", Help: "a run directory's label in the comparison, once per RUNDIR in order (or comma-separated)"})
-	fs.repeatable("label")
-	dirs, err := fs.parse(args)
-	if err != nil {
-		return err
-	}
+func runReport(fs *flagSet, dirs []string) error {
+	stdout, stderr := fs.stdout, fs.stderr
 	var labels []string
 	for _, l := range strings.FieldsFunc(fs.text("label"), func(r rune) bool { return r == ',' || r == '\n' }) {
 		if l = strings.TrimSpace(l); l != "" {

@@ -21,19 +21,14 @@ const consoleEvery = 2
 // runOptions are `zkload run`'s options.
 type runOptions struct {
 	harness     harnessOptions
-	workload    workloadOptions
 	users       int
 	spawnRate   float64
 	runTime     time.Duration // 0: until a signal
 	host        string
-	zkHosts     string // the ensemble, from --hosts, ZK_LOCUST_HOSTS or -H zk://...
 	csv         string
 	fullHistory bool
 	onlySummary bool
 	stopTimeout time.Duration
-	settings    map[string]string // for run.json
-	command     []string          // for run.json, secrets redacted
-	given       map[string]string // the raw --users, --spawn-rate and --run-time texts
 }
 
 func runSettings() []*setting.Spec {
@@ -50,107 +45,59 @@ func runSettings() []*setting.Spec {
 	}
 }
 
-func parseRun(args []string, stdout, stderr io.Writer) (*runOptions, *flagSet, error) {
-	fs := newFlagSet("run", "[options] [UserClass ...]",
-		`Runs the named user classes (all of zkload's classes when none is named) right here,
-without a Locust master, and reports as a headless Locust master would: its console
-tables while the test runs and at the end, and with --csv its four CSV files, with
-the same columns, formatting and numbers. SIGINT or SIGTERM ends the test early; the
-final CSV files and summary are still written. The exit code is 1 if any request
-failed or any task raised an exception, as Locust's.`, stdout, stderr)
-	fs.add(groupCommon, runSettings()...)
-	fs.add(groupCommon, commonSettings()...)
-	addWorkloadSettings(fs)
-	fs.add(groupStats, statsSettings()...)
-	fs.add(groupMetrics, metricsSettings()...)
-	fs.add(groupRunDir, reportDirSettings("Locust's CSVs (locust_*.csv), the extended statistics, the ensemble's metrics, the output (zkload.log) and run.json, then the report")...)
-	names, err := fs.parse(args)
-	if err != nil {
-		return nil, nil, err
-	}
-	o := &runOptions{host: fs.text("host"), command: append([]string{"zkload", "run"}, redactArgs(args)...)}
+func parseRun(fs *flagSet, names []string) (*runOptions, error) {
+	o := &runOptions{host: fs.text("host")}
 	hosts := fs.get("hosts")
-	o.zkHosts = hosts.Text
-	if o.zkHosts == "" && strings.HasPrefix(o.host, "zk://") {
-		o.zkHosts = strings.TrimPrefix(o.host, "zk://")
-		hosts = setting.Value{Spec: &setting.Spec{Flag: "host"}, Text: o.zkHosts, Source: setting.FromFlag}
+	o.harness.zkHosts = hosts.Text
+	if o.harness.zkHosts == "" && strings.HasPrefix(o.host, "zk://") {
+		o.harness.zkHosts = strings.TrimPrefix(o.host, "zk://")
+		hosts = setting.Value{Spec: &setting.Spec{Flag: "host"}, Text: o.harness.zkHosts, Source: setting.FromFlag}
 	}
-	h := &o.harness
-	if err := h.reportDir.parse(fs); err != nil {
-		return nil, nil, err
+	err := o.harness.parse(fs, "run", o.harness.zkHosts, "")
+	if err != nil {
+		return nil, err
 	}
-	if d := h.reportDir.dir; d != "" {
-		// Every output in the directory, unless given elsewhere.
+	if d := o.harness.reportDir.dir; d != "" {
 		fs.setDefault("csv", joinPath(d, rundir.LocustPrefix("")))
-		fs.setDefault("stats-collect", "1000")
-		fs.setDefault("stats-csv", joinPath(d, rundir.Name(rundir.ExtStats, "", "")))
-		fs.setDefault("stats-distrib", joinPath(d, rundir.Name(rundir.ExtDistrib, "", "")))
-		if o.zkHosts != "" {
-			fs.setDefault("zk-metrics-collect", "1000")
-			fs.setDefault("zk-metrics-csv", joinPath(d, rundir.Name(rundir.ZKMetrics, "", "")))
-		}
-	}
-	if err := h.common.parse(fs); err != nil {
-		return nil, nil, err
 	}
 	if o.users, err = fs.get("users").Int(0, 1<<31-1); err != nil {
-		return nil, nil, fs.fail("--users %s: want 0 or more", fs.text("users"))
+		return nil, fs.fail("--users %s: want 0 or more", fs.text("users"))
 	}
 	rate := fs.get("spawn-rate")
 	if o.spawnRate, err = rate.Float(1e-300, 1e9); err != nil {
-		return nil, nil, fs.check(err)
+		return nil, fs.check(err)
 	}
 	if rt := fs.get("run-time"); rt.Text != "" {
 		if o.runTime, err = parseTimespan(rt.Text); err != nil || o.runTime <= 0 {
-			return nil, nil, fs.check(rt.Bad())
+			return nil, fs.check(rt.Bad())
 		}
 	}
 	stopSecs, err := fs.get("stop-timeout").Float(0, 1e6)
 	if err != nil {
-		return nil, nil, fs.check(err)
+		return nil, fs.check(err)
 	}
 	o.stopTimeout = time.Duration(stopSecs * float64(time.Second))
 	o.csv = fs.text("csv")
 	if o.fullHistory, err = fs.flag("csv-full-history"); err != nil {
-		return nil, nil, fs.check(err)
+		return nil, fs.check(err)
 	}
 	if o.onlySummary, err = fs.flag("only-summary"); err != nil {
-		return nil, nil, fs.check(err)
+		return nil, fs.check(err)
 	}
 	if o.fullHistory && o.csv == "" {
-		return nil, nil, fs.fail("--csv-full-history needs --csv PREFIX")
+		return nil, fs.fail("--csv-full-history needs --csv PREFIX")
 	}
-	if err := o.workload.parse(fs, names); err != nil {
-		return nil, nil, err
+	if err := o.harness.parseTest(fs, names, hosts); err != nil {
+		return nil, err
 	}
-	if err := h.metrics.parseWorker(fs, hosts); err != nil {
-		return nil, nil, err
-	}
-	if err := h.stats.parse(fs); err != nil {
-		return nil, nil, err
-	}
-	o.settings = flagSettings(fs)
-	o.settings["users"], o.settings["spawn_rate"], o.settings["run_time"] = fs.text("users"), rate.Text, fs.text("run-time")
-	o.settings["host"], o.settings["classes"], o.settings["hosts"] = o.host, strings.Join(classNames(o.workload.classes), " "), o.zkHosts
-	return o, fs, nil
-}
-
-func runRun(args []string, stdout, stderr io.Writer) error {
-	o, _, err := parseRun(args, stdout, stderr)
-	if err != nil {
-		return err
-	}
-	return o.run(stdout, stderr)
+	st := o.harness.settings
+	st["users"], st["spawn_rate"], st["run_time"], st["host"] = fs.text("users"), rate.Text, fs.text("run-time"), o.host
+	return o, nil
 }
 
 // run runs the test and reports as a headless master does.
 func (o *runOptions) run(stdout, stderr io.Writer) error {
-	var info *rundir.RunInfo
-	if o.harness.reportDir.dir != "" {
-		info = &rundir.RunInfo{Command: o.command, Start: rfc3339(time.Now()), Ensemble: o.zkHosts,
-			Tests: classNames(o.workload.classes), Settings: o.settings, Versions: versions(o.zkHosts, false)}
-	}
-	h, err := startHarness("run", &o.harness, info, rundir.Info, nil, stdout, stderr)
+	h, err := startHarness(&o.harness, o.harness.runInfo(), rundir.Info, nil, stdout, stderr)
 	if err != nil {
 		return err
 	}
@@ -184,7 +131,7 @@ func (o *runOptions) run(stdout, stderr io.Writer) error {
 	defer stop()
 	reports := 0
 	err = boomer.RunLocal(ctx, boomer.LocalOptions{
-		Classes: o.workload.classes, Users: o.users, SpawnRate: o.spawnRate, RunTime: o.runTime, Host: o.host,
+		Classes: o.harness.workload.classes, Users: o.users, SpawnRate: o.spawnRate, RunTime: o.runTime, Host: o.host,
 		StopTimeout: o.stopTimeout, Sink: sink, Logger: log,
 		OnReport: func(r wire.StatsReport) {
 			running.Store(int64(r.UserCount))

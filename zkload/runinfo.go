@@ -50,7 +50,7 @@ func generateReport(dir string, stdout, stderr io.Writer) {
 			continue
 		}
 		fmt.Fprintf(stderr, "zkload: generating the report of %s\n", dir)
-		if err := c.run([]string{dir}, stdout, stderr); err != nil && !errors.Is(err, errUsage) {
+		if err := c.execute([]string{dir}, stdout, stderr); err != nil && !errors.Is(err, errUsage) {
 			fmt.Fprintf(stderr, "zkload: warning: the report of %s failed: %v (the run's files are kept; retry with: zkload report %s)\n", dir, err, dir)
 		} else if err != nil {
 			fmt.Fprintf(stderr, "zkload: warning: the report of %s failed (the run's files are kept; retry with: zkload report %s)\n", dir, dir)
@@ -98,25 +98,7 @@ func flagSettings(fs *flagSet) map[string]string {
 	return s
 }
 
-func runRuninfo(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("runinfo", "[options] [-- command ...]",
-		`Writes run.json (see doc/run.md): the command after --, start and end times, settings,
-versions (zkload, Go, Locust's "locust --version", ZooKeeper's from srvr on the
-ensemble), the ensemble and the tests. scripts/suite.sh uses it with REPORT_DIR.
-The ZooKeeper settings of the environment (ZK_LOCUST_*, secrets left out) are added
-to the settings.`, stdout, stderr)
-	fs.add(groupCommon,
-		&setting.Spec{Flag: "out", Default: "-", Arg: "FILE", Help: "file to write, - for stdout"},
-		&setting.Spec{Flag: "start", Arg: "TIME", Help: "start time, RFC 3339 (default: now)", Expect: "an RFC 3339 time such as 2026-01-02T15:04:05Z"},
-		&setting.Spec{Flag: "end", Arg: "TIME", Help: "end time, RFC 3339 (default: now)", Expect: "an RFC 3339 time such as 2026-01-02T15:04:05Z"},
-		&setting.Spec{Flag: "ensemble", Arg: "HOSTS", Help: "the ensemble's connect string"},
-		&setting.Spec{Flag: "tests", Arg: "LIST", Help: "the tests, separated by spaces or commas"},
-		&setting.Spec{Flag: "setting", Arg: "NAME=VALUE", Help: "a setting (repeatable)"})
-	fs.repeatable("setting")
-	cmd, err := fs.parse(args)
-	if err != nil {
-		return err
-	}
+func runRuninfo(fs *flagSet, cmd []string) error {
 	now := rfc3339(time.Now())
 	ri := &rundir.RunInfo{Command: redactArgs(cmd), Start: now, End: now, Ensemble: fs.text("ensemble"),
 		Settings: flagSettings(newFlagSet("runinfo", "", "", io.Discard, io.Discard)),
@@ -151,7 +133,7 @@ to the settings.`, stdout, stderr)
 	out := fs.text("out")
 	if out == "-" {
 		b, _ := json.MarshalIndent(ri, "", "  ")
-		_, err := fmt.Fprintf(stdout, "%s\n", b)
+		_, err := fmt.Fprintf(fs.stdout, "%s\n", b)
 		return err
 	}
 	if err := ri.Write(out); err != nil {

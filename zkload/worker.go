@@ -15,16 +15,12 @@ import (
 // workerOptions are `zkload worker`'s options.
 type workerOptions struct {
 	harness       harnessOptions
-	workload      workloadOptions
 	nodeID        string
 	masterHost    string
 	masterPort    int
 	masterTimeout time.Duration
 	waitAfterStop time.Duration
 	host          string
-	zkHosts       string
-	settings      map[string]string // for the run information
-	command       []string
 }
 
 func workerSettings() []*setting.Spec {
@@ -39,43 +35,16 @@ func workerSettings() []*setting.Spec {
 	}
 }
 
-func parseWorker(args []string, stdout, stderr io.Writer) (*workerOptions, error) {
-	fs := newFlagSet("worker", "[options] [UserClass ...]",
-		`Connects to a Locust master and runs the users it dispatches to the named user
-classes (all of zkload's classes when none is named). The master's locustfile must
-declare classes of the same names: see "zkload locustfile".`, stdout, stderr)
-	fs.add(groupWorker, workerSettings()...)
-	fs.add(groupCommon, commonSettings()...)
-	addWorkloadSettings(fs)
-	fs.add(groupStats, statsSettings()...)
-	fs.add(groupMetrics, metricsSettings()...)
-	fs.add(groupRunDir, reportDirSettings("this worker's extended statistics, ensemble metrics, output and run information, named by its node id (ext_stats_<id>.csv, ...; several workers may share it)")...)
-	names, err := fs.parse(args)
-	if err != nil {
-		return nil, err
-	}
-	o := &workerOptions{host: fs.text("host"), command: append([]string{"zkload", "worker"}, redactArgs(args)...)}
+func parseWorker(fs *flagSet, names []string) (*workerOptions, error) {
+	o := &workerOptions{host: fs.text("host")}
+	var err error
 	if o.nodeID, err = boomer.NewNodeID(); err != nil {
 		return nil, err
 	}
 	hosts := fs.get("hosts")
-	o.zkHosts = hosts.Text
-	h := &o.harness
-	if err := h.reportDir.parse(fs); err != nil {
-		return nil, err
-	}
-	if d := h.reportDir.dir; d != "" {
-		// Workers may share the directory: each names its files with its node id.
-		tag := workerTag(o.nodeID)
-		fs.setDefault("stats-collect", "1000")
-		fs.setDefault("stats-csv", joinPath(d, rundir.Name(rundir.ExtStats, "", tag)))
-		fs.setDefault("stats-distrib", joinPath(d, rundir.Name(rundir.ExtDistrib, "", tag)))
-		if o.zkHosts != "" {
-			fs.setDefault("zk-metrics-collect", "1000")
-			fs.setDefault("zk-metrics-csv", joinPath(d, rundir.Name(rundir.ZKMetrics, "", tag)))
-		}
-	}
-	if err := h.common.parse(fs); err != nil {
+	o.harness.zkHosts = hosts.Text
+	// Workers may share the run directory: each names its files with its node id.
+	if err := o.harness.parse(fs, "worker", o.harness.zkHosts, workerTag(o.nodeID)); err != nil {
 		return nil, err
 	}
 	o.masterHost = fs.text("master-host")
@@ -90,40 +59,23 @@ declare classes of the same names: see "zkload locustfile".`, stdout, stderr)
 		return nil, fs.check(err)
 	}
 	o.waitAfterStop = time.Duration(wait) * time.Second
-	if err := o.workload.parse(fs, names); err != nil {
+	if err := o.harness.parseTest(fs, names, hosts); err != nil {
 		return nil, err
 	}
-	if err := h.metrics.parseWorker(fs, hosts); err != nil {
-		return nil, err
-	}
-	if err := h.stats.parse(fs); err != nil {
-		return nil, err
-	}
-	o.settings = flagSettings(fs)
-	o.settings["classes"], o.settings["hosts"] = strings.Join(classNames(o.workload.classes), " "), o.zkHosts
-	o.settings["master"] = fmt.Sprintf("%s:%d", o.masterHost, o.masterPort)
+	o.harness.settings["master"] = fmt.Sprintf("%s:%d", o.masterHost, o.masterPort)
 	return o, nil
-}
-
-func runWorker(args []string, stdout, stderr io.Writer) error {
-	o, err := parseWorker(args, stdout, stderr)
-	if err != nil {
-		return err
-	}
-	return o.run(stdout, stderr)
 }
 
 // run connects to the master and runs what it dispatches until quit or a signal.
 func (o *workerOptions) run(stdout, stderr io.Writer) error {
-	var info *rundir.RunInfo
 	var mine []string
 	tag := workerTag(o.nodeID)
-	if o.harness.reportDir.dir != "" {
-		info = &rundir.RunInfo{Command: o.command, Start: rfc3339(time.Now()), Ensemble: o.zkHosts,
-			Tests: classNames(o.workload.classes), Settings: o.settings, Versions: versions(o.zkHosts, false), NodeID: o.nodeID}
+	info := o.harness.runInfo()
+	if info != nil {
+		info.NodeID = o.nodeID
 		mine = rundir.WorkerFiles(tag)
 	}
-	h, err := startHarness("worker", &o.harness, info, rundir.Name(rundir.WorkerInfo, "", tag), mine, stdout, stderr)
+	h, err := startHarness(&o.harness, info, rundir.Name(rundir.WorkerInfo, "", tag), mine, stdout, stderr)
 	if err != nil {
 		return err
 	}
@@ -139,7 +91,7 @@ func (o *workerOptions) run(stdout, stderr io.Writer) error {
 	}
 	w, err = boomer.NewWorker(boomer.WorkerOptions{
 		NodeID: o.nodeID, Sink: sink, MasterHost: o.masterHost, MasterPort: o.masterPort,
-		Classes: o.workload.classes, Host: o.host, Logger: h.log,
+		Classes: o.harness.workload.classes, Host: o.host, Logger: h.log,
 		MasterTimeout: o.masterTimeout, WaitAfterStop: o.waitAfterStop,
 	})
 	if err != nil {

@@ -1,32 +1,26 @@
 package main
 
+// The targets zkload brings along for trying it, and for its main job: a local
+// ZooKeeper ensemble and a tiny HTTP server.
+
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"sync/atomic"
 	"syscall"
-
-	"github.com/zkload/zkload/setting"
 
 	"github.com/zkload/zkload/internal/zkenv"
 )
 
-func runEnsemble(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("ensemble", "[options]",
-		`Runs a local ZooKeeper ensemble from Debian's zookeeper package on free loopback
-ports (4-letter words and the AdminServer enabled), for trying zkload or as the
-embedded default of "make". It prints "connect: <connect string>" once every member
-serves, and stops the members on SIGINT/SIGTERM.`, stdout, stderr)
-	fs.add(groupCommon,
-		&setting.Spec{Flag: "members", Default: "1", Arg: "N", Help: "number of members: 1 (standalone) or 3", Expect: "1 or 3"},
-		&setting.Spec{Flag: "dir", Default: "out/zk", Arg: "DIR", Help: "directory for the members' configs, data and logs"},
-		&setting.Spec{Flag: "start-timeout", Default: "60s", Arg: "DURATION", Help: "how long the members may take to serve", Expect: "a positive duration such as 60s"})
-	if err := fs.parseFlagsOnly(args); err != nil {
-		return err
-	}
+func runEnsemble(fs *flagSet, _ []string) error {
+	stdout := fs.stdout
 	members, err := fs.get("members").Int(1, 3)
 	if err != nil || members == 2 {
 		return fs.check(fs.get("members").Bad())
@@ -63,4 +57,30 @@ serves, and stops the members on SIGINT/SIGTERM.`, stdout, stderr)
 	<-ctx.Done()
 	fmt.Fprintln(stdout, "stopping the ensemble")
 	return e.Close()
+}
+
+func runServe(fs *flagSet, _ []string) error {
+	stdout := fs.stdout
+	listen := fs.text("listen")
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return fs.fail("--listen %q: %v", listen, err)
+	}
+	var served atomic.Int64
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		served.Add(1)
+		_, _ = io.WriteString(w, "ok\n")
+	})}
+	fmt.Fprintf(stdout, "listening on http://%s\n", ln.Addr())
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		_ = srv.Close()
+	}()
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	fmt.Fprintf(stdout, "served %d requests\n", served.Load())
+	return nil
 }
