@@ -24,6 +24,11 @@ type Workload interface {
 	// Classes returns the workload's user classes built from the worker's own settings;
 	// settings the master may give are applied when a test starts (its parsed options).
 	Classes(l setting.Layers) []*boomer.UserClass
+	// CheckHost checks the host a test will load (zkload run's -H, a worker's --host;
+	// "" for none) against the workload's classes among classes, before anything
+	// starts; nil when none of them is the workload's. (A worker without --host gets
+	// its host from the master when a test starts, and does not ask.)
+	CheckHost(l setting.Layers, host string, classes []string) error
 	// Tests are the workload's classes as the suites run them (`zkload list --suite`),
 	// in the workload's own order, which zk-locust's sequence follows (its sized tests at
 	// each value size, then its other tests of the default suite); DefaultSuite orders

@@ -383,6 +383,20 @@ func TestBadInputGivesOneLineErrors(t *testing.T) {
 		{[]string{"worker"}, []string{"LOCUST_WORKER_ADDITIONAL_WAIT_BEFORE_READY_AFTER_STOP=soon"}, "LOCUST_WORKER_ADDITIONAL_WAIT_BEFORE_READY_AFTER_STOP"},
 		{[]string{"locustfile", "--bogus"}, nil, "flag provided but not defined: -bogus"},
 		{[]string{"ensemble", "--members", "2"}, nil, `--members "2": want 1 or 3`},
+		// The host is checked against the classes before anything starts.
+		{[]string{"run", "-H", "ftp://127.0.0.1:8080", "-t", "30s", "Http"}, nil, `host "ftp://127.0.0.1:8080": scheme ftp: is not http or https`},
+		{[]string{"run", "-H", "127.0.0.1:8080", "-t", "30s", "Http"}, nil, `host "127.0.0.1:8080" has no scheme; want a URL such as http://127.0.0.1:8080`},
+		{[]string{"run", "-t", "30s", "Http"}, nil, "no host"},
+		{[]string{"worker", "-H", "localhost:8080", "Http"}, nil, `host "localhost:8080" has no scheme`},
+		{[]string{"run", "-H", "http://127.0.0.1:8080", "-t", "30s", "Get"}, nil, `scheme "http://" is not zk://`},
+		{[]string{"cleanup", "--hosts", "127.0.0.1:2181", "extra"}, nil, `unexpected argument "extra": cleanup takes only options`},
+		{[]string{"metrics", "--hosts", "127.0.0.1:2181", "--timeout", "0s"}, nil, `--timeout "0s": want a positive duration`},
+		{[]string{"worker"}, []string{"LOCUST_EXTRA_STATS_COLLECT=often"}, `LOCUST_EXTRA_STATS_COLLECT "often": want milliseconds`},
+		{[]string{"worker", "--zk-metrics-collect", "1000", "--zk-metrics-csv", "m.csv"}, nil, "no ensemble to poll"},
+		{[]string{"run", "-H", "http://127.0.0.1:8080", "--csv-full-history", "Http"}, nil, "--csv-full-history needs --csv PREFIX"},
+		{[]string{"run", "-H", "http://127.0.0.1:8080", "-r", "0", "Http"}, nil, `--spawn-rate "0": want a positive number`},
+		{[]string{"run", "-H", "http://127.0.0.1:8080", "-t", "soon", "Http"}, nil, `--run-time "soon": want a time span`},
+		{[]string{"report"}, nil, "want at least one run directory"},
 	} {
 		p := testenv.StartProcess(t, zkloadBin, tc.args, tc.env)
 		code := p.Wait(10 * time.Second)

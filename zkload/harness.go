@@ -67,12 +67,18 @@ func (o *harnessOptions) parse(fs *flagSet, cmd, zkHosts, tag string) error {
 	return o.common.parse(fs)
 }
 
-// parseTest reads the user classes (named on the command line), then the extended
-// statistics and ensemble metrics settings; hosts is the ensemble the command knows of
-// itself (--hosts, ZK_LOCUST_HOSTS). It fills the settings for run.json.
-func (o *harnessOptions) parseTest(fs *flagSet, names []string, hosts setting.Value) error {
+// parseTest reads the user classes (named on the command line) and checks host against
+// them (unless checkHost is false: a worker's host may come from the master), then the
+// extended statistics and ensemble metrics settings; hosts is the ensemble the command
+// knows of itself (--hosts, ZK_LOCUST_HOSTS). It fills the settings for run.json.
+func (o *harnessOptions) parseTest(fs *flagSet, names []string, host string, checkHost bool, hosts setting.Value) error {
 	if err := o.workload.parse(fs, names); err != nil {
 		return err
+	}
+	if checkHost {
+		if err := o.workload.checkHost(fs, host); err != nil {
+			return err
+		}
 	}
 	if err := o.metrics.parseWorker(fs, hosts); err != nil {
 		return err

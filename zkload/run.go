@@ -87,7 +87,7 @@ func parseRun(fs *flagSet, names []string) (*runOptions, error) {
 	if o.fullHistory && o.csv == "" {
 		return nil, fs.fail("--csv-full-history needs --csv PREFIX")
 	}
-	if err := o.harness.parseTest(fs, names, hosts); err != nil {
+	if err := o.harness.parseTest(fs, names, o.host, true, hosts); err != nil {
 		return nil, err
 	}
 	st := o.harness.settings
@@ -102,7 +102,9 @@ func (o *runOptions) run(stdout, stderr io.Writer) error {
 		return err
 	}
 	stdout, stderr = h.stdout, h.stderr
-	h.afterInfo = func() { generateReport(o.harness.reportDir.dir, stdout, stderr) }
+	if dir := o.harness.reportDir.dir; dir != "" {
+		h.afterInfo = func() { generateReport(dir, stdout, stderr) }
+	}
 	log := h.log
 
 	var running atomic.Int64
@@ -141,7 +143,13 @@ func (o *runOptions) run(stdout, stderr io.Writer) error {
 				st.WriteStats(stdout, true)
 			}
 		},
-		OnException: func(e wire.Exception) { st.AddException(e, "local") },
+		OnException: func(e wire.Exception) {
+			// Each distinct exception once, when first raised: the report at the end
+			// counts them all.
+			if st.AddException(e, "local") {
+				log.Error("a user raised an exception (each distinct one is logged once; the summary counts them)", "exception", e.Msg)
+			}
+		},
 	})
 	// The last report came after every user stopped: the final files hold everything.
 	running.Store(0)
@@ -158,6 +166,9 @@ func (o *runOptions) run(stdout, stderr io.Writer) error {
 		csvErr = serr
 	}
 	if err := st.WriteSummary(stdout); err != nil {
+		return h.finish(err)
+	}
+	if err := st.WriteExceptions(stdout); err != nil {
 		return h.finish(err)
 	}
 	if csvErr != nil {

@@ -59,7 +59,7 @@ func parseWorker(fs *flagSet, names []string) (*workerOptions, error) {
 		return nil, fs.check(err)
 	}
 	o.waitAfterStop = time.Duration(wait) * time.Second
-	if err := o.harness.parseTest(fs, names, hosts); err != nil {
+	if err := o.harness.parseTest(fs, names, o.host, o.host != "", hosts); err != nil {
 		return nil, err
 	}
 	o.harness.settings["master"] = fmt.Sprintf("%s:%d", o.masterHost, o.masterPort)

@@ -52,6 +52,18 @@ func (o *workloadOptions) parse(fs *flagSet, names []string) error {
 	return err
 }
 
+// checkHost checks the host the test will load against the classes it runs (for a
+// worker without --host, the master's arrives with the test, and is not checked).
+func (o *workloadOptions) checkHost(fs *flagSet, host string) error {
+	names := classNames(o.classes)
+	for _, w := range workloads() {
+		if err := w.CheckHost(o.layers, host, names); err != nil {
+			return fs.fail("%v", err)
+		}
+	}
+	return nil
+}
+
 // classNames lists the classes' names, in order.
 func classNames(classes []*boomer.UserClass) []string {
 	names := make([]string, 0, len(classes))

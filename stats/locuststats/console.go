@@ -131,6 +131,31 @@ func (s *Stats) WriteErrors(w io.Writer) error {
 	return err
 }
 
+// WriteExceptions writes the exceptions the users raised, in the error report's shape
+// (Locust's master shows them only in its web UI's Exceptions tab; a headless run
+// would otherwise show just their count), or nothing when there were none. Each
+// message is cut to its first line.
+func (s *Stats) WriteExceptions(w io.Writer) error {
+	var b strings.Builder
+	s.lockedView(func(v *view) {
+		if len(v.exceptions) == 0 {
+			return
+		}
+		b.WriteString("Exception report\n")
+		fmt.Fprintf(&b, "%-18s %-100s\n", "# occurrences", "Exception")
+		sep := strings.Repeat("-", 18) + "|" + strings.Repeat("-", 80+nameWidth-19) + "\n"
+		b.WriteString(sep)
+		for _, e := range v.exceptions {
+			msg, _, _ := strings.Cut(strings.TrimSpace(e.Msg), "\n")
+			fmt.Fprintf(&b, "%-18d %-100s\n", e.Count, msg)
+		}
+		b.WriteString(sep)
+		b.WriteString("\n")
+	})
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
 // errorName is StatsError.to_name for an error received from a worker (a string).
 func errorName(e *Error) string {
 	text := pyfmt.Repr(e.Text)

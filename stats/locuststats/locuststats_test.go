@@ -359,3 +359,31 @@ func compareText(t *testing.T, what, got, want string) {
 	}
 	t.Errorf("%s differs", what)
 }
+
+// TestWriteExceptions: the exception report counts each distinct exception (by
+// traceback) with the first line of its message; nothing without exceptions.
+func TestWriteExceptions(t *testing.T) {
+	s := New(nil)
+	var b strings.Builder
+	if err := s.WriteExceptions(&b); err != nil || b.Len() != 0 {
+		t.Fatalf("no exceptions: wrote %q, %v", b.String(), err)
+	}
+	for i := range 3 {
+		if isNew := s.AddException(wire.Exception{Msg: "boom\nsecond line", Traceback: "tb1"}, "w1"); isNew != (i == 0) {
+			t.Errorf("AddException #%d: new = %v", i, isNew)
+		}
+	}
+	s.AddException(wire.Exception{Msg: "other", Traceback: "tb2"}, "w2")
+	if err := s.WriteExceptions(&b); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{"Exception report\n", "\n3                  boom ", "\n1                  other "} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "second line") {
+		t.Errorf("report shows more than a message's first line:\n%s", out)
+	}
+}

@@ -305,11 +305,14 @@ func (s *Stats) Add(r *wire.StatsReport) {
 }
 
 // AddException records an exception a node reported (the runner's log_exception).
-func (s *Stats) AddException(e wire.Exception, node string) {
+//
+// It reports whether the exception is new (its traceback not seen before).
+func (s *Stats) AddException(e wire.Exception, node string) (isNew bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	x := s.exceptions[e.Traceback]
 	if x == nil {
+		isNew = true
 		x = &Exception{Msg: e.Msg, Traceback: e.Traceback}
 		s.exceptions[e.Traceback] = x
 		s.excOrder = append(s.excOrder, e.Traceback)
@@ -318,6 +321,7 @@ func (s *Stats) AddException(e wire.Exception, node string) {
 	if !slices.Contains(x.Nodes, node) {
 		x.Nodes = append(x.Nodes, node)
 	}
+	return isNew
 }
 
 // Totals returns the Aggregated row's request and failure counts and the number of

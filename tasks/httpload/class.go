@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -53,18 +54,15 @@ func Class(o Options) *boomer.UserClass {
 		o.Timeout = 60 * time.Second
 	}
 	return &boomer.UserClass{
-		Name:        "Http",
+		Name:        className,
 		Weight:      1,
 		Description: fmt.Sprintf("%s %s on the host (-H), one keep-alive connection per user", o.Method, o.Path),
 		Wait:        o.Wait,
 		OnStart: func(ctx context.Context, u *boomer.User) error {
-			if u.Host == "" {
-				return errors.New("no host: set the master's Host (-H) or the worker's --host")
+			if err := CheckBaseURL(u.Host); err != nil {
+				return err
 			}
 			base := strings.TrimRight(u.Host, "/")
-			if !strings.Contains(base, "://") {
-				base = "http://" + base
-			}
 			// The client is closed when the user's context ends (a hard stop), which
 			// interrupts a request in flight.
 			opts := http1.Options{Timeout: o.Timeout}
@@ -140,4 +138,28 @@ func statusError(resp http1.Response) error {
 		kind = "Server"
 	}
 	return httpError{"HTTPError", fmt.Sprintf("%d %s Error: %s for url: %s", resp.StatusCode, kind, resp.Reason, resp.URL)}
+}
+
+// className is the Http class's name, which the master's locustfile declares too.
+const className = "Http"
+
+// CheckBaseURL checks a host for Http users: an http:// or https:// URL with a host
+// and nothing after the port but an optional path prefix, as Locust's HttpUser wants.
+func CheckBaseURL(host string) error {
+	if host == "" {
+		return errors.New("no host: set the master's Host (-H) or the worker's --host, such as http://127.0.0.1:8080")
+	}
+	if !strings.Contains(host, "://") {
+		return fmt.Errorf("host %q has no scheme; want a URL such as http://%s", host, strings.TrimPrefix(host, "//"))
+	}
+	u, err := url.Parse(host)
+	switch {
+	case err != nil:
+		return fmt.Errorf("host %q: %w; want a URL such as http://127.0.0.1:8080", host, errors.Unwrap(err))
+	case u.Scheme != "http" && u.Scheme != "https":
+		return fmt.Errorf("host %q: scheme %s: is not http or https; want a URL such as http://127.0.0.1:8080", host, u.Scheme)
+	case u.Host == "":
+		return fmt.Errorf("host %q has no host name; want a URL such as http://127.0.0.1:8080", host)
+	}
+	return nil
 }

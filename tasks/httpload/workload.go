@@ -2,6 +2,7 @@ package httpload
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/zkload/zkload/boomer"
@@ -61,6 +62,15 @@ func (w Workload) Check(l setting.Layers) error {
 func (w Workload) Classes(l setting.Layers) []*boomer.UserClass {
 	o, _ := w.options(l)
 	return []*boomer.UserClass{Class(o)}
+}
+
+// CheckHost wants an http:// or https:// URL with a host when Http is among classes, as
+// Locust's HttpUser does.
+func (Workload) CheckHost(_ setting.Layers, host string, classes []string) error {
+	if !slices.Contains(classes, className) {
+		return nil
+	}
+	return CheckBaseURL(host)
 }
 
 // Tests is nil: the suites run the ZooKeeper workload only.

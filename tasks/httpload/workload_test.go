@@ -129,3 +129,26 @@ func TestClassSendsTheRequest(t *testing.T) {
 		t.Errorf("failures %v, errors %q; want requests' HTTPError repr", fails, errs)
 	}
 }
+
+// TestCheckHost: Http wants an http(s) URL with a host, as Locust's HttpUser; a host
+// that is not Http's concern (no Http class) passes.
+func TestCheckHost(t *testing.T) {
+	w := Workload{}
+	for host, want := range map[string]string{
+		"http://127.0.0.1:8080":     "",
+		"https://example.test/base": "",
+		"":                          "no host",
+		"127.0.0.1:8080":            `host "127.0.0.1:8080" has no scheme; want a URL such as http://127.0.0.1:8080`,
+		"ftp://127.0.0.1":           "scheme ftp: is not http or https",
+		"zk://127.0.0.1:2181":       "scheme zk: is not http or https",
+		"http://":                   "has no host name",
+	} {
+		err := w.CheckHost(setting.Layers{}, host, []string{"Get", "Http"})
+		if want == "" && err != nil || want != "" && (err == nil || !strings.Contains(err.Error(), want)) {
+			t.Errorf("CheckHost(%q) = %v, want %q", host, err, want)
+		}
+	}
+	if err := w.CheckHost(setting.Layers{}, "zk://127.0.0.1:2181", []string{"Get"}); err != nil {
+		t.Errorf("CheckHost without Http = %v, want nil", err)
+	}
+}

@@ -11,6 +11,7 @@ package zookeeper
 
 import (
 	"log/slog"
+	"slices"
 	"sync"
 
 	"github.com/zkload/zkload/boomer"
@@ -71,6 +72,18 @@ func (sh *shared) pacerFor(rate float64) *Pacer {
 		sh.pacer = NewPacer(rate)
 	}
 	return sh.pacer
+}
+
+// CheckHost wants an ensemble when one of the ZooKeeper classes is among classes: from
+// --hosts or ZK_LOCUST_HOSTS, else the host (zk://host:port,... or a host:port list).
+func (Workload) CheckHost(l setting.Layers, host string, classes []string) error {
+	for _, ts := range TaskSets() {
+		if slices.Contains(classes, ts.Class) {
+			_, err := Resolve(l, host)
+			return err
+		}
+	}
+	return nil
 }
 
 // Tests are the task sets as the suites run them, in the order zkload lists them (the
