@@ -51,7 +51,7 @@ test-setup:
 	@bash scripts/setup.sh --test
 
 test: test-setup vet
-	$(GO) test -race -count=1 -timeout 6m ./...
+	$(GO) test -race -count=1 -timeout 10m ./...
 
 clean:
 	rm -rf bin out
