@@ -77,102 +77,77 @@ func inum(s string) int64 {
 	return v
 }
 
-func readLocustStats(t *Test, path string) []LocustStat {
-	tb := readTable(t, path, "Type", "Name", "Request Count")
+// readRows reads the CSV file at path, which must have the required columns, into one
+// T a row; row returns false to pass a row over. With wantRows, a file that gives no
+// rows is a problem of t.
+func readRows[T any](t *Test, path string, required []string, wantRows bool, row func(tb *table, r []string) (T, bool)) []T {
+	tb := readTable(t, path, required...)
 	if tb == nil {
 		return nil
 	}
-	var out []LocustStat
+	var out []T
 	for _, r := range tb.rows {
-		out = append(out, LocustStat{
+		if v, ok := row(tb, r); ok {
+			out = append(out, v)
+		}
+	}
+	if wantRows && len(out) == 0 {
+		t.problem("%s: no rows", filepath.Base(path))
+	}
+	return out
+}
+
+func readLocustStats(t *Test, path string) []LocustStat {
+	return readRows(t, path, []string{"Type", "Name", "Request Count"}, true, func(tb *table, r []string) (LocustStat, bool) {
+		return LocustStat{
 			Method: tb.get(r, "Type"), Name: tb.get(r, "Name"),
 			Requests: inum(tb.get(r, "Request Count")), Failures: inum(tb.get(r, "Failure Count")),
 			Median: fnum(tb.get(r, "Median Response Time")), Avg: fnum(tb.get(r, "Average Response Time")),
 			Min: fnum(tb.get(r, "Min Response Time")), Max: fnum(tb.get(r, "Max Response Time")),
 			RPS: fnum(tb.get(r, "Requests/s")), FPS: fnum(tb.get(r, "Failures/s")),
 			P50: fnum(tb.get(r, "50%")), P90: fnum(tb.get(r, "90%")), P99: fnum(tb.get(r, "99%")), P999: fnum(tb.get(r, "99.9%")),
-		})
-	}
-	if len(out) == 0 {
-		t.problem("%s: no rows", filepath.Base(path))
-	}
-	return out
+		}, true
+	})
 }
 
 func readLocustHistory(t *Test, path string) []LocustHistory {
-	tb := readTable(t, path, "Timestamp", "User Count", "Name")
-	if tb == nil {
-		return nil
-	}
-	var out []LocustHistory
-	for _, r := range tb.rows {
+	return readRows(t, path, []string{"Timestamp", "User Count", "Name"}, false, func(tb *table, r []string) (LocustHistory, bool) {
 		sec := inum(tb.get(r, "Timestamp"))
-		out = append(out, LocustHistory{
+		return LocustHistory{
 			Time: time.Unix(sec, 0).UTC(), Users: int(inum(tb.get(r, "User Count"))),
 			Method: tb.get(r, "Type"), Name: tb.get(r, "Name"),
 			RPS: fnum(tb.get(r, "Requests/s")), FPS: fnum(tb.get(r, "Failures/s")),
 			P50: fnum(tb.get(r, "50%")), P95: fnum(tb.get(r, "95%")), P99: fnum(tb.get(r, "99%")), P999: fnum(tb.get(r, "99.9%")),
 			TotalRequests: inum(tb.get(r, "Total Request Count")), Failures: inum(tb.get(r, "Total Failure Count")),
-		})
-	}
-	return out
+		}, true
+	})
 }
 
 func readLocustFailures(t *Test, path string) []LocustFailure {
-	tb := readTable(t, path, "Method", "Name", "Error", "Occurrences")
-	if tb == nil {
-		return nil
-	}
-	var out []LocustFailure
-	for _, r := range tb.rows {
-		out = append(out, LocustFailure{Method: tb.get(r, "Method"), Name: tb.get(r, "Name"),
-			Error: tb.get(r, "Error"), Occurrences: inum(tb.get(r, "Occurrences"))})
-	}
-	return out
+	return readRows(t, path, []string{"Method", "Name", "Error", "Occurrences"}, false, func(tb *table, r []string) (LocustFailure, bool) {
+		return LocustFailure{Method: tb.get(r, "Method"), Name: tb.get(r, "Name"),
+			Error: tb.get(r, "Error"), Occurrences: inum(tb.get(r, "Occurrences"))}, true
+	})
 }
 
 func readExt(t *Test, path string) []ExtRow {
-	tb := readTable(t, path, "timestamp", "client_id", "method", "name", "num_requests")
-	if tb == nil {
-		return nil
-	}
-	var out []ExtRow
-	for _, r := range tb.rows {
+	return readRows(t, path, []string{"timestamp", "client_id", "method", "name", "num_requests"}, true, func(tb *table, r []string) (ExtRow, bool) {
 		ts, ok := parseTS(tb.get(r, "timestamp"))
-		if !ok {
-			continue
-		}
-		out = append(out, ExtRow{
+		return ExtRow{
 			Time: ts, ClientID: tb.get(r, "client_id"), Method: tb.get(r, "method"), Name: tb.get(r, "name"),
 			Requests: inum(tb.get(r, "num_requests")), Failures: inum(tb.get(r, "num_failures")),
 			Users: int(inum(tb.get(r, "user_count"))),
 			P50:   fnum(tb.get(r, "50%")), P95: fnum(tb.get(r, "95%")), P99: fnum(tb.get(r, "99%")),
 			P999: fnum(tb.get(r, "99.9%")), Max: fnum(tb.get(r, "max_response_time")),
 			IntervalS: fnum(tb.get(r, "interval_s")),
-		})
-	}
-	if len(out) == 0 {
-		t.problem("%s: no rows", filepath.Base(path))
-	}
-	return out
+		}, ok
+	})
 }
 
 func readMetrics(t *Test, path string) []MetricRow {
-	tb := readTable(t, path, "timestamp", "host_port", "server_state", "metric", "value")
-	if tb == nil {
-		return nil
-	}
-	var out []MetricRow
-	for _, r := range tb.rows {
+	return readRows(t, path, []string{"timestamp", "host_port", "server_state", "metric", "value"}, true, func(tb *table, r []string) (MetricRow, bool) {
 		ts, ok := parseTS(tb.get(r, "timestamp"))
-		if !ok {
-			continue
-		}
-		out = append(out, MetricRow{Time: ts, HostPort: tb.get(r, "host_port"), State: tb.get(r, "server_state"),
-			Metric: tb.get(r, "metric"), Value: tb.get(r, "value")})
-	}
-	if len(out) == 0 {
-		t.problem("%s: no rows", filepath.Base(path))
-	}
-	return out
+		return MetricRow{Time: ts, HostPort: tb.get(r, "host_port"), State: tb.get(r, "server_state"),
+			Metric: tb.get(r, "metric"), Value: tb.get(r, "value")}, ok
+	})
 }

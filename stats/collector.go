@@ -84,12 +84,7 @@ func (s *shard) Record(method, name string, elapsed time.Duration, contentLength
 	g := s.cur
 	e := g.last
 	if e == nil || g.lastMethod != method || g.lastName != name {
-		k := Key{method, name}
-		e = g.entries[k]
-		if e == nil {
-			e = NewSummary()
-			g.entries[k] = e
-		}
+		e = summaryFor(g.entries, Key{method, name})
 		g.last, g.lastMethod, g.lastName = e, method, name
 	}
 	e.record(elapsed, contentLength, err)
@@ -225,11 +220,7 @@ func (c *Collector) Collect() error {
 	from := c.winFrom
 	c.winFrom = now
 
-	total := c.win[TotalKey]
-	if total == nil {
-		total = NewSummary()
-		c.win[TotalKey] = total
-	}
+	total := summaryFor(c.win, TotalKey)
 	for i := range c.shards {
 		s := &c.shards[i]
 		s.mu.Lock()
@@ -240,12 +231,7 @@ func (c *Collector) Collect() error {
 			if e.Requests == 0 {
 				continue
 			}
-			w := c.win[k]
-			if w == nil {
-				w = NewSummary()
-				c.win[k] = w
-			}
-			w.Add(e)
+			summaryFor(c.win, k).Add(e)
 			e.Reset()
 		}
 	}
@@ -268,12 +254,7 @@ func (c *Collector) Collect() error {
 	})
 	keys = append(keys, TotalKey)
 	for _, k := range keys {
-		cu := c.cum[k]
-		if cu == nil {
-			cu = NewSummary()
-			c.cum[k] = cu
-		}
-		cu.Add(c.win[k])
+		summaryFor(c.cum, k).Add(c.win[k])
 	}
 	users := 0
 	if c.opts.Users != nil {

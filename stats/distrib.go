@@ -154,13 +154,7 @@ func decodeRecord(line []byte) (Distribution, error) {
 func Merge(ds []Distribution) map[Key]*Summary {
 	out := make(map[Key]*Summary)
 	for i := range ds {
-		d := &ds[i]
-		s := out[d.Key]
-		if s == nil {
-			s = NewSummary()
-			out[d.Key] = s
-		}
-		s.Add(&d.Summary)
+		summaryFor(out, ds[i].Key).Add(&ds[i].Summary)
 	}
 	return out
 }

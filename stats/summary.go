@@ -69,6 +69,16 @@ type Summary struct {
 // NewSummary returns an empty summary with its histogram.
 func NewSummary() *Summary { return &Summary{Hist: NewHistogram()} }
 
+// summaryFor returns m's summary for k, adding an empty one if there is none.
+func summaryFor(m map[Key]*Summary, k Key) *Summary {
+	s := m[k]
+	if s == nil {
+		s = NewSummary()
+		m[k] = s
+	}
+	return s
+}
+
 // record adds one request. It does not allocate unless err is a new error text.
 func (s *Summary) record(elapsed time.Duration, contentLength int64, err error) {
 	ns := int64(elapsed)

@@ -61,78 +61,63 @@ func pythonize(v any) (any, error) {
 	case Map:
 		out := make(Map, len(x))
 		for i, kv := range x {
-			k, err := pythonize(kv.Key)
-			if err != nil {
+			var err error
+			if out[i], err = pythonizeKV(kv.Key, kv.Value); err != nil {
 				return nil, err
 			}
-			val, err := pythonize(kv.Value)
-			if err != nil {
-				return nil, err
-			}
-			out[i] = KV{k, val}
 		}
 		return out, nil
 	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			var err error
-			if out[i], err = pythonize(e); err != nil {
-				return nil, err
-			}
-		}
-		return out, nil
+		return pythonizeSlice(x)
 	case []string:
-		out := make([]any, len(x))
-		for i, e := range x {
-			out[i] = e
-		}
-		return out, nil
+		return pythonizeSlice(x)
 	case map[string]any:
-		return sortedMap(len(x), func(add func(k, v any)) {
-			for k, e := range x {
-				add(k, e)
-			}
-		})
+		return sortedMap(x)
 	case map[string]int:
-		return sortedMap(len(x), func(add func(k, v any)) {
-			for k, e := range x {
-				add(k, e)
-			}
-		})
+		return sortedMap(x)
 	case map[string]string:
-		return sortedMap(len(x), func(add func(k, v any)) {
-			for k, e := range x {
-				add(k, e)
-			}
-		})
+		return sortedMap(x)
 	case map[any]any:
-		return sortedMap(len(x), func(add func(k, v any)) {
-			for k, e := range x {
-				add(k, e)
-			}
-		})
+		return sortedMap(x)
 	}
 	return nil, fmt.Errorf("no Python equivalent for %T", v)
 }
 
-func sortedMap(n int, each func(add func(k, v any))) (Map, error) {
-	m := make(Map, 0, n)
-	var err error
-	each(func(k, v any) {
-		if err != nil {
-			return
-		}
-		var pk, pv any
-		if pk, err = pythonize(k); err != nil {
-			return
-		}
-		if pv, err = pythonize(v); err != nil {
-			return
-		}
-		m = append(m, KV{pk, pv})
-	})
+// pythonizeKV is a map entry with its key and value pythonized.
+func pythonizeKV(k, v any) (KV, error) {
+	pk, err := pythonize(k)
 	if err != nil {
-		return nil, err
+		return KV{}, err
+	}
+	pv, err := pythonize(v)
+	if err != nil {
+		return KV{}, err
+	}
+	return KV{pk, pv}, nil
+}
+
+// pythonizeSlice is x as a list, each element pythonized.
+func pythonizeSlice[E any](x []E) ([]any, error) {
+	out := make([]any, len(x))
+	for i, e := range x {
+		var err error
+		if out[i], err = pythonize(e); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// sortedMap is x as a Map, each key and value pythonized, in key order (a Python dict
+// built from sorted items).
+func sortedMap[K comparable, V any](x map[K]V) (Map, error) {
+	m := make(Map, 0, len(x))
+	for k, v := range x {
+		kv, err := pythonizeKV(k, v)
+		if err != nil {
+			return nil, err
+		}
+		m = append(m, kv)
 	}
 	// Strings sort before numbers; within a kind, by value.
 	sort.Slice(m, func(i, j int) bool { return keyLess(m[i].Key, m[j].Key) })

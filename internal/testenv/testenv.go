@@ -37,12 +37,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/zkload/zkload/internal/freeport"
 )
 
 const (
@@ -60,20 +61,11 @@ const (
 // happens.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	p, err := freePort()
+	p, err := freeport.Port()
 	if err != nil {
 		t.Fatalf("testenv: no free port: %v", err)
 	}
 	return p
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // LocustAvailable reports why a real Locust master cannot run here, or nil if it can:

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/zkload/zkload/fourlw"
+	"github.com/zkload/zkload/internal/freeport"
 )
 
 // DefaultJar is Debian's ZooKeeper server jar (package zookeeper, 3.8).
@@ -166,9 +167,9 @@ func start(ctx context.Context, opts Options, attempt int) (*Ensemble, error) {
 	if n > 1 {
 		perMember = 4
 	}
-	ports, err := freePorts(n * perMember)
+	ports, err := freeport.Ports(n * perMember)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("zkenv: free port: %w", err)
 	}
 	e := &Ensemble{opts: opts}
 	for i := 0; i < n; i++ {
@@ -228,25 +229,6 @@ func Available() error {
 		return fmt.Errorf("no java on PATH: install default-jre-headless (scripts/setup.sh)")
 	}
 	return nil
-}
-
-func freePorts(n int) ([]int, error) {
-	var ls []net.Listener
-	defer func() {
-		for _, l := range ls {
-			l.Close()
-		}
-	}()
-	var ports []int
-	for len(ports) < n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("zkenv: free port: %w", err)
-		}
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
 }
 
 func (e *Ensemble) writeConfig(m *Member) error {

@@ -123,53 +123,47 @@ func (b Bench) String(name, def string) string {
 // Int returns a bench setting as an integer, def when unset; a malformed value is an
 // error naming the setting.
 func (b Bench) Int(name string, def int) (int, error) {
-	v, ok := b.Lookup(name)
-	if !ok {
-		return def, nil
-	}
-	n, err := strconv.Atoi(strings.TrimSpace(v.Text))
-	if err != nil {
-		return def, v.Errorf("want an integer")
-	}
-	return n, nil
+	return benchParse(b, name, def, "an integer", func(s string) (int, bool) {
+		n, err := strconv.Atoi(s)
+		return n, err == nil
+	})
 }
 
 // Float returns a bench setting as a number, def when unset.
 func (b Bench) Float(name string, def float64) (float64, error) {
-	v, ok := b.Lookup(name)
-	if !ok {
-		return def, nil
-	}
-	f, err := strconv.ParseFloat(strings.TrimSpace(v.Text), 64)
-	if err != nil {
-		return def, v.Errorf("want a number")
-	}
-	return f, nil
+	return benchParse(b, name, def, "a number", func(s string) (float64, bool) {
+		f, err := strconv.ParseFloat(s, 64)
+		return f, err == nil
+	})
 }
 
 // Bool returns a bench setting as a boolean (1/0, true/false, yes/no), def when unset.
 func (b Bench) Bool(name string, def bool) (bool, error) {
-	v, ok := b.Lookup(name)
-	if !ok {
-		return def, nil
-	}
-	x, ok := setting.ParseBool(v.Text)
-	if !ok {
-		return def, v.Errorf("want 1 or 0 (true/false)")
-	}
-	return x, nil
+	return benchParse(b, name, def, "1 or 0 (true/false)", setting.ParseBool)
 }
 
 // Millis returns a bench setting given in milliseconds (zk-locust's *_MS convention) as
 // a duration, def when unset.
 func (b Bench) Millis(name string, def time.Duration) (time.Duration, error) {
+	return benchParse(b, name, def, "milliseconds, 0 or more", func(s string) (time.Duration, bool) {
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil || f < 0 {
+			return 0, false
+		}
+		return time.Duration(f * float64(time.Millisecond)), true
+	})
+}
+
+// benchParse returns bench setting name as parse reads its text (trimmed), def when
+// unset; a value parse rejects is an error naming the setting: "want <want>".
+func benchParse[T any](b Bench, name string, def T, want string, parse func(string) (T, bool)) (T, error) {
 	v, ok := b.Lookup(name)
 	if !ok {
 		return def, nil
 	}
-	f, err := strconv.ParseFloat(strings.TrimSpace(v.Text), 64)
-	if err != nil || f < 0 {
-		return def, v.Errorf("want milliseconds, 0 or more")
+	x, ok := parse(strings.TrimSpace(v.Text))
+	if !ok {
+		return def, v.Errorf("want %s", want)
 	}
-	return time.Duration(f * float64(time.Millisecond)), nil
+	return x, nil
 }

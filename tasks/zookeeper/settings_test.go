@@ -69,6 +69,48 @@ func TestResolvePrecedence(t *testing.T) {
 	}
 }
 
+// TestBenchTypes: each typed getter parses a set value (trimmed), keeps its default when
+// unset, and names the setting and what it wants when the value is malformed.
+func TestBenchTypes(t *testing.T) {
+	b := NewBench(layers(map[string]string{"bench-f": " 2.5 ", "bench-b": "yes", "bench-ms": "1.5",
+		"bench-badf": "x", "bench-badb": "maybe", "bench-negms": "-1", "bench-n": " 7"}))
+	if f, err := b.Float("f", 0); f != 2.5 || err != nil {
+		t.Errorf("Float = %v, %v", f, err)
+	}
+	if v, err := b.Bool("b", false); !v || err != nil {
+		t.Errorf("Bool = %v, %v", v, err)
+	}
+	if d, err := b.Millis("ms", 0); d != 1500*time.Microsecond || err != nil {
+		t.Errorf("Millis = %v, %v", d, err)
+	}
+	if n, err := b.Int("n", 0); n != 7 || err != nil {
+		t.Errorf("Int = %v, %v", n, err)
+	}
+	if f, err := b.Float("unset", 1.25); f != 1.25 || err != nil {
+		t.Errorf("unset Float = %v, %v", f, err)
+	}
+	if v, err := b.Bool("unset", true); !v || err != nil {
+		t.Errorf("unset Bool = %v, %v", v, err)
+	}
+	if d, err := b.Millis("unset", time.Second); d != time.Second || err != nil {
+		t.Errorf("unset Millis = %v, %v", d, err)
+	}
+	for _, c := range []struct {
+		err  error
+		want string
+	}{
+		{second(b.Float("badf", 0)), `--bench-badf "x": want a number`},
+		{second(b.Bool("badb", false)), `--bench-badb "maybe": want 1 or 0 (true/false)`},
+		{second(b.Millis("negms", 0)), `--bench-negms "-1": want milliseconds, 0 or more`},
+	} {
+		if c.err == nil || c.err.Error() != c.want {
+			t.Errorf("got %v, want %s", c.err, c.want)
+		}
+	}
+}
+
+func second[T any](_ T, err error) error { return err }
+
 func TestResolveErrorsNameTheSetting(t *testing.T) {
 	cases := []struct {
 		l    setting.Layers

@@ -18,6 +18,7 @@ import (
 
 	"github.com/zkload/zkload/boomer/wire"
 	"github.com/zkload/zkload/internal/fakemaster"
+	"github.com/zkload/zkload/internal/freeport"
 )
 
 // child is a worker child process.
@@ -340,7 +341,7 @@ func startNginx(path string, cpu int) (*target, error) {
 	if err != nil {
 		return nil, fmt.Errorf("nginx: %w", err)
 	}
-	port, err := freePort()
+	port, err := freeport.Port()
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("nginx: %w", err)
@@ -420,13 +421,4 @@ http {
 		desc += fmt.Sprintf(", on core %d", cpu)
 	}
 	return &target{url: "http://" + addr, desc: desc, stop: stop}, nil
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
