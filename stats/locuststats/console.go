@@ -112,23 +112,13 @@ func percentileLine(b *strings.Builder, e *Entry) {
 // WriteErrors writes Locust's error report (print_error_report), errors in the order
 // first seen, or nothing when there were none.
 func (s *Stats) WriteErrors(w io.Writer) error {
-	var b strings.Builder
+	var rows []countRow
 	s.lockedView(func(v *view) {
-		if len(v.errOrder) == 0 {
-			return
-		}
-		b.WriteString("Error report\n")
-		fmt.Fprintf(&b, "%-18s %-100s\n", "# occurrences", "Error")
-		sep := strings.Repeat("-", 18) + "|" + strings.Repeat("-", 80+nameWidth-19) + "\n"
-		b.WriteString(sep)
 		for _, e := range v.errOrder {
-			fmt.Fprintf(&b, "%-18d %-100s\n", e.Occurrences, errorName(e))
+			rows = append(rows, countRow{e.Occurrences, errorName(e)})
 		}
-		b.WriteString(sep)
-		b.WriteString("\n")
 	})
-	_, err := io.WriteString(w, b.String())
-	return err
+	return writeCountReport(w, "Error report", "Error", rows)
 }
 
 // WriteExceptions writes the exceptions the users raised, in the error report's shape
@@ -136,22 +126,38 @@ func (s *Stats) WriteErrors(w io.Writer) error {
 // would otherwise show just their count), or nothing when there were none. Each
 // message is cut to its first line.
 func (s *Stats) WriteExceptions(w io.Writer) error {
-	var b strings.Builder
+	var rows []countRow
 	s.lockedView(func(v *view) {
-		if len(v.exceptions) == 0 {
-			return
-		}
-		b.WriteString("Exception report\n")
-		fmt.Fprintf(&b, "%-18s %-100s\n", "# occurrences", "Exception")
-		sep := strings.Repeat("-", 18) + "|" + strings.Repeat("-", 80+nameWidth-19) + "\n"
-		b.WriteString(sep)
 		for _, e := range v.exceptions {
 			msg, _, _ := strings.Cut(strings.TrimSpace(e.Msg), "\n")
-			fmt.Fprintf(&b, "%-18d %-100s\n", e.Count, msg)
+			rows = append(rows, countRow{e.Count, msg})
 		}
-		b.WriteString(sep)
-		b.WriteString("\n")
 	})
+	return writeCountReport(w, "Exception report", "Exception", rows)
+}
+
+// countRow is one row of a report of occurrences.
+type countRow struct {
+	n    int64
+	text string
+}
+
+// writeCountReport writes rows as print_error_report does: a title, a header, the rows
+// between two separator lines; nothing when there are no rows.
+func writeCountReport(w io.Writer, title, column string, rows []countRow) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	var b strings.Builder
+	b.WriteString(title + "\n")
+	fmt.Fprintf(&b, "%-18s %-100s\n", "# occurrences", column)
+	sep := strings.Repeat("-", 18) + "|" + strings.Repeat("-", 80+nameWidth-19) + "\n"
+	b.WriteString(sep)
+	for _, r := range rows {
+		fmt.Fprintf(&b, "%-18d %-100s\n", r.n, r.text)
+	}
+	b.WriteString(sep)
+	b.WriteString("\n")
 	_, err := io.WriteString(w, b.String())
 	return err
 }
