@@ -35,17 +35,18 @@ func TestReportNothingToReport(t *testing.T) {
 		{[]string{missing}, "zkload report: " + missing + ": no such file or directory (want a run directory"},
 		{[]string{empty, garbage}, "zkload report: none of the 2 run directories holds anything to report: " + empty + ": no test files found"},
 	} {
-		out := strings.TrimSpace(runZkload(t, 2, append([]string{"report"}, tc.dirs...)...))
+		// One directory's report goes to DIR/report by default; several dirs' to --out.
+		args, outs := []string{"report"}, []string{filepath.Join(tc.dirs[0], "report")}
+		if len(tc.dirs) > 1 {
+			outs[0] = filepath.Join(t.TempDir(), "report")
+			args = append(args, "--out", outs[0])
+		}
+		out := strings.TrimSpace(runZkload(t, 2, append(args, tc.dirs...)...))
 		if strings.Contains(out, "\n") || !strings.HasPrefix(out, tc.want) {
 			t.Errorf("zkload report %v: output %q; want one line starting %q", tc.dirs, out, tc.want)
 		}
-		for _, d := range tc.dirs {
-			if _, err := os.Stat(filepath.Join(d, "report")); !os.IsNotExist(err) {
-				t.Errorf("zkload report %v: %s/report written (%v)", tc.dirs, d, err)
-			}
-		}
-		if _, err := os.Stat("report"); !os.IsNotExist(err) {
-			t.Errorf("zkload report %v: ./report written (%v)", tc.dirs, err)
+		if _, err := os.Stat(outs[0]); !os.IsNotExist(err) {
+			t.Errorf("zkload report %v: %s written (%v)", tc.dirs, outs[0], err)
 		}
 	}
 }
