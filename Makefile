@@ -4,10 +4,11 @@ export PATH := $(PATH):/usr/local/go/bin
 GO ?= go
 
 # Suite settings; the defaults are in scripts/suite.sh (WORKERS 2, USERS 128, SPAWN_RATE 32,
-# RUN_TIME 10s, a local ZooKeeper unless ZK_LOCUST_HOSTS is set).
+# RUN_TIME 10s, WARMUP 5s of unmeasured load before the first test (0 skips it), a local
+# ZooKeeper unless ZK_LOCUST_HOSTS is set).
 # REPORT_DIR=D puts everything in D (refused if not empty, unless FORCE=1) with run.json,
 # then the report.
-export WORKERS USERS SPAWN_RATE RUN_TIME ZK_LOCUST_HOSTS OUT REPORT_DIR FORCE
+export WORKERS USERS SPAWN_RATE RUN_TIME WARMUP STATS_COLLECT ZK_LOCUST_HOSTS OUT REPORT_DIR FORCE
 
 .PHONY: all setup test-setup build test vet suite sequence http-demo bench clean
 

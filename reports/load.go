@@ -1,6 +1,7 @@
 package reports
 
 import (
+	"bytes"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -86,7 +87,7 @@ func Load(dir, label string) (*Run, error) {
 		}
 	}
 	if len(groups) == 0 {
-		r.Problems = append(r.Problems, "no test files found (no <label>_stats.csv, <label>_ext_stats_*.csv, <label>_ext_distrib_*.jsonl or <label>_zk_metrics.csv)")
+		r.Problems = append(r.Problems, noTestFiles)
 	}
 	var other []string
 	for _, l := range sortedLabels(groups, prefer) {
@@ -107,6 +108,45 @@ func Load(dir, label string) (*Run, error) {
 		}
 	}
 	return r, nil
+}
+
+// noTestFiles is what a directory without any test file lacks.
+const noTestFiles = "no test files found (want <label>_stats.csv, <label>_ext_stats_<i>.csv, " +
+	"<label>_ext_distrib_<i>.jsonl or <label>_zk_metrics.csv, as zkload run --report-dir or scripts/suite.sh write them)"
+
+// Usable reports whether the run holds anything to report: a row of Locust's stats or
+// history, of the extended statistics or of the ensemble metrics, or a distribution.
+// A directory of unrelated or garbage files holds none.
+func (r *Run) Usable() bool {
+	for _, t := range r.Tests {
+		if len(t.Stats)+len(t.History)+len(t.Ext)+len(t.Distrib)+len(t.Metrics) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// unusable says in one line why a run that is not Usable has nothing to report.
+func (r *Run) unusable() string {
+	if len(r.Tests) == 0 {
+		return noTestFiles
+	}
+	var problems []string
+	for _, t := range r.Tests {
+		for _, p := range t.Problems {
+			if !strings.HasPrefix(p, "missing: ") {
+				problems = append(problems, t.Label+": "+p)
+			}
+		}
+	}
+	if len(problems) == 0 {
+		return "no usable data in its test files"
+	}
+	more := ""
+	if len(problems) > 1 {
+		more = fmt.Sprintf("; and %d more problem(s)", len(problems)-1)
+	}
+	return fmt.Sprintf("no usable data in its test files (%s%s)", problems[0], more)
 }
 
 // trimPath drops "path: " from the front of err's text (rundir.ReadRunInfo names the
@@ -158,9 +198,15 @@ func loadTest(label string, files rundir.Files) *Test {
 	for _, p := range files[rundir.ExtDistrib] {
 		ds, err := stats.ReadDistributions(p)
 		if err != nil {
-			t.problem("%s: kept %d records before: %v", filepath.Base(p), len(ds), err)
-		} else if len(ds) == 0 {
-			t.problem("%s: empty", filepath.Base(p))
+			t.problem("%s: kept %d records before: %v", filepath.Base(p), len(ds), trimPath(err, p))
+		} else {
+			// ReadDistributions drops an unterminated last line (a write cut short).
+			if cutTail(p) {
+				t.problem("%s: 1 truncated record ignored", filepath.Base(p))
+			}
+			if len(ds) == 0 {
+				t.problem("%s: empty", filepath.Base(p))
+			}
 		}
 		t.Distrib = append(t.Distrib, ds...)
 	}
@@ -174,6 +220,27 @@ func loadTest(label string, files rundir.Files) *Test {
 		sort.SliceStable(t.Metrics, func(i, j int) bool { return t.Metrics[i].Time.Before(t.Metrics[j].Time) })
 	}
 	return t
+}
+
+// cutTail reports whether the file at path ends in an unterminated line that is not
+// blank: a JSON Lines record cut while being written (each record ends with "\n").
+func cutTail(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil || fi.Size() == 0 {
+		return false
+	}
+	n := min(fi.Size(), 4096)
+	buf := make([]byte, n)
+	if _, err := f.ReadAt(buf, fi.Size()-n); err != nil {
+		return false
+	}
+	tail := buf[bytes.LastIndexByte(buf, '\n')+1:]
+	return len(bytes.TrimSpace(tail)) > 0
 }
 
 // table is a CSV file read by column name.

@@ -143,6 +143,7 @@ section{page-break-inside:avoid}
 <h1>{{.Title}}</h1>
 <p class="note">Made {{.Made}}. Times in ms with µs precision, from the HDR distributions merged across workers; a * marks Locust's ms buckets (no distributions).</p>
 {{if .Verdicts}}<h2 id="verdicts">Verdicts</h2><ul>{{range .Verdicts}}<li>{{.}}</li>{{end}}</ul>{{end}}
+{{if .Problems}}<h2 id="left-out">Left out</h2><ul>{{range .Problems}}<li class="problem">{{.}}</li>{{end}}</ul>{{end}}
 {{range .Runs}}
 <h2 id="run-{{.Label}}">Run {{.Label}}</h2>
 <table>{{range .Front}}<tr><th>{{index . 0}}</th><td class="l">{{index . 1}}</td></tr>{{end}}</table>
@@ -227,7 +228,7 @@ func (rep *Report) view(inline bool) map[string]any {
 		}
 	}
 	return map[string]any{
-		"Title": rep.Title, "Made": rep.Made.Format(time.RFC3339), "Verdicts": rep.Verdicts,
+		"Title": rep.Title, "Made": rep.Made.Format(time.RFC3339), "Verdicts": rep.Verdicts, "Problems": rep.Problems,
 		"Runs": runs, "Compare": cmp, "SummaryHeader": summaryHeader, "DiffHeader": diffHeader,
 	}
 }
@@ -249,6 +250,13 @@ func (rep *Report) Markdown() []byte {
 	if len(rep.Verdicts) > 0 {
 		b.WriteString("## Verdicts\n\n")
 		for _, s := range rep.Verdicts {
+			fmt.Fprintf(&b, "- %s\n", mdEscape(s))
+		}
+		b.WriteString("\n")
+	}
+	if len(rep.Problems) > 0 {
+		b.WriteString("## Left out\n\n")
+		for _, s := range rep.Problems {
 			fmt.Fprintf(&b, "- %s\n", mdEscape(s))
 		}
 		b.WriteString("\n")

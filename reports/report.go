@@ -10,10 +10,14 @@
 package reports
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
+	"syscall"
 	"time"
 )
 
@@ -30,6 +34,7 @@ type Report struct {
 	Runs     []*RunReport
 	Compare  *Comparison
 	Verdicts []string
+	// Problems are the run directories left out, with nothing to report ("Left out").
 	Problems []string
 	Made     time.Time
 }
@@ -45,28 +50,60 @@ type RunReport struct {
 	End      time.Time
 }
 
+// InputError is a report that cannot be made from its inputs: no run directory holds
+// anything to report (missing, unreadable, empty or garbage). `zkload report` exits 2
+// for it (bad input) and writes nothing.
+type InputError struct{ Msg string }
+
+func (e *InputError) Error() string { return e.Msg }
+
 // Generate loads the run directories and writes report.html, report.md and the
-// figures (figures/*.svg) into o.Out. It fails only when a directory cannot be read or
-// the output cannot be written; what is missing in a run is said in the report.
+// figures (figures/*.svg) into o.Out. What is missing or damaged in a run is said in
+// the report (its Problems). A directory with nothing to report (missing, unreadable,
+// no test files, or none with a usable row) is left out of the report, with a line
+// in rep.Problems, when another directory is usable; when none is, Generate writes
+// nothing and returns an *InputError naming each directory and what it lacks. Other
+// errors are the output's.
 func Generate(o Options) (*Report, error) {
 	if len(o.Dirs) == 0 {
-		return nil, fmt.Errorf("no run directory")
+		return nil, &InputError{"no run directory"}
 	}
 	if len(o.Labels) > 0 && len(o.Labels) != len(o.Dirs) {
-		return nil, fmt.Errorf("%d labels for %d run directories: give one --label per directory", len(o.Labels), len(o.Dirs))
+		return nil, &InputError{fmt.Sprintf("%d labels for %d run directories: give one --label per directory", len(o.Labels), len(o.Dirs))}
 	}
 	rep := &Report{Title: "zkload report", Made: time.Now().UTC()}
+	var runs []*Run
+	var bad []string
 	for i, d := range o.Dirs {
 		label := ""
 		if len(o.Labels) > 0 {
 			label = o.Labels[i]
 		}
 		run, err := Load(d, label)
-		if err != nil {
-			return nil, err
+		why := ""
+		switch {
+		case err != nil:
+			why = dirError(err) + " (want a run directory of zkload run --report-dir or scripts/suite.sh)"
+		case !run.Usable():
+			why = run.unusable()
+		default:
+			runs = append(runs, run)
+			continue
 		}
+		bad = append(bad, d+": "+why)
+	}
+	if len(runs) == 0 {
+		if len(bad) == 1 {
+			return nil, &InputError{bad[0]}
+		}
+		return nil, &InputError{fmt.Sprintf("none of the %d run directories holds anything to report: %s", len(bad), strings.Join(bad, "; "))}
+	}
+	for _, b := range bad {
+		rep.Problems = append(rep.Problems, "left out: "+b)
+	}
+	for i, run := range runs {
 		prefix := ""
-		if len(o.Dirs) > 1 {
+		if len(runs) > 1 {
 			prefix = fmt.Sprintf("r%d", i+1)
 		}
 		rep.Runs = append(rep.Runs, buildRun(run, prefix))
@@ -74,6 +111,9 @@ func Generate(o Options) (*Report, error) {
 	if len(rep.Runs) > 1 {
 		rep.Compare = compare(rep.Runs)
 		rep.Title = "zkload comparison report"
+	}
+	if len(rep.Problems) > 0 {
+		rep.Verdicts = append(rep.Verdicts, fmt.Sprintf("%d of %d run directories left out, with nothing to report: see \"Left out\".", len(rep.Problems), len(o.Dirs)))
 	}
 	for _, rr := range rep.Runs {
 		for _, v := range rr.Verdicts {
@@ -90,6 +130,19 @@ func Generate(o Options) (*Report, error) {
 		return nil, err
 	}
 	return rep, nil
+}
+
+// dirError is why a run directory could not be read, without its path (the caller
+// names it): "no such file or directory", "not a directory", "permission denied".
+func dirError(err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		if errors.Is(pe.Err, syscall.ENOTDIR) {
+			return "not a directory"
+		}
+		return pe.Err.Error()
+	}
+	return err.Error()
 }
 
 func buildRun(run *Run, prefix string) *RunReport {

@@ -186,17 +186,99 @@ func TestReportMissingAndTruncated(t *testing.T) {
 	}
 }
 
-// TestReportEmptyDir: a directory without any run file gives a report saying so.
+// TestReportEmptyDir: a directory without any run file, or with only garbage, or a
+// missing one, is an *InputError naming it and what was wanted, and nothing is written.
 func TestReportEmptyDir(t *testing.T) {
-	run, out := t.TempDir(), t.TempDir()
-	if _, err := Generate(Options{Dirs: []string{run}, Out: out}); err != nil {
+	empty, garbage := t.TempDir(), t.TempDir()
+	write(t, filepath.Join(garbage, "notes.txt"), "not a run\n")
+	write(t, filepath.Join(garbage, "get_stats.csv"), "\x00\x01garbage\nmore,garbage\n")
+	write(t, filepath.Join(garbage, "get_ext_distrib_1.jsonl"), "{not json\n")
+	write(t, filepath.Join(garbage, "get_zk_metrics.csv"), "")
+	for _, tc := range []struct {
+		dirs []string
+		want []string
+	}{
+		{[]string{empty}, []string{empty + ": no test files found (want <label>_stats.csv"}},
+		{[]string{garbage}, []string{garbage + ": no usable data in its test files (get: get_stats.csv: no column \"Type\""}},
+		{[]string{filepath.Join(empty, "nope")}, []string{filepath.Join(empty, "nope") + ": no such file or directory (want a run directory"}},
+		{[]string{empty, garbage}, []string{"none of the 2 run directories holds anything to report: " + empty + ": no test files found", "; " + garbage + ": no usable data"}},
+	} {
+		out := filepath.Join(t.TempDir(), "report")
+		_, err := Generate(Options{Dirs: tc.dirs, Out: out})
+		var ie *InputError
+		if !errors.As(err, &ie) {
+			t.Errorf("%v: error %v, want an *InputError", tc.dirs, err)
+			continue
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(err.Error(), w) || strings.Contains(err.Error(), "\n") {
+				t.Errorf("%v: error %q, want one line with %q", tc.dirs, err, w)
+			}
+		}
+		if _, err := os.Stat(out); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%v: %s written (%v)", tc.dirs, out, err)
+		}
+	}
+}
+
+// TestReportLeavesOutUnusable: a usable run beside an empty one gives the usable run's
+// report, which says in "Left out" (and a verdict) which directory was left out and why.
+func TestReportLeavesOutUnusable(t *testing.T) {
+	run, empty, out := t.TempDir(), t.TempDir(), t.TempDir()
+	writeRun(t, run, genRun{label: "get", workers: 1, seconds: 3, slow: 1})
+	rep, err := Generate(Options{Dirs: []string{empty, run}, Labels: []string{"nothing", "good"}, Out: out})
+	if err != nil {
 		t.Fatal(err)
 	}
-	if html := readFile(t, filepath.Join(out, "report.html")); !strings.Contains(html, "no test files found") {
-		t.Error("report.html does not say the directory holds no run")
+	if len(rep.Runs) != 1 || rep.Runs[0].Run.Label != "good" || rep.Compare != nil {
+		t.Fatalf("runs %d, compare %v: want the one usable run, no comparison", len(rep.Runs), rep.Compare)
 	}
-	if _, err := Generate(Options{Dirs: []string{filepath.Join(run, "nope")}, Out: out}); err == nil {
-		t.Error("a missing directory is not an error")
+	if len(rep.Problems) != 1 || !strings.HasPrefix(rep.Problems[0], "left out: "+empty+": no test files found") {
+		t.Errorf("problems %q", rep.Problems)
+	}
+	for _, name := range []string{"report.html", "report.md"} {
+		page := readFile(t, filepath.Join(out, name))
+		for _, want := range []string{"Left out", "1 of 2 run directories left out", "no test files found"} {
+			if !strings.Contains(page, want) {
+				t.Errorf("%s lacks %q", name, want)
+			}
+		}
+	}
+}
+
+// TestReportTruncatedDistribution: a distribution file whose last record was cut while
+// being written keeps the records before it and says so, as the CSVs' cut rows do.
+func TestReportTruncatedDistribution(t *testing.T) {
+	run, out := t.TempDir(), t.TempDir()
+	writeRun(t, run, genRun{label: "get", workers: 2, seconds: 4, slow: 1})
+	path := filepath.Join(run, "get_ext_distrib_1.jsonl")
+	whole := readFile(t, path)
+	records := strings.Count(whole, "\n")
+	last := strings.LastIndexByte(whole[:len(whole)-1], '\n')
+	write(t, path, whole[:last+1+(len(whole)-last)/2]) // the last record cut in half
+	rep, err := Generate(Options{Dirs: []string{run}, Out: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	test := rep.Runs[0].Run.Tests[0]
+	if got := strings.Join(test.Problems, "; "); got != "get_ext_distrib_1.jsonl: 1 truncated record ignored" {
+		t.Errorf("problems %q", got)
+	}
+	other, _ := stats.ReadDistributions(filepath.Join(run, "get_ext_distrib_2.jsonl"))
+	if want := records - 1 + len(other); len(test.Distrib) != want {
+		t.Errorf("%d distributions kept, want %d", len(test.Distrib), want)
+	}
+	if html := readFile(t, filepath.Join(out, "report.html")); !strings.Contains(html, "get_ext_distrib_1.jsonl: 1 truncated record ignored") {
+		t.Error("report.html does not say the distribution file was cut")
+	}
+	// A whole file ending in its newline, or in blank lines, is not cut.
+	write(t, path, whole+"\n\n")
+	rep, err = Generate(Options{Dirs: []string{run}, Out: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := rep.Runs[0].Run.Tests[0].Problems; len(p) != 0 {
+		t.Errorf("whole file: problems %q", p)
 	}
 }
 

@@ -8,7 +8,7 @@
 # Environment: ZK_LOCUST_BENCH_STEP_DURATION, ZK_LOCUST_BENCH_REPETITIONS (as zk-locust),
 # SEQUENCE_STEPS (override the step list, e.g. "set:8 get:8"), and suite.sh's settings.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 step=${ZK_LOCUST_BENCH_STEP_DURATION:-10} reps=${ZK_LOCUST_BENCH_REPETITIONS:-1}
 while [ $# -gt 0 ]; do
   case $1 in
@@ -17,7 +17,10 @@ while [ $# -gt 0 ]; do
     *) echo "sequence.sh: unknown argument \"$1\"; want --bench-step-duration S or --bench-repetitions N" >&2; exit 2 ;;
   esac
 done
-[[ "$step" =~ ^[0-9]+(\.[0-9]+)?$ ]] && [ "$step" != 0 ] || { echo "sequence.sh: --bench-step-duration \"$step\": want seconds, more than 0" >&2; exit 2; }
+if ! [[ "$step" =~ ^[0-9]+(\.[0-9]+)?$ ]] || ! /usr/bin/python3 -c 'import sys; sys.exit(float(sys.argv[1]) <= 0)' "$step"; then
+  echo "sequence.sh: --bench-step-duration \"$step\": want seconds, more than 0" >&2
+  exit 2
+fi
 [[ "$reps" =~ ^[1-9][0-9]*$ ]] || { echo "sequence.sh: --bench-repetitions \"$reps\": want a whole number, 1 or more" >&2; exit 2; }
 steps=${SEQUENCE_STEPS:-}
 if [ -z "$steps" ]; then

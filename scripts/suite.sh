@@ -13,14 +13,40 @@
 # metrics (OUT/<label>_zk_metrics.csv).
 # Settings (environment): ZK_LOCUST_HOSTS (default: a local ensemble is started and
 # stopped again), WORKERS (2), USERS (128), SPAWN_RATE (32), RUN_TIME (10s), OUT (out),
-# STATS_COLLECT (1000 ms), and any ZK_LOCUST_* setting the workers read (ZK_LOCUST_BENCH_*
-# too: the workers inherit the environment, as --bench-NAME on their command line).
+# STATS_COLLECT (1000 ms), WARMUP (5s: before the first test, the ensemble is warmed up
+# for that long by a `zkload run` of the first test's class, not measured, its files in
+# OUT/tmp/warmup; 0 skips it), and any ZK_LOCUST_* setting the workers read
+# (ZK_LOCUST_BENCH_* too: the workers inherit the environment, as --bench-NAME on their
+# command line).
+# While a test runs, a progress line every half of RUN_TIME (at most every 5 s) gives
+# its requests, failures and rate so far, from the workers' extended statistics.
 # REPORT_DIR=D writes everything into D instead of OUT (refusing a D that is not empty,
 # unless FORCE=1), then D/run.json (zkload runinfo) and the report (zkload report D).
+# The name_<kind> variables are set by names_of (printf -v), unseen by shellcheck.
+# shellcheck disable=SC2154
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 WORKERS=${WORKERS:-2} USERS=${USERS:-128} SPAWN_RATE=${SPAWN_RATE:-32} RUN_TIME=${RUN_TIME:-10s}
 OUT=${OUT:-out} STATS_COLLECT=${STATS_COLLECT:-1000} REPORT_DIR=${REPORT_DIR:-} FORCE=${FORCE:-}
+WARMUP=${WARMUP:-5s}
+# seconds_of NAME VALUE sets secs to VALUE's seconds: a time span as Locust's -t takes
+# it (30, 30s, 2m, 1h30m).
+seconds_of() {
+  local v=$2 h=0 m=0 x=0
+  if [[ "$v" =~ ^[0-9]+$ ]]; then
+    secs=$((10#$v))
+    return
+  fi
+  if [ -z "$v" ] || ! [[ "$v" =~ ^(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?$ ]]; then
+    echo "suite.sh: $1 \"$v\": want a time span such as 10s, 2m or 1h30m" >&2
+    exit 2
+  fi
+  h=${BASH_REMATCH[2]:-0} m=${BASH_REMATCH[4]:-0} x=${BASH_REMATCH[6]:-0}
+  secs=$((10#$h * 3600 + 10#$m * 60 + 10#$x))
+}
+seconds_of RUN_TIME "$RUN_TIME"; run_time_s=$secs
+[ "$run_time_s" -gt 0 ] || { echo "suite.sh: RUN_TIME \"$RUN_TIME\": want a time span above 0, such as 10s" >&2; exit 2; }
+seconds_of WARMUP "$WARMUP"; warmup_s=$secs
 suite_start=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 if [ -n "$REPORT_DIR" ]; then
   if [ -d "$REPORT_DIR" ] && [ -n "$(ls -A "$REPORT_DIR")" ] && [ "$FORCE" != 1 ]; then
@@ -67,6 +93,7 @@ for t in "${tests[@]}"; do
 done
 [[ "$WORKERS" =~ ^[1-9][0-9]*$ ]] || { echo "suite.sh: WORKERS \"$WORKERS\": want a whole number, 1 or more" >&2; exit 2; }
 [[ "$USERS" =~ ^[0-9]+$ ]] || { echo "suite.sh: USERS \"$USERS\": want a whole number" >&2; exit 2; }
+[[ "$STATS_COLLECT" =~ ^[1-9][0-9]*$ ]] || { echo "suite.sh: STATS_COLLECT \"$STATS_COLLECT\": want milliseconds, 1 or more" >&2; exit 2; }
 mkdir -p "$OUT/tmp"
 
 ensemble_pid=""
@@ -95,19 +122,103 @@ if [ -z "$hosts" ]; then
 fi
 echo "== ZooKeeper $hosts; $WORKERS workers, $USERS users, spawn rate $SPAWN_RATE, $RUN_TIME per test"
 
-# progress prints the run's state every 5 s from the master's console table.
+now_ms() { local t=${EPOCHREALTIME//[.,]/}; echo $((t / 1000)); }
+
+# ext_progress GLOB SPAN_MS prints "R requests, F failed, X req/s" from every worker's
+# extended statistics (the files GLOB matches): R and F are the workers' cumulative
+# counts, X the sum of each worker's rate over its last windows spanning about SPAN_MS
+# (at least its last window; 90 % of it, as windows are a few µs short of their interval). Only the Total rows are read: their errors column is always
+# empty, so splitting on commas is safe. The master's console table would lag: workers
+# report to it every 3 s, and its "req/s" column is Locust's current rate, 0 early on.
+ext_progress() {
+  # shellcheck disable=SC2086 # GLOB is a pattern
+  awk -F, -v span="$(($2))" '
+    { sub(/\r$/, "") }
+    FNR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; f++; next }
+    $c["method"] == "" && $c["name"] == "Total" {
+      k = ++n[f]; req[f, k] = $c["num_requests"]; iv[f, k] = $c["interval_s"]
+      cum[f] = $c["cum_num_requests"]; fail[f] = $c["cum_num_failures"]
+    }
+    END {
+      for (w = 1; w <= f; w++) {
+        r = 0; s = 0
+        for (k = n[w]; k >= 1 && (s * 1000 < 0.9 * span || k == n[w]); k--) { r += req[w, k]; s += iv[w, k] }
+        if (s > 0) rate += r / s
+        total += cum[w]; fails += fail[w]; rows += n[w]
+      }
+      if (rows == 0) { print "no statistics yet"; exit }
+      printf "%d requests, %d failed, %.1f req/s\n", total, fails, rate
+    }' $1 2>/dev/null || echo "no statistics yet"
+}
+
+# progress LABEL SECONDS LOG PID GLOB START prints a test's progress while PID runs for
+# SECONDS: every half of its run time (at most every 5 s, at least every 0.5 s) a line with the
+# seconds run so far and ext_progress's numbers, and when the run time is over a
+# "finishing" line (the master still gathers the final numbers), or "done" if PID ended
+# on time before that, or "stopped after" if it ended early. Never "Ns of Ms" past M. The run time counts
+# from the line matching START in LOG (the master's "Run time limit set"), or from now
+# when START is empty.
 progress() {
-  local label=$1 log=$2 pid=$3 start=$SECONDS
-  while kill -0 "$pid" 2>/dev/null; do
-    sleep 5
-    kill -0 "$pid" 2>/dev/null || break
-    local line
-    line=$(grep -E '^ +Aggregated +[0-9]' "$log" 2>/dev/null | tail -n 1)
-    [ -n "$line" ] || continue
-    awk -v l="$label" -v s=$((SECONDS - start)) -v rt="$RUN_TIME" \
-      '{printf "   %s %ss of %s: %s requests, %s failed, %s req/s now\n", l, s, rt, $2, $3, $(NF-1)}' <<<"$line"
+  local label=$1 rt_s=$2 log=$3 pid=$4 glob=$5 start_re=$6
+  local rt_ms=$(($2 * 1000)) period_ms start now tick k=1
+  period_ms=$((rt_ms / 2 < 5000 ? rt_ms / 2 : 5000))
+  [ "$period_ms" -ge 500 ] || period_ms=500
+  if [ -n "$start_re" ]; then
+    until grep -q -- "$start_re" "$log" 2>/dev/null; do
+      kill -0 "$pid" 2>/dev/null || return 0
+      sleep 0.1
+    done
+  fi
+  start=$(now_ms)
+  while :; do
+    tick=$((start + k * period_ms))
+    [ "$tick" -le $((start + rt_ms)) ] || tick=$((start + rt_ms))
+    while now=$(now_ms); [ "$now" -lt "$tick" ]; do
+      if ! kill -0 "$pid" 2>/dev/null; then
+        if [ $((now - start)) -ge $((rt_ms - 1000)) ]; then # ended on time, give or take
+          echo "   $label done: $(ext_progress "$glob" "$period_ms")"
+        else
+          echo "   $label stopped after $(((now - start) / 1000))s of ${rt_s}s: $(ext_progress "$glob" "$period_ms")"
+        fi
+        return 0
+      fi
+      sleep 0.2
+    done
+    if [ $((now - start)) -ge "$rt_ms" ]; then
+      echo "   $label run time over, finishing: $(ext_progress "$glob" "$period_ms")"
+      return 0
+    fi
+    echo "   $label $(((now - start) / 1000))s of ${rt_s}s: $(ext_progress "$glob" "$period_ms")"
+    k=$((k + 1))
   done
 }
+
+# warm_up runs the first test's class against the ensemble for WARMUP, unmeasured: a
+# fresh server serves the first measured test several times slower than the next ones.
+warm_up() {
+  local name=${tests[0]%%:*} size="" class dir="$OUT/tmp/warmup" rc
+  [ "$name" != "${tests[0]}" ] && size=${tests[0]#*:}
+  class=$(class_of "$name")
+  rm -rf "$dir" && mkdir -p "$dir"
+  echo "== warming up the ensemble: $WARMUP of $class, $USERS users, not measured (WARMUP=0 skips it; files in $dir)"
+  local args=(run -u "$USERS" -r "$SPAWN_RATE" -t "$WARMUP" --hosts "$hosts" --only-summary
+    --stats-collect "$STATS_COLLECT" --stats-csv "$dir/ext_stats_1.csv" "$class")
+  [ -n "$size" ] && args+=(--val-size "$size")
+  "$ZKLOAD" "${args[@]}" >"$dir/warmup.log" 2>&1 &
+  local pid=$!
+  progress "[warm-up]" "$warmup_s" "$dir/warmup.log" "$pid" "$dir/ext_stats_1.csv" ""
+  wait "$pid"; rc=$?
+  # 1 is failed requests, which a warm-up may have; anything else is worth a look.
+  [ "$rc" -le 1 ] || echo "suite.sh: warning: the warm-up exited with status $rc (see $dir/warmup.log); going on" >&2
+  "$ZKLOAD" cleanup --hosts "$hosts" >"$dir/cleanup.log" 2>&1 || echo "suite.sh: warning: cleanup after the warm-up failed: $dir/cleanup.log" >&2
+}
+if [ "$warmup_s" -gt 0 ]; then
+  warm_up
+  warmup_note="$WARMUP of $(class_of "${tests[0]%%:*}") before the first test, not measured"
+else
+  echo "== no warm-up (WARMUP=$WARMUP): the first test meets a cold ensemble"
+  warmup_note="none"
+fi
 
 failed=()
 for i in "${!tests[@]}"; do
@@ -120,6 +231,7 @@ for i in "${!tests[@]}"; do
   # Exact names only: "get" must not remove get_children's files.
   rm -f "$OUT/$name_locust_stats" "$OUT/$name_locust_history" "$OUT/$name_locust_failures" "$OUT/$name_locust_exceptions" "$OUT/$name_zk_metrics"
   for f in "$OUT"/*; do # each worker's files: {i} is the worker's number
+    # shellcheck disable=SC2254 # the patterns are globs on purpose
     case ${f##*/} in ${name_ext_stats/\{i\}/[0-9]*} | ${name_ext_distrib/\{i\}/[0-9]*}) rm -f "$f" ;; esac
   done
   "$ZKLOAD" locustfile "$class" >"$work/locustfile.py"
@@ -134,7 +246,7 @@ for i in "${!tests[@]}"; do
     -f "$work/locustfile.py" --headless -u "$USERS" -r "$SPAWN_RATE" -t "$RUN_TIME" \
     --csv "$OUT/$name_locust_prefix" -H "zk://$hosts" -- "${worker_args[@]}" >"$OUT/$name_log" 2>&1 &
   run=$!
-  progress "[$t]" "$OUT/$name_log" "$run"
+  progress "[$t]" "$run_time_s" "$OUT/$name_log" "$run" "$OUT/${name_ext_stats/\{i\}/*}" "Run time limit set to"
   wait "$run"; rc=$?
   kill -TERM "$metrics" 2>/dev/null; wait "$metrics" 2>/dev/null
   if [ "$rc" -ne 0 ]; then
@@ -148,24 +260,27 @@ for i in "${!tests[@]}"; do
 done
 
 echo
-printf '%-18s %10s %9s %11s %8s %8s %8s\n' test requests failures 'req/s' 'p50 ms' 'p99 ms' 'max ms'
+# The first column is as wide as the longest label (create_and_delete_8.0_KiB).
+w=4
+for t in "${labels[@]}"; do [ ${#t} -le "$w" ] || w=${#t}; done
+printf '%-*s %10s %9s %11s %8s %8s %8s\n' "$w" test requests failures 'req/s' 'p50 ms' 'p99 ms' 'max ms'
 for t in "${labels[@]}"; do
   names_of "$t"
   csv="$OUT/$name_locust_stats"
   if [ ! -s "$csv" ]; then
-    printf '%-18s %s\n' "$t" "(no stats: see $OUT/$name_log)"
+    printf '%-*s %s\n' "$w" "$t" "(no stats: see $OUT/$name_log)"
     failed+=("$t(no stats)")
     continue
   fi
-  tr -d '\r' <"$csv" | awk -F, -v t="$t" 'NR==1{for(i=1;i<=NF;i++)c[$i]=i; next}
-    $2=="Aggregated"{printf "%-18s %10s %9s %11.1f %8s %8s %8.1f\n", t, $c["Request Count"], $c["Failure Count"], $c["Requests/s"], $c["50%"], $c["99%"], $c["Max Response Time"]}'
+  tr -d '\r' <"$csv" | awk -F, -v t="$t" -v w="$w" 'NR==1{for(i=1;i<=NF;i++)c[$i]=i; next}
+    $2=="Aggregated"{printf "%-" w "s %10s %9s %11.1f %8s %8s %8.1f\n", t, $c["Request Count"], $c["Failure Count"], $c["Requests/s"], $c["50%"], $c["99%"], $c["Max Response Time"]}'
 done
 echo "== logs and Locust's CSVs in $OUT/"
 if [ -n "$REPORT_DIR" ]; then
   settings=()
-  for v in WORKERS USERS SPAWN_RATE RUN_TIME STATS_COLLECT; do settings+=(--setting "$(tr A-Z a-z <<<"$v")=${!v}"); done
+  for v in WORKERS USERS SPAWN_RATE RUN_TIME STATS_COLLECT; do settings+=(--setting "${v,,}=${!v}"); done
   "$ZKLOAD" runinfo --out "$OUT/run.json" --start "$suite_start" --ensemble "$hosts" --tests "${labels[*]}" \
-    --setting "hosts=$hosts" "${settings[@]}" -- "REPORT_DIR=$REPORT_DIR" scripts/suite.sh "${tests[@]}" ||
+    --setting "hosts=$hosts" --setting "warmup=$warmup_note" "${settings[@]}" -- "REPORT_DIR=$REPORT_DIR" scripts/suite.sh "${tests[@]}" ||
     echo "suite.sh: warning: writing $OUT/run.json failed" >&2
   if "$ZKLOAD" report --help >/dev/null 2>&1; then
     "$ZKLOAD" report "$OUT" || echo "suite.sh: warning: the report of $OUT failed (the files are kept; retry: $ZKLOAD report $OUT)" >&2

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -31,8 +32,15 @@ func runReport(fs *flagSet, dirs []string) error {
 		}
 	}
 	rep, err := reports.Generate(reports.Options{Dirs: dirs, Labels: labels, Out: out})
+	var bad *reports.InputError
+	if errors.As(err, &bad) {
+		return fs.fail("%v", bad) // nothing to report: bad input, nothing written
+	}
 	if err != nil {
 		return err
+	}
+	for _, p := range rep.Problems {
+		fmt.Fprintf(stderr, "zkload report: warning: %s\n", p)
 	}
 	for _, rr := range rep.Runs {
 		for _, t := range rr.Run.Tests {
