@@ -21,6 +21,10 @@ type Workload interface {
 	// Check validates the worker's own settings (flags and environment) before anything
 	// starts; the error names the input and what is expected, in one line.
 	Check(l setting.Layers) error
+	// Notes says, one line each, where a valid combination of the worker's own settings
+	// (flags and environment) is not used as given, and what is used instead, for the
+	// command to log once at start; nil when there is nothing to say.
+	Notes(l setting.Layers) []string
 	// Classes returns the workload's user classes built from the worker's own settings;
 	// settings the master may give are applied when a test starts (its parsed options).
 	Classes(l setting.Layers) []*boomer.UserClass

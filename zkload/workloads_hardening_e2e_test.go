@@ -4,6 +4,9 @@ import (
 	"net"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/zkload/zkload/internal/testenv"
 )
 
 // closedLoopback returns host:port of a loopback port nothing listens on: [::1] when
@@ -39,5 +42,26 @@ func TestRunWithoutEnsembleFails(t *testing.T) {
 	}
 	if !strings.Contains(out, "\nconnect  get ") {
 		t.Errorf("no connect/get row in the table:\n%s", out)
+	}
+}
+
+// TestMaxWaitBelowMinWaitIsSaid: --min-wait 10 --max-wait 5 uses 10, and says so once.
+func TestMaxWaitBelowMinWaitIsSaid(t *testing.T) {
+	t.Parallel()
+	out := runZkload(t, 0, "run", "--hosts", closedLoopback(t), "-t", "1s", "-u", "0", "--min-wait", "10", "--max-wait", "5", "Get")
+	want := `level=WARN msg="--max-wait 5 is less than --min-wait 10: the think time is 10 ms`
+	if strings.Count(out, want) != 1 || strings.Count(out, "is less than") != 1 {
+		t.Errorf("want one warning %s...:\n%s", want, out)
+	}
+}
+
+// TestCleanupRefusesExtraArguments: cleanup takes options only (a regression check).
+func TestCleanupRefusesExtraArguments(t *testing.T) {
+	t.Parallel()
+	p := testenv.StartProcess(t, zkloadBin, []string{"cleanup", "--hosts", closedLoopback(t), "extra"}, nil)
+	code := p.Wait(10 * time.Second)
+	out := strings.TrimSpace(p.Log())
+	if code != 2 || strings.Contains(out, "\n") || !strings.Contains(out, `unexpected argument "extra"`) {
+		t.Errorf("exit %d, output %q; want exit 2 and one line naming \"extra\"", code, out)
 	}
 }

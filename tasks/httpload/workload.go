@@ -56,6 +56,9 @@ func (w Workload) Check(l setting.Layers) error {
 	return err
 }
 
+// Notes is nil: every setting is used as given.
+func (Workload) Notes(setting.Layers) []string { return nil }
+
 // Classes returns the Http class built from the settings; a bad value (which Check
 // reports) gets the default.
 func (w Workload) Classes(l setting.Layers) []*boomer.UserClass {
