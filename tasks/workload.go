@@ -35,8 +35,10 @@ type Workload interface {
 	Tests() []Test
 	// Locustfile returns what the master's locustfile needs beside the class
 	// declarations (its custom options), when classes holds one of this workload's
-	// class names; "" otherwise.
-	Locustfile(classes []string) string
+	// class names; "" otherwise. The settings given as flags (l.Flags, checked by Check)
+	// become the master's defaults; one the master cannot carry (a secret, or a setting
+	// without a master option) is an error naming it, in one line.
+	Locustfile(classes []string, l setting.Layers) (string, error)
 }
 
 // Test is one class as the suites run it.

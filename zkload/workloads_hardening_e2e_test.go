@@ -2,11 +2,16 @@ package main
 
 import (
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/go-zookeeper/zk"
+
 	"github.com/zkload/zkload/internal/testenv"
+	"github.com/zkload/zkload/internal/zkenv/zktest"
 )
 
 // closedLoopback returns host:port of a loopback port nothing listens on: [::1] when
@@ -63,5 +68,64 @@ func TestCleanupRefusesExtraArguments(t *testing.T) {
 	out := strings.TrimSpace(p.Log())
 	if code != 2 || strings.Contains(out, "\n") || !strings.Contains(out, `unexpected argument "extra"`) {
 		t.Errorf("exit %d, output %q; want exit 2 and one line naming \"extra\"", code, out)
+	}
+}
+
+// TestLocustfileFlagsReachWorkers: `zkload locustfile --val-size 512 --key-size 10
+// --pseudo-root P --hosts ENSEMBLE Get` writes them into the file as the master's
+// defaults; a real master started from it, with none of them on its command line (no
+// -H either), hands them to a zkload worker that has none of its own: the requests go
+// to the ensemble, under the sized name get_512_B, on keys of 10 characters under P.
+// Settings the file cannot carry are refused in one line, exit code 2.
+func TestLocustfileFlagsReachWorkers(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ args, want string }{
+		{"--val-size 2000000 --key-size 2 --hosts a:b:c Get", `--hosts "a:b:c": want host:port`},
+		{"--val-size 2000000 Get", `--val-size "2000000": want an integer from 1 to 1048576`},
+		{"--key-size 2 Get", `--key-size "2": want an integer from 3 to 64`},
+		{"--digest user:pw Get", "--digest: a secret never goes into the locustfile"},
+		{"--http-path /x Http", "--http-path: the master has no option for it"},
+		{"--val-size 512 Http", "--val-size: no ZooKeeper user class in the locustfile"},
+	} {
+		p := testenv.StartProcess(t, zkloadBin, append([]string{"locustfile"}, strings.Fields(tc.args)...), nil)
+		code := p.Wait(10 * time.Second)
+		out := strings.TrimSpace(p.Log())
+		if code != 2 || strings.Contains(out, "\n") || !strings.Contains(out, tc.want) || strings.Contains(out, "user:pw") {
+			t.Errorf("zkload locustfile %s: exit %d, output %q; want exit 2 and one line with %q", tc.args, code, out, tc.want)
+		}
+	}
+
+	testenv.RequireLocust(t)
+	e := zktest.Start(t, 1)
+	src := runZkload(t, 0, "locustfile", "--val-size", "512", "--key-size", "10", "--pseudo-root", "/lfdefaults", "--hosts", e.ConnectString(), "Get")
+	lf := filepath.Join(t.TempDir(), "zkload_locustfile.py")
+	if err := os.WriteFile(lf, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m := testenv.StartMaster(t, testenv.MasterOptions{
+		Locustfile: lf, Headless: true, Users: 2, SpawnRate: 2, RunTime: "4s", ExpectWorkers: 1, CSVPrefix: "lf",
+	})
+	w := zkWorker(t, m)
+	if code := m.Wait(60 * time.Second); code != 0 {
+		t.Errorf("master exit code %d, want 0\n%s\nworker:\n%s", code, m.Log(), w.Log())
+	}
+	w.Wait(20 * time.Second)
+	row := testenv.CSVRow(t, m.CSV("stats"), "get", "get_512_B")
+	if n := csvInt(t, row, "Request Count"); n == 0 || csvInt(t, row, "Failure Count") != 0 {
+		t.Errorf("get get_512_B: %v; want requests without failures", row)
+	}
+	conn, _, err := zk.Connect(e.Servers(), 10*time.Second, zk.WithLogInfo(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	keys, _, err := conn.Children("/lfdefaults")
+	if err != nil || len(keys) == 0 {
+		t.Fatalf("children of /lfdefaults: %v, %v; want the users' keys", keys, err)
+	}
+	for _, k := range keys {
+		if len(k) != 10 || !strings.HasPrefix(k, "c-") {
+			t.Errorf("key %q under /lfdefaults; want c- and 10 characters (--key-size 10)", k)
+		}
 	}
 }

@@ -42,8 +42,14 @@ func TestSettingsTable(t *testing.T) {
 		t.Errorf("settings in order %s", got)
 	}
 	w := Workload{}
-	if w.Name() != "HTTP" || w.Tests() != nil || w.Locustfile([]string{"Http"}) != "" {
-		t.Errorf("name %q, tests %v, locustfile %q", w.Name(), w.Tests(), w.Locustfile([]string{"Http"}))
+	lf, err := w.Locustfile([]string{"Http"}, flags())
+	if w.Name() != "HTTP" || w.Tests() != nil || lf != "" || err != nil {
+		t.Errorf("name %q, tests %v, locustfile %q, %v", w.Name(), w.Tests(), lf, err)
+	}
+	// The master has no option for the --http-* settings: a flag would be lost.
+	_, err = w.Locustfile([]string{"Http"}, flags("http-path", "/x"))
+	if want := "--http-path: the master has no option for it, so the locustfile cannot carry it; give it to each worker (zkload worker --http-path ...)"; err == nil || err.Error() != want {
+		t.Errorf("locustfile --http-path: %v; want %s", err, want)
 	}
 }
 
