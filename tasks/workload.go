@@ -21,6 +21,10 @@ type Workload interface {
 	// Check validates the worker's own settings (flags and environment) before anything
 	// starts; the error names the input and what is expected, in one line.
 	Check(l setting.Layers) error
+	// Notes says, one line each, where a valid combination of the worker's own settings
+	// (flags and environment) is not used as given, and what is used instead, for the
+	// command to log once at start; nil when there is nothing to say.
+	Notes(l setting.Layers) []string
 	// Classes returns the workload's user classes built from the worker's own settings;
 	// settings the master may give are applied when a test starts (its parsed options).
 	Classes(l setting.Layers) []*boomer.UserClass
@@ -36,8 +40,10 @@ type Workload interface {
 	Tests() []Test
 	// Locustfile returns what the master's locustfile needs beside the class
 	// declarations (its custom options), when classes holds one of this workload's
-	// class names; "" otherwise.
-	Locustfile(classes []string) string
+	// class names; "" otherwise. The settings given as flags (l.Flags, checked by Check)
+	// become the master's defaults; one the master cannot carry (a secret, or a setting
+	// without a master option) is an error naming it, in one line.
+	Locustfile(classes []string, l setting.Layers) (string, error)
 }
 
 // Test is one class as the suites run it.

@@ -64,7 +64,9 @@ failed or any task raised an exception, as Locust's.`,
 		{name: "locustfile", summary: "print the master-side locustfile for zkload's user classes", synopsis: "[options] [UserClass ...]", takesArgs: true, run: runLocustfile,
 			about: `Prints a locustfile for the master: one Python User class per zkload user class
 (all of them when none is named), with the same names and weights, so that
-"locust -f <file> --master" dispatches users to zkload workers.`,
+"locust -f <file> --master" dispatches users to zkload workers. Workload settings given
+as flags become the master's defaults in the file (--hosts its Host, unless -H); secrets
+and settings the master cannot pass to workers are refused.`,
 			define: func(fs *flagSet) {
 				addWorkloadSettings(fs)
 			}},

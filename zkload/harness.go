@@ -156,6 +156,9 @@ func startHarness(o *harnessOptions, info *rundir.RunInfo, infoName string, mine
 		}
 	}
 	h.log = slog.New(slog.NewTextHandler(h.stderr, &slog.HandlerOptions{Level: o.common.logLevel}))
+	for _, n := range o.workload.notes {
+		h.log.Warn(n)
+	}
 	if p := o.common.cpuProfile; p != "" {
 		f, err := os.Create(p)
 		if err == nil {

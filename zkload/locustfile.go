@@ -17,7 +17,11 @@ func runLocustfile(fs *flagSet, names []string) error {
 	}
 	text := locustfile(wo.classes)
 	for _, w := range workloads() {
-		text += w.Locustfile(classNames(wo.classes))
+		more, err := w.Locustfile(classNames(wo.classes), wo.layers)
+		if err != nil {
+			return fs.check(err)
+		}
+		text += more
 	}
 	_, err := io.WriteString(fs.stdout, text)
 	return err

@@ -34,6 +34,7 @@ func addWorkloadSettings(fs *flagSet) {
 type workloadOptions struct {
 	layers  setting.Layers
 	classes []*boomer.UserClass
+	notes   []string // the workloads' Notes, logged at start
 }
 
 // parse checks every workload's settings and picks the classes named on the command
@@ -45,6 +46,7 @@ func (o *workloadOptions) parse(fs *flagSet, names []string) error {
 		if err := w.Check(o.layers); err != nil {
 			return fs.check(err)
 		}
+		o.notes = append(o.notes, w.Notes(o.layers)...)
 		all = append(all, w.Classes(o.layers)...)
 	}
 	var err error

@@ -31,6 +31,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/zkload/zkload/pyfmt"
 )
 
 // Options configures a Client. Zero values take the defaults.
@@ -240,18 +242,6 @@ type Response struct {
 	URL string
 }
 
-// Error is a failed request, classified as Python's requests classifies it, so that
-// failures from zkload and Locust's HttpUser read alike.
-type Error struct {
-	// Kind is requests' exception class: ConnectionError, ConnectTimeout, ReadTimeout,
-	// ChunkedEncodingError, TooManyRedirects or InvalidURL.
-	Kind string
-	Err  error
-}
-
-func (e *Error) Error() string { return e.Kind + ": " + e.Err.Error() }
-func (e *Error) Unwrap() error { return e.Err }
-
 // Do sends r and reads its response, following redirects. It ends by the client's
 // Timeout or ctx's deadline, whichever is earlier; cancelling ctx stops a connection
 // being opened, while a request in flight is interrupted by ending the context given to
@@ -272,13 +262,13 @@ func (c *Client) Do(ctx context.Context, r *Request) (Response, error) {
 // response; loc is the Location of a redirect to follow.
 func (c *Client) exchange(ctx context.Context, r *Request, deadline time.Time) (resp Response, loc string, err error) {
 	for attempt := 0; ; attempt++ {
-		conn, reused, err := c.ready(ctx, deadline)
+		conn, reused, err := c.ready(ctx, r, deadline)
 		if err != nil {
 			return resp, "", err
 		}
 		if err := conn.SetDeadline(deadline); err != nil {
 			c.drop()
-			return resp, "", &Error{"ConnectionError", err}
+			return resp, "", c.exchangeFailed(err, false)
 		}
 		var started bool
 		resp, loc, started, err = c.roundTrip(conn, r)
@@ -295,13 +285,13 @@ func (c *Client) exchange(ctx context.Context, r *Request, deadline time.Time) (
 		if reused && !started && r.idem && attempt == 0 && !isTimeout(err) {
 			continue
 		}
-		return resp, "", classify(err, started)
+		return resp, "", c.exchangeFailed(err, started)
 	}
 }
 
 // ready returns a live connection, opening one if needed, and whether it served
 // requests before.
-func (c *Client) ready(ctx context.Context, deadline time.Time) (conn net.Conn, reused bool, err error) {
+func (c *Client) ready(ctx context.Context, r *Request, deadline time.Time) (conn net.Conn, reused bool, err error) {
 	c.mu.Lock()
 	closed, conn := c.closed, c.conn
 	c.mu.Unlock()
@@ -322,10 +312,7 @@ func (c *Client) ready(ctx context.Context, deadline time.Time) (conn net.Conn, 
 		if ctx.Err() != nil {
 			return nil, false, ctx.Err()
 		}
-		if isTimeout(err) {
-			return nil, false, &Error{"ConnectTimeout", err}
-		}
-		return nil, false, &Error{"ConnectionError", err}
+		return nil, false, c.dialFailed(r, err)
 	}
 	raw := nc
 	if c.origin.Scheme == "https" {
@@ -343,7 +330,7 @@ func (c *Client) ready(ctx context.Context, deadline time.Time) (conn net.Conn, 
 			if ctx.Err() != nil {
 				return nil, false, ctx.Err()
 			}
-			return nil, false, &Error{"SSLError", err}
+			return nil, false, c.handshakeFailed(r, err)
 		}
 		nc = tc
 	}
@@ -428,7 +415,7 @@ func (c *Client) roundTrip(conn net.Conn, r *Request) (resp Response, loc string
 		n, err := c.readBody(&h)
 		resp.BodyLen = n
 		if err != nil {
-			return resp, "", true, err
+			return resp, "", true, &bodyError{err}
 		}
 		c.served++
 		c.lastUsed = time.Now()
@@ -464,24 +451,29 @@ const (
 	maxLineBytes = 64 << 10
 )
 
-var errHeadTooLarge = errors.New("response headers exceed 1 MiB")
-
 func (c *Client) readHead(method string) (h head, err error) {
 	h.length = -1
 	total := 0
 	line, err := c.readLine(&total)
 	h.started = len(line) > 0
+	if errors.Is(err, errLineTooLong) {
+		h.started = true
+		return h, &badHead{"LineTooLong('got more than 65536 bytes when reading status line')", err}
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return h, badStatusLine(line) // a partial line, then the server closed
+	}
 	if err != nil {
 		return h, err // io.EOF: the server closed the connection without answering
 	}
 	h.started = true
 	proto, rest, ok := strings.Cut(string(line), " ")
 	if !ok || !strings.HasPrefix(proto, "HTTP/1.") || len(proto) != 8 || len(rest) < 3 {
-		return h, fmt.Errorf("malformed status line %q", truncate(line))
+		return h, badStatusLine(line)
 	}
 	code, err := strconv.Atoi(rest[:3])
 	if err != nil || code < 100 || code > 999 || (len(rest) > 3 && rest[3] != ' ') {
-		return h, fmt.Errorf("malformed status line %q", truncate(line))
+		return h, badStatusLine(line)
 	}
 	h.status = code
 	if len(rest) > 4 {
@@ -499,14 +491,14 @@ func (c *Client) readHead(method string) (h head, err error) {
 		}
 		name, value, ok := bytes.Cut(line, []byte{':'})
 		if !ok || len(name) == 0 || name[len(name)-1] == ' ' || name[len(name)-1] == '\t' {
-			return h, fmt.Errorf("malformed header line %q", truncate(line))
+			return h, &badHead{"HTTPException('malformed header line')", fmt.Errorf("malformed header line %q", truncate(line))}
 		}
 		value = bytes.TrimSpace(value)
 		switch {
 		case equalFold(name, "content-length"):
 			n, err := strconv.ParseInt(string(value), 10, 64)
 			if err != nil || n < 0 || (h.length >= 0 && h.length != n) {
-				return h, fmt.Errorf("bad Content-Length %q", truncate(value))
+				return h, &badHead{"InvalidHeader('invalid Content-Length')", fmt.Errorf("bad Content-Length %q", truncate(value))}
 			}
 			h.length = n
 		case equalFold(name, "transfer-encoding"):
@@ -575,7 +567,7 @@ func (c *Client) readLine(total *int) ([]byte, error) {
 		long := append([]byte(nil), line...)
 		for errors.Is(err, bufio.ErrBufferFull) {
 			if len(long) > maxLineBytes {
-				return nil, errHeadTooLarge
+				return nil, errLineTooLong
 			}
 			line, err = c.br.ReadSlice('\n')
 			long = append(long, line...)
@@ -669,8 +661,6 @@ func (c *Client) discard(n int64) (int64, error) {
 	return done, nil
 }
 
-var errBadChunk = errors.New("malformed chunked encoding")
-
 func (c *Client) readChunked() (int64, error) {
 	var body int64
 	total := 0
@@ -722,24 +712,6 @@ func isTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
-// classify names a transport error as requests would.
-func classify(err error, started bool) error {
-	var e *Error
-	if errors.As(err, &e) {
-		return err
-	}
-	switch {
-	case isTimeout(err):
-		return &Error{"ReadTimeout", err}
-	case errors.Is(err, errBadChunk):
-		return &Error{"ChunkedEncodingError", err}
-	case started && errors.Is(err, io.ErrUnexpectedEOF):
-		return &Error{"ChunkedEncodingError", err}
-	default:
-		return &Error{"ConnectionError", err}
-	}
-}
-
 // redirect follows Location headers as requests does: 303, and 301/302 after a POST,
 // become GET without a body; 307 and 308 repeat the request.
 func (c *Client) redirect(ctx context.Context, r *Request, resp Response, loc string, deadline time.Time) (Response, error) {
@@ -747,11 +719,12 @@ func (c *Client) redirect(ctx context.Context, r *Request, resp Response, loc st
 	cur, _ := url.Parse(r.URL)
 	for i := 0; ; i++ {
 		if i >= c.opts.MaxRedirects {
-			return resp, &Error{"TooManyRedirects", fmt.Errorf("exceeded %d redirects", c.opts.MaxRedirects)}
+			err := fmt.Errorf("exceeded %d redirects", c.opts.MaxRedirects)
+			return resp, &Error{"TooManyRedirects", pyfmt.Repr(fmt.Sprintf("Exceeded %d redirects.", c.opts.MaxRedirects)), err}
 		}
 		next, err := cur.Parse(loc)
 		if err != nil {
-			return resp, &Error{"InvalidURL", fmt.Errorf("redirect to %q: %w", loc, err)}
+			return resp, &Error{"InvalidURL", "'Invalid URL in a redirect Location'", fmt.Errorf("redirect to %q: %w", truncate([]byte(loc)), err)}
 		}
 		switch {
 		case resp.StatusCode == 303 && method != http.MethodHead,
@@ -763,7 +736,7 @@ func (c *Client) redirect(ctx context.Context, r *Request, resp Response, loc st
 		}
 		nr, err := c.Prepare(method, next.RequestURI(), r.header, body)
 		if err != nil {
-			return resp, &Error{"InvalidURL", err}
+			return resp, &Error{"InvalidURL", "'Invalid URL in a redirect Location'", err}
 		}
 		resp, loc, err = c.exchange(ctx, nr, deadline)
 		if err != nil || loc == "" {
@@ -794,7 +767,7 @@ func (c *Client) elsewhere(ctx context.Context, method string, u *url.URL, heade
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, method, u.String(), bytes.NewReader(body))
 	if err != nil {
-		return Response{}, &Error{"InvalidURL", err}
+		return Response{}, &Error{"InvalidURL", "'Invalid URL in a redirect Location'", err}
 	}
 	for k, vs := range header {
 		if http.CanonicalHeaderKey(k) != "Host" {
@@ -806,16 +779,16 @@ func (c *Client) elsewhere(ctx context.Context, method string, u *url.URL, heade
 	}
 	resp, err := c.other.Do(req)
 	if err != nil {
-		if ctx.Err() != nil && isTimeout(ctx.Err()) {
-			return Response{}, &Error{"ReadTimeout", err}
+		if isTimeout(err) || (ctx.Err() != nil && isTimeout(ctx.Err())) {
+			return Response{}, readTimeout(u, c.opts.Timeout, err)
 		}
-		return Response{}, &Error{"ConnectionError", err}
+		return Response{}, &Error{"ConnectionError", pyfmt.Repr(sanitize(err)), err}
 	}
 	defer resp.Body.Close()
 	n, err := io.Copy(io.Discard, resp.Body)
 	out := Response{StatusCode: resp.StatusCode, Reason: strings.TrimSpace(strings.TrimPrefix(resp.Status, strconv.Itoa(resp.StatusCode))), BodyLen: n, URL: resp.Request.URL.String()}
 	if err != nil {
-		return out, &Error{"ChunkedEncodingError", err}
+		return out, &Error{"ChunkedEncodingError", "ProtocolError(" + pyfmt.Repr("Connection broken: "+sanitize(err)) + ")", err}
 	}
 	return out, nil
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -197,21 +198,43 @@ func rawServer(t *testing.T, reply func(conn net.Conn, br *bufio.Reader)) string
 	return "http://" + ln.Addr().String()
 }
 
+// aborted and broken are requests' texts for a connection that failed before and
+// after the response's head.
+const (
+	aborted = "ConnectionError(ProtocolError('Connection aborted.', "
+	broken  = "ChunkedEncodingError(ProtocolError("
+)
+
 func TestMalformedAndTruncatedResponses(t *testing.T) {
 	cases := []struct {
 		name, reply, kind string
 		n                 int64
+		text              string // Error(): as Python's requests, "(Python)" where it is its exact text
 	}{
-		{"garbage status line", "HTTX/1.1 200 OK\r\n\r\n", "ConnectionError", 0},
-		{"bad status code", "HTTP/1.1 2x0 OK\r\n\r\n", "ConnectionError", 0},
-		{"header without colon", "HTTP/1.1 200 OK\r\nBroken\r\n\r\n", "ConnectionError", 0},
-		{"conflicting lengths", "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabc", "ConnectionError", 0},
-		{"short body", "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", "ChunkedEncodingError", 3},
-		{"bad chunk size", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n", "ChunkedEncodingError", 0},
-		{"chunk cut off", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab", "ChunkedEncodingError", 2},
-		{"closed after the head", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", "ChunkedEncodingError", 0},
-		{"no answer", "", "ConnectionError", 0},
-		{"huge header", "HTTP/1.1 200 OK\r\nX: " + strings.Repeat("y", 100<<10) + "\r\n\r\n", "ConnectionError", 0},
+		{"garbage status line", "HTTX/1.1 200 OK\r\n\r\n", "ConnectionError", 0,
+			aborted + "BadStatusLine('not an HTTP status line')))"},
+		{"bad status code", "HTTP/1.1 2x0 OK\r\n\r\n", "ConnectionError", 0,
+			aborted + "BadStatusLine('malformed HTTP status line')))"},
+		{"partial status line", "\x16\x03\x01garbage", "ConnectionError", 0,
+			aborted + "BadStatusLine('not an HTTP status line')))"},
+		{"header without colon", "HTTP/1.1 200 OK\r\nBroken\r\n\r\n", "ConnectionError", 0,
+			aborted + "HTTPException('malformed header line')))"},
+		{"conflicting lengths", "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabc", "ConnectionError", 0,
+			aborted + "InvalidHeader('invalid Content-Length')))"},
+		{"short body", "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", "ChunkedEncodingError", 3,
+			broken + "'Response ended prematurely'))"},
+		{"bad chunk size", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n", "ChunkedEncodingError", 0,
+			broken + "'Connection broken: invalid chunk length'))"},
+		{"chunk cut off", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab", "ChunkedEncodingError", 2,
+			broken + "'Response ended prematurely'))"},
+		{"closed after the head", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", "ChunkedEncodingError", 0,
+			broken + "'Response ended prematurely'))"},
+		{"no answer (Python)", "", "ConnectionError", 0,
+			aborted + "RemoteDisconnected('Remote end closed connection without response')))"},
+		{"huge header (Python)", "HTTP/1.1 200 OK\r\nX: " + strings.Repeat("y", 100<<10) + "\r\n\r\n", "ConnectionError", 0,
+			aborted + "LineTooLong('got more than 65536 bytes when reading header line')))"},
+		{"huge status line", "HTTP/1.1 200 " + strings.Repeat("y", 100<<10) + "\r\n\r\n", "ConnectionError", 0,
+			aborted + "LineTooLong('got more than 65536 bytes when reading status line')))"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -222,8 +245,102 @@ func TestMalformedAndTruncatedResponses(t *testing.T) {
 			if !errors.As(err, &e) || e.Kind != tc.kind {
 				t.Fatalf("got %v (%#v), want a %s", err, err, tc.kind)
 			}
+			if err.Error() != tc.text {
+				t.Errorf("text %s, want %s", err, tc.text)
+			}
 			if resp.BodyLen != tc.n {
 				t.Errorf("body length %d, want %d", resp.BodyLen, tc.n)
+			}
+		})
+	}
+}
+
+// TestFailuresGroup: a server that times out, resets or answers random bytes gives a
+// few distinct failure texts over many requests, each naming the target and none the
+// connection's local port (a new one each time), as Python Locust's failures group.
+func TestFailuresGroup(t *testing.T) {
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	randomBytes := func(r *rand.Rand) []byte {
+		b := make([]byte, 1+r.IntN(300))
+		for i := range b {
+			b[i] = byte(r.UintN(256))
+		}
+		return b
+	}
+	randomStatus := func(r *rand.Rand) []byte {
+		b := []byte("HTTP/1.1 ")
+		for i := 0; i < 1+r.IntN(40); i++ {
+			b = append(b, byte(0x21+r.UintN(0x5e)))
+		}
+		return append(b, "\r\n\r\n"...)
+	}
+	probes := []struct {
+		name    string
+		reply   func(r *rand.Rand) []byte
+		act     func(conn net.Conn) // after the reply
+		timeout time.Duration
+		n, max  int    // requests; distinct texts
+		want    string // the one text, PORT the server's
+	}{
+		{"silent", nil, func(net.Conn) { <-release }, 20 * time.Millisecond, 20, 1,
+			"ReadTimeout(ReadTimeoutError(\"HTTPConnectionPool(host='127.0.0.1', port=PORT): Read timed out. (read timeout=0.02)\"))"},
+		{"reset", nil, func(conn net.Conn) { conn.(*net.TCPConn).SetLinger(0) }, 5 * time.Second, 50, 1,
+			aborted + "ConnectionResetError(104, 'Connection reset by peer')))"},
+		{"random bytes", randomBytes, nil, 5 * time.Second, 200, 3, ""},
+		{"random status lines", randomStatus, nil, 5 * time.Second, 200, 1,
+			aborted + "BadStatusLine('malformed HTTP status line')))"},
+	}
+	for i, p := range probes {
+		t.Run(p.name, func(t *testing.T) {
+			var mu sync.Mutex
+			local := map[string]bool{} // the client's ports, as the server saw them
+			r := rand.New(rand.NewPCG(uint64(i), 1))
+			url := rawServer(t, func(conn net.Conn, _ *bufio.Reader) {
+				mu.Lock()
+				_, port, _ := net.SplitHostPort(conn.RemoteAddr().String())
+				local[port] = true
+				var b []byte
+				if p.reply != nil {
+					b = p.reply(r)
+				}
+				mu.Unlock()
+				conn.Write(b)
+				if p.act != nil {
+					p.act(conn)
+				}
+			})
+			_, port, _ := strings.Cut(strings.TrimPrefix(url, "http://"), ":")
+			c := client(t, url, Options{Timeout: p.timeout})
+			texts := map[string]int{}
+			for range p.n {
+				_, err := do(t, c, "GET", "/", nil, "")
+				var e *Error
+				if !errors.As(err, &e) {
+					t.Fatalf("got %v, want an *Error", err)
+				}
+				texts[err.Error()]++
+			}
+			if len(texts) > p.max {
+				t.Errorf("%d requests gave %d distinct texts, want at most %d: %q", p.n, len(texts), p.max, texts)
+			}
+			if want := strings.ReplaceAll(p.want, "PORT", port); want != "" && texts[want] != p.n {
+				t.Errorf("texts %q, want %d times %s", texts, p.n, want)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if len(local) < p.n/2 {
+				t.Errorf("%d connections for %d requests, want about one each", len(local), p.n)
+			}
+			for text := range texts {
+				for lp := range local {
+					if strings.Contains(text, ":"+lp) || strings.Contains(text, "="+lp) {
+						t.Errorf("text %s holds the local port %s", text, lp)
+					}
+				}
+				if len(text) > 200 {
+					t.Errorf("text of %d bytes: %s", len(text), text)
+				}
 			}
 		})
 	}
@@ -313,8 +430,8 @@ func TestRedirects(t *testing.T) {
 	}
 	_, err := do(t, c, "GET", "/loop", nil, "")
 	var e *Error
-	if !errors.As(err, &e) || e.Kind != "TooManyRedirects" {
-		t.Errorf("redirect loop: %v, want TooManyRedirects", err)
+	if !errors.As(err, &e) || e.Kind != "TooManyRedirects" || err.Error() != "TooManyRedirects('Exceeded 5 redirects.')" {
+		t.Errorf("redirect loop: %v, want TooManyRedirects('Exceeded 5 redirects.')", err)
 	}
 	noFollow := client(t, s.URL, Options{MaxRedirects: -1})
 	resp, err := do(t, noFollow, "GET", "/found", nil, "")
@@ -368,6 +485,13 @@ func TestConnectErrors(t *testing.T) {
 	if !errors.As(err, &e) || e.Kind != "ConnectionError" || !strings.Contains(err.Error(), "refused") {
 		t.Fatalf("refused connection: %v, want a ConnectionError saying refused", err)
 	}
+	// Python Locust's text for it (urllib3 1.26, the object's address replaced by Locust).
+	host, port, _ := net.SplitHostPort(addr)
+	want := `ConnectionError(MaxRetryError("HTTPConnectionPool(host='` + host + `', port=` + port + `): Max retries exceeded with url: / ` +
+		`(Caused by NewConnectionError('<urllib3.connection.HTTPConnection object at 0x....>: Failed to establish a new connection: [Errno 111] Connection refused'))"))`
+	if err.Error() != want {
+		t.Errorf("refused connection:\n%s\nwant\n%s", err, want)
+	}
 	for _, bad := range []string{"ftp://x", "http://", "::"} {
 		if _, err := NewClient(context.Background(), bad, Options{}); err == nil {
 			t.Errorf("NewClient(%q): no error", bad)
@@ -404,8 +528,10 @@ func TestTLS(t *testing.T) {
 	untrusted := client(t, s.URL, Options{})
 	_, err := do(t, untrusted, "GET", "/", nil, "")
 	var e *Error
-	if !errors.As(err, &e) || e.Kind != "SSLError" {
-		t.Errorf("untrusted certificate: %v, want SSLError", err)
+	_, port, _ := net.SplitHostPort(strings.TrimPrefix(s.URL, "https://"))
+	want := `SSLError(MaxRetryError("HTTPSConnectionPool(host='127.0.0.1', port=` + port + `): Max retries exceeded with url: / (Caused by SSLError('tls: failed to verify certificate: `
+	if !errors.As(err, &e) || e.Kind != "SSLError" || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("untrusted certificate: %v, want %s...", err, want)
 	}
 }
 

@@ -109,12 +109,15 @@ func (h *httpUser) do(ctx context.Context, u *boomer.User, name string) error {
 		if ctx.Err() != nil {
 			return nil // stopped mid-request: not a result of the test
 		}
+		// An *http1.Error reads as requests' exception (naming the target, never the
+		// local socket), so that failures group as Python Locust's do.
 		var e *http1.Error
 		if errors.As(err, &e) {
-			u.Record(h.req.Method, name, elapsed, resp.BodyLen, httpError{e.Kind, e.Err.Error()})
-			return nil
+			err = e
+		} else {
+			err = httpError{"ConnectionError", err.Error()}
 		}
-		u.Record(h.req.Method, name, elapsed, resp.BodyLen, httpError{"ConnectionError", err.Error()})
+		u.Record(h.req.Method, name, elapsed, resp.BodyLen, err)
 		return nil
 	}
 	if resp.StatusCode >= 400 {

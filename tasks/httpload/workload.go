@@ -1,6 +1,7 @@
 package httpload
 
 import (
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -57,6 +58,9 @@ func (w Workload) Check(l setting.Layers) error {
 	return err
 }
 
+// Notes is nil: every setting is used as given.
+func (Workload) Notes(setting.Layers) []string { return nil }
+
 // Classes returns the Http class built from the settings; a bad value (which Check
 // reports) gets the default.
 func (w Workload) Classes(l setting.Layers) []*boomer.UserClass {
@@ -76,8 +80,16 @@ func (Workload) CheckHost(_ setting.Layers, host string, classes []string) error
 // Tests is nil: the suites run the ZooKeeper workload only.
 func (Workload) Tests() []tasks.Test { return nil }
 
-// Locustfile is "": the master's Http class needs no custom options.
-func (Workload) Locustfile([]string) string { return "" }
+// Locustfile is "": the master's Http class needs no custom options. The --http-*
+// settings have no master option, so a flag given is refused: it would be lost.
+func (w Workload) Locustfile(_ []string, l setting.Layers) (string, error) {
+	for _, s := range w.Settings() {
+		if _, ok := l.Flags[s.Flag]; ok {
+			return "", fmt.Errorf("--%s: the master has no option for it, so the locustfile cannot carry it; give it to each worker (zkload worker --%s ...)", s.Flag, s.Flag)
+		}
+	}
+	return "", nil
+}
 
 // options reads the settings; on a bad value it returns the error naming it and the
 // options read so far (the rest at their zero value, which Class defaults).

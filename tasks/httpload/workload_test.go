@@ -3,6 +3,8 @@ package httpload
 import (
 	"io"
 	"log/slog"
+	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -40,8 +42,14 @@ func TestSettingsTable(t *testing.T) {
 		t.Errorf("settings in order %s", got)
 	}
 	w := Workload{}
-	if w.Name() != "HTTP" || w.Tests() != nil || w.Locustfile([]string{"Http"}) != "" {
-		t.Errorf("name %q, tests %v, locustfile %q", w.Name(), w.Tests(), w.Locustfile([]string{"Http"}))
+	lf, err := w.Locustfile([]string{"Http"}, flags())
+	if w.Name() != "HTTP" || w.Tests() != nil || lf != "" || err != nil {
+		t.Errorf("name %q, tests %v, locustfile %q, %v", w.Name(), w.Tests(), lf, err)
+	}
+	// The master has no option for the --http-* settings: a flag would be lost.
+	_, err = w.Locustfile([]string{"Http"}, flags("http-path", "/x"))
+	if want := "--http-path: the master has no option for it, so the locustfile cannot carry it; give it to each worker (zkload worker --http-path ...)"; err == nil || err.Error() != want {
+		t.Errorf("locustfile --http-path: %v; want %s", err, want)
 	}
 }
 
@@ -150,5 +158,98 @@ func TestCheckHost(t *testing.T) {
 	}
 	if err := w.CheckHost(setting.Layers{}, "zk://127.0.0.1:2181", []string{"Get"}); err != nil {
 		t.Errorf("CheckHost without Http = %v, want nil", err)
+	}
+}
+
+// TestFailureTextsGroup: the Http class against a server answering random bytes, and
+// one that never answers, records a handful of distinct failure texts over many
+// requests, naming the target and never the local socket, as Python Locust's HttpUser
+// would (the ReadTimeout exactly as requests words it).
+func TestFailureTextsGroup(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		silent  bool
+		timeout string
+		n, max  int // connections to wait for; distinct texts allowed
+		want    string
+	}{
+		{"random bytes", false, "5s", 200, 3, "ConnectionError(ProtocolError('Connection aborted.', BadStatusLine('not an HTTP status line')))"},
+		{"silent", true, "50ms", 10, 1, `ReadTimeout(ReadTimeoutError("HTTPConnectionPool(host='127.0.0.1', port=PORT): Read timed out. (read timeout=0.05)"))`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			release := make(chan struct{})
+			t.Cleanup(func() { close(release); ln.Close() })
+			enough := make(chan struct{})
+			var mu sync.Mutex
+			local := map[string]bool{}
+			r := rand.New(rand.NewPCG(1, 2))
+			go func() {
+				for {
+					conn, err := ln.Accept()
+					if err != nil {
+						return
+					}
+					mu.Lock()
+					_, port, _ := net.SplitHostPort(conn.RemoteAddr().String())
+					local[port] = true
+					if len(local) == tc.n {
+						close(enough)
+					}
+					b := make([]byte, 1+r.IntN(300))
+					for i := range b {
+						b[i] = byte(r.UintN(256))
+					}
+					mu.Unlock()
+					go func() {
+						defer conn.Close()
+						conn.Read(make([]byte, 4096)) // the request
+						if tc.silent {
+							<-release
+							return
+						}
+						conn.Write(b)
+					}()
+				}
+			}()
+			classes := Workload{}.Classes(flags("http-timeout", tc.timeout))
+			rec := recorder.New(recorder.Options{})
+			us, err := boomer.NewUsers(classes, rec, "http://"+ln.Addr().String(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			us.Configure(&boomer.Env{}, "", 0, nil, nil)
+			us.SetTargets(map[string]int{"Http": 2})
+			select {
+			case <-enough:
+			case <-time.After(30 * time.Second):
+				t.Fatalf("fewer than %d requests in 30 s", tc.n)
+			}
+			<-us.StopAll(0)
+			texts := map[string]int64{}
+			for _, e := range rec.Report().Errors {
+				if e.Method != "GET" || e.Name != "/" {
+					t.Errorf("failure row %s %s, want GET /", e.Method, e.Name)
+				}
+				texts[e.Error] += e.Occurrences
+			}
+			_, port, _ := net.SplitHostPort(ln.Addr().String())
+			want := strings.ReplaceAll(tc.want, "PORT", port)
+			if len(texts) == 0 || len(texts) > tc.max || texts[want] == 0 {
+				t.Errorf("failure texts %q; want at most %d, among them %s", texts, tc.max, want)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			for text := range texts {
+				for lp := range local {
+					if strings.Contains(text, lp) {
+						t.Errorf("failure text %s holds local port %s", text, lp)
+					}
+				}
+			}
+		})
 	}
 }

@@ -25,6 +25,10 @@ var errSkip = errors.New("skip")
 // later than planned (the response time is how late); the name is the task set's.
 const LateStartMethod = "late_start"
 
+// ConnectMethod is the request type under which a user records that it never got a
+// session before the run ended; the name is the task set's.
+const ConnectMethod = "connect"
+
 // user is one zkload user: one ZooKeeper session (none for Connect), what every task
 // set needs of it, and its task set's own state.
 type user struct {
@@ -91,6 +95,13 @@ func (ts *TaskSet) class(w Workload, l setting.Layers, sh *shared) *boomer.UserC
 		st, err := ts.setup(ctx, u, bu.Rand)
 		if err != nil {
 			u.close()
+			// An error after the run ended is not reported (the user was stopped), but a
+			// user that never got a session must show however short the run: a connect
+			// failure, so that the table says why and the run fails.
+			var ce *ConnectError
+			if errors.As(err, &ce) && ce.CutShort() {
+				bu.Record(ConnectMethod, u.name, ce.Waited, 0, ce)
+			}
 			return err
 		}
 		u.state = st

@@ -10,6 +10,7 @@
 package zookeeper
 
 import (
+	"fmt"
 	"log/slog"
 	"slices"
 	"sync"
@@ -45,6 +46,28 @@ func (Workload) Settings() []*setting.Spec {
 // that a bad one stops the command at once; the master's values are checked when users
 // start. The ensemble may be missing here: it can come from the master.
 func (Workload) Check(l setting.Layers) error { return check(l) }
+
+// Notes says when the worker's own --max-wait is below its --min-wait: zk-locust then
+// uses the minimum for both, which Resolve does too.
+func (Workload) Notes(l setting.Layers) []string {
+	l.Master = nil
+	var minWait, maxWait setting.Value
+	for _, e := range settingsTable() {
+		switch e.Flag {
+		case "min-wait":
+			minWait = l.Get(&e.Spec)
+		case "max-wait":
+			maxWait = l.Get(&e.Spec)
+		}
+	}
+	lo, err1 := minWait.Millis()
+	hi, err2 := maxWait.Millis()
+	if !maxWait.Given() || err1 != nil || err2 != nil || hi >= lo {
+		return nil
+	}
+	return []string{fmt.Sprintf("%s %s is less than %s %s: the think time is %s ms (as zk-locust, the maximum is at least the minimum)",
+		maxWait.Name(), maxWait.Text, minWait.Name(), minWait.Text, minWait.Text)}
+}
 
 // Classes returns one user class per zk-locust task set: Set, Get, SetAndGet,
 // CreateAndDelete, Watch, Exists, ExistsMany, GetChildren, GetChildren2, Connect. Each

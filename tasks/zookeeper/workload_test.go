@@ -54,3 +54,27 @@ func TestEveryTaskSetAgainstStandalone(t *testing.T) {
 	}
 	t.Logf("requests: %v", got.reqs)
 }
+
+// TestNotesSayWhichWaitIsUsed: a --max-wait below --min-wait is said once, naming both
+// and what is used; valid or absent values say nothing.
+func TestNotesSayWhichWaitIsUsed(t *testing.T) {
+	w := Workload{}
+	got := w.Notes(layers(map[string]string{"min-wait": "10", "max-wait": "5"}))
+	want := "--max-wait 5 is less than --min-wait 10: the think time is 10 ms (as zk-locust, the maximum is at least the minimum)"
+	if len(got) != 1 || got[0] != want {
+		t.Errorf("notes %q, want [%s]", got, want)
+	}
+	got = w.Notes(layers(map[string]string{"min-wait": "10"}, "ZK_LOCUST_MAX_WAIT=5"))
+	if len(got) != 1 || got[0] != "ZK_LOCUST_MAX_WAIT 5 is less than --min-wait 10: the think time is 10 ms (as zk-locust, the maximum is at least the minimum)" {
+		t.Errorf("notes %q, want one naming ZK_LOCUST_MAX_WAIT", got)
+	}
+	for _, flags := range []map[string]string{{}, {"min-wait": "10"}, {"min-wait": "5", "max-wait": "10"}, {"min-wait": "x", "max-wait": "5"}} {
+		if got := w.Notes(layers(flags)); got != nil {
+			t.Errorf("Notes(%v) = %q, want none", flags, got)
+		}
+	}
+	s, err := Resolve(layers(map[string]string{"hosts": "h:1", "min-wait": "10", "max-wait": "5"}), "")
+	if err != nil || s.MinWait != 10*time.Millisecond || s.MaxWait != 10*time.Millisecond {
+		t.Errorf("Resolve: %+v, %v; want 10 ms both, as the note says", s, err)
+	}
+}
