@@ -83,7 +83,20 @@ type Worker struct {
 	stopping    <-chan struct{} // users stopping after a stop message
 	readyAt     *time.Timer     // the end of the wait after a stop
 	backlog     []wire.Message
+	bad         badFrames // malformed frames from the master, for bounded logging
 }
+
+// badFrames bounds the logging of malformed frames: the first of each link is logged
+// in full, the rest counted and logged at most once per badFramesEvery, and once more
+// when a well-formed message follows them.
+type badFrames struct {
+	seen    bool      // one was logged on this link
+	unsaid  int       // counted since the last line
+	lastErr error     // the last one's error
+	saidAt  time.Time // the last line
+}
+
+const badFramesEvery = 10 * time.Second
 
 // NewWorker checks the options and prepares a worker; Run starts it.
 func NewWorker(opts WorkerOptions) (*Worker, error) {
@@ -294,11 +307,32 @@ func (w *Worker) sendReady(why string) {
 // receive decodes one frame into the backlog.
 func (w *Worker) receive(frame []byte) {
 	m, err := wire.Decode(frame)
+	b := &w.bad
 	if err != nil {
-		w.log.Error("ignoring malformed message from master", "err", err, "bytes", len(frame))
+		switch {
+		case !b.seen:
+			b.seen, b.saidAt = true, time.Now()
+			w.log.Error("ignoring malformed message from master; more are counted, logged every "+badFramesEvery.String(),
+				"err", err, "bytes", len(frame))
+		default:
+			b.unsaid++
+			b.lastErr = err
+			if time.Since(b.saidAt) >= badFramesEvery {
+				w.sayBadFrames()
+			}
+		}
 		return
 	}
+	if b.unsaid > 0 {
+		w.sayBadFrames()
+	}
 	w.backlog = append(w.backlog, m)
+}
+
+func (w *Worker) sayBadFrames() {
+	b := &w.bad
+	w.log.Error("ignored more malformed messages from master", "count", b.unsaid, "last_err", b.lastErr)
+	b.unsaid, b.saidAt = 0, time.Now()
 }
 
 // drain takes every frame already received, so that a spawn can see whether a newer
@@ -322,6 +356,10 @@ func (w *Worker) event(ev transport.Event) {
 	case transport.Connected:
 		w.log.Info("connected to master")
 		w.connected = true
+		if w.bad.unsaid > 0 {
+			w.sayBadFrames()
+		}
+		w.bad = badFrames{}
 		if !w.registered.Load() && w.readyPending() {
 			w.sendReady("connected")
 		}

@@ -1,9 +1,11 @@
 package main
 
 import (
-	"fmt"
 	"io"
+	"net"
+	"net/netip"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -25,7 +27,8 @@ type workerOptions struct {
 
 func workerSettings() []*setting.Spec {
 	return []*setting.Spec{
-		{Flag: "master-host", Env: "LOCUST_MASTER_NODE_HOST", Default: "127.0.0.1", Arg: "HOST", Help: "host or address of the Locust master"},
+		{Flag: "master-host", Env: "LOCUST_MASTER_NODE_HOST", Default: "127.0.0.1", Arg: "HOST", Help: "host or address of the Locust master",
+			Expect: "a host name or IP address"},
 		{Flag: "master-port", Env: "LOCUST_MASTER_NODE_PORT", Default: "5557", Arg: "PORT", Help: "port of the Locust master", Expect: "a TCP port, 1-65535"},
 		{Flag: "master-timeout", Default: "60s", Arg: "DURATION", Help: "re-register after this long without heartbeats from a master that sends them (Locust 2.19+)",
 			Expect: "a positive duration such as 60s"},
@@ -47,7 +50,9 @@ func parseWorker(fs *flagSet, names []string) (*workerOptions, error) {
 	if err := o.harness.parse(fs, "worker", o.harness.zkHosts, workerTag(o.nodeID)); err != nil {
 		return nil, err
 	}
-	o.masterHost = fs.text("master-host")
+	if o.masterHost, err = masterHost(fs.get("master-host")); err != nil {
+		return nil, fs.check(err)
+	}
 	if o.masterPort, err = fs.get("master-port").Port(); err != nil {
 		return nil, fs.check(err)
 	}
@@ -62,7 +67,7 @@ func parseWorker(fs *flagSet, names []string) (*workerOptions, error) {
 	if err := o.harness.parseTest(fs, names, o.host, o.host != "", hosts); err != nil {
 		return nil, err
 	}
-	o.harness.settings["master"] = fmt.Sprintf("%s:%d", o.masterHost, o.masterPort)
+	o.harness.settings["master"] = net.JoinHostPort(o.masterHost, strconv.Itoa(o.masterPort))
 	return o, nil
 }
 
@@ -100,6 +105,36 @@ func (o *workerOptions) run(stdout, stderr io.Writer) error {
 	ctx, stop := h.begin()
 	defer stop()
 	return h.finish(w.Run(ctx))
+}
+
+// hostNameRx is what a host name may hold (letters, digits, "-", "_" and dots).
+var hostNameRx = regexp.MustCompile(`^[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_.])?$`)
+
+// masterHost checks --master-host: a host name or an IP address (an IPv6 one with or
+// without brackets), never empty, never with a port or a scheme. Whether the name
+// resolves is the worker's business: it says so, and retries (doc/multi-host.md).
+func masterHost(v setting.Value) (string, error) {
+	h := strings.TrimSpace(v.Text)
+	if h == "" {
+		return "", v.Errorf("want a host name or IP address, not an empty one")
+	}
+	if strings.Contains(h, "://") {
+		return "", v.Errorf("want a host name or IP address, not a URL")
+	}
+	if ip, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")); err == nil {
+		return ip.Unmap().String(), nil
+	}
+	if _, port, err := net.SplitHostPort(h); err == nil {
+		portName := "--master-port"
+		if v.Source == setting.FromEnv {
+			portName = "LOCUST_MASTER_NODE_PORT"
+		}
+		return "", v.Errorf("want a host name or IP address without a port; give port %s with %s", port, portName)
+	}
+	if len(h) > 253 || !hostNameRx.MatchString(h) {
+		return "", v.Bad()
+	}
+	return h, nil
 }
 
 var tagRx = regexp.MustCompile(`[^A-Za-z0-9-]+`)
