@@ -14,15 +14,15 @@ import (
 // Why a user limit, and this one.
 //
 // Every user is a goroutine with its own state, so a worker's memory grows with its
-// users: scripts/bench/scale measures about 6 KiB an idle user and ~PerUserMemory a
-// user whose requests fail as fast as a refusing target lets them (its garbage is
-// what the GC keeps around). Nothing else bounds the count: `zkload run -u 2147483647`
-// used to grow by hundreds of MB a second until the kernel killed it, and a master
-// may ask a worker for any number. Users are started step by step, so memory follows
-// the users actually running; but a count that can never fit only ends in an OOM kill
-// that loses everything the run recorded. So a count above what the machine can hold
-// is refused before anything starts (zkload run), or cut to what fits with one error
-// (a master's spawn):
+// users: scripts/bench/scale measures about 6 KiB an idle user, and 18-23 KiB an Http
+// user whose requests a refusing target fails at once (the garbage of its retries,
+// which the GC lets grow to twice what is live). Nothing else bounds the count:
+// `zkload run -u 2147483647` used to grow by hundreds of MB a second until the kernel
+// killed it, and a master may ask a worker for any number. Users are dispatched and
+// started step by step, so memory follows the users actually running; but a count
+// that cannot fit only ends in an OOM kill that loses everything the run recorded.
+// So a count above what the machine can hold is refused before anything starts
+// (zkload run), or cut to what fits with one error (a master's spawn):
 //
 //	limit = memory available / PerUserMemory
 //
@@ -31,12 +31,12 @@ import (
 // leaves, read when the run or worker starts. It is an upper bound, not a promise:
 // users that hold more (a ZooKeeper session's buffers, large responses) run out
 // sooner, and the limit says nothing of file descriptors (one a connected user).
-// Without /proc (not Linux) the limit is FallbackUserLimit.
+// Without /proc (not Linux) the limit is FallbackUserLimit. scripts/bench/scale
+// checks the failing user's figure against PerUserMemory.
 
-// PerUserMemory is the memory a user is counted for: scripts/bench/scale's figure
-// for an Http user whose requests fail at once (the larger of its two figures; an idle
-// user takes about 6 KiB), rounded up.
-const PerUserMemory = 16 << 10
+// PerUserMemory is the memory a user is counted for: the most scripts/bench/scale
+// measured for a user (an Http user failing at once, at its peak), with a margin.
+const PerUserMemory = 32 << 10
 
 // FallbackUserLimit is the limit where the memory available cannot be read.
 const FallbackUserLimit = 1_000_000
@@ -51,7 +51,7 @@ type UserLimit struct {
 }
 
 // String says the limit and how it follows from the machine, for an error message:
-// "1234567 users (18.8 GiB available (MemAvailable in /proc/meminfo) / 16 KiB a user)".
+// "617000 users (18.8 GiB available (MemAvailable in /proc/meminfo) / 32 KiB a user)".
 func (l UserLimit) String() string {
 	if l.Memory <= 0 {
 		return fmt.Sprintf("%d users (the fixed limit where memory cannot be read)", l.Users)

@@ -65,12 +65,12 @@ func TestUserLimitFollowsTheMemoryAvailable(t *testing.T) {
 }
 
 func TestUserLimitCheck(t *testing.T) {
-	l := UserLimit{Users: 65536, Memory: 1 << 30, Source: "MemAvailable in /proc/meminfo"}
-	if err := l.Check(65536); err != nil {
+	l := UserLimit{Users: 32768, Memory: 1 << 30, Source: "MemAvailable in /proc/meminfo"}
+	if err := l.Check(32768); err != nil {
 		t.Errorf("at the limit: %v", err)
 	}
 	err := l.Check(2147483647)
-	want := "2147483647 users: more than this machine can hold; at most 65536 users (1.0 GiB available (MemAvailable in /proc/meminfo) / 16 KiB a user)"
+	want := "2147483647 users: more than this machine can hold; at most 32768 users (1.0 GiB available (MemAvailable in /proc/meminfo) / 32 KiB a user)"
 	if err == nil || err.Error() != want {
 		t.Errorf("Check: %v\nwant %s", err, want)
 	}
