@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"runtime"
 	"runtime/debug"
 	"strconv"
 	"sync"
@@ -44,7 +43,8 @@ type Users struct {
 	nextID      int
 	gen         int // bumped by every spawn and stop: an older spawn in progress gives up
 	epoch       *epoch
-	held        []chan struct{} // gates of spawns that their context interrupted
+	held        []gate // gates of spawns that their context interrupted
+	turns       *turns
 	env         *Env
 	host        string // overrides every other host when set
 	masterHost  string
@@ -96,6 +96,7 @@ func NewUsers(classes []*UserClass, rec *recorder.Recorder, host string, log *sl
 		env:        &Env{},
 		host:       host,
 		epoch:      &epoch{},
+		turns:      newTurns(),
 	}
 	for _, c := range classes {
 		if err := c.Validate(); err != nil {
@@ -182,14 +183,16 @@ func (p *Users) SetTargets(targets map[string]int) {
 // says. One call may raise one class and lower another. Stopped users finish in the
 // background (within the stop timeout); the counts change at once.
 //
-// New users start in chunks, ctx checked between them. The users of one call are held
-// at a gate until it returns, so that a large spawn is not slowed by its own users
-// competing for the CPU (users that fail fast and never wait would otherwise starve
-// the spawning goroutine, and the signal or run time that should end it). If ctx
-// ends, the users started so far are kept and counted, but held until the next
-// SetTargetsContext (they then run) or StopAll (they stop before their first task),
-// and an error wrapping ctx's cause is returned: a run that is ending does not
-// release thousands of users only to stop them. If StopAll or another
+// New users start in chunks, ctx checked between them; each chunk's goroutines reach
+// their gate before the next chunk starts, so that no more than a chunk of new
+// goroutines ever waits for the CPU. The users of one call are held at a gate until it
+// returns, so that a large spawn is not slowed by its own users competing for the CPU
+// (users that fail fast and never wait would otherwise starve the spawning goroutine,
+// and the signal or run time that should end it), then let through a few at a time
+// (see gate). If ctx ends, the users started so far are kept and counted, but held
+// until the next SetTargetsContext (they then run) or StopAll (they stop before their
+// first task), and an error wrapping ctx's cause is returned: a run that is ending
+// does not release thousands of users only to stop them. If StopAll or another
 // SetTargetsContext overtakes this one, it returns an error saying so.
 func (p *Users) SetTargetsContext(ctx context.Context, targets map[string]int) error {
 	p.mu.Lock()
@@ -224,15 +227,15 @@ func (p *Users) SetTargetsContext(ctx context.Context, targets map[string]int) e
 	if len(stopping) > 0 {
 		p.stop(stopping, stopTimeout, true)
 	}
-	gate := make(chan struct{})
+	g := newGate()
 	for i, c := range p.classes {
 		for left := toStart[i]; left > 0; {
 			if ctx.Err() != nil {
 				p.mu.Lock()
 				if p.gen == gen {
-					p.held = append(p.held, gate)
+					p.held = append(p.held, g)
 				} else {
-					close(gate) // a StopAll came first: its users stop at once
+					g.open() // a StopAll came first: its users stop at once
 				}
 				p.mu.Unlock()
 				return fmt.Errorf("spawning %s users stopped with %d still to start: %w", c.Name, left, context.Cause(ctx))
@@ -241,26 +244,51 @@ func (p *Users) SetTargetsContext(ctx context.Context, targets map[string]int) e
 			p.mu.Lock()
 			if p.gen != gen {
 				p.mu.Unlock()
-				close(gate)
+				g.open()
 				return fmt.Errorf("spawning %s users stopped with %d still to start: overtaken by a stop or a new spawn", c.Name, left)
 			}
+			var atGate sync.WaitGroup
+			atGate.Add(n)
 			for range n {
-				p.running[c.Name] = append(p.running[c.Name], p.start(c, gate))
+				p.running[c.Name] = append(p.running[c.Name], p.start(c, g, &atGate))
 			}
 			p.mu.Unlock()
+			atGate.Wait()
 			left -= n
 		}
 	}
-	close(gate)
+	g.open()
 	return nil
 }
 
 // releaseHeld opens the gates of interrupted spawns. p.mu must be held.
 func (p *Users) releaseHeld() {
 	for _, g := range p.held {
-		close(g)
+		g.open()
 	}
 	p.held = nil
+}
+
+// gate holds the users of a spawn until it opens, then lets them through in the
+// order they came, maxYielding at a time: each user passes its token on as it starts.
+// Closing a channel would make them all runnable at once, and the goroutines that
+// must end the run (a signal's, the run time's) would wait behind every one of them
+// doing its first, costliest task.
+type gate chan struct{}
+
+func newGate() gate { return make(gate, maxYielding) }
+
+// open lets the users through. It is called once per gate.
+func (g gate) open() {
+	for range cap(g) {
+		g <- struct{}{}
+	}
+}
+
+// pass waits for the user's turn through the gate and hands the token on.
+func (g gate) pass() {
+	<-g
+	g <- struct{}{} // never blocks: there are cap(g) tokens in all
 }
 
 // SetDeadline makes the users running and those started until the next StopAll stop
@@ -355,7 +383,7 @@ func (p *Users) stop(hs []*handle, timeout time.Duration, announce bool) <-chan 
 	return done
 }
 
-func (p *Users) start(c *UserClass, gate <-chan struct{}) *handle {
+func (p *Users) start(c *UserClass, g gate, atGate *sync.WaitGroup) *handle {
 	id := p.nextID
 	p.nextID++
 	host := p.host
@@ -381,15 +409,16 @@ func (p *Users) start(c *UserClass, gate <-chan struct{}) *handle {
 	h.soft = softCancel
 	h.hard = func() { softCancel(); hardCancel() }
 	tasks := filterTasks(c.Tasks, p.tags, p.exclude)
-	go p.run(h, soft, hard, tasks, p.stopTimeout, gate, p.epoch)
+	go p.run(h, soft, hard, tasks, p.stopTimeout, g, atGate, p.epoch)
 	return h
 }
 
-func (p *Users) run(h *handle, soft, hard context.Context, tasks []Task, stopTimeout time.Duration, gate <-chan struct{}, ep *epoch) {
+func (p *Users) run(h *handle, soft, hard context.Context, tasks []Task, stopTimeout time.Duration, g gate, atGate *sync.WaitGroup, ep *epoch) {
 	defer close(h.done)
 	defer h.hard() // release the contexts
 	stopped := func() bool { return soft.Err() != nil || ep.over() }
-	<-gate // opened when its spawn returns (if interrupted: at the next spawn or StopAll)
+	atGate.Done()
+	g.pass() // opened when its spawn returns (if interrupted: at the next spawn or StopAll)
 	if stopped() {
 		return // stopped before it started: no on_start, no on_stop
 	}
@@ -454,8 +483,9 @@ func (p *Users) run(h *handle, soft, hard context.Context, tasks []Task, stopTim
 			}
 		} else {
 			// A user that never waits must still let the worker's own goroutines
-			// (heartbeats, quit) run promptly on a saturated machine.
-			runtime.Gosched()
+			// (heartbeats, quit, signals) run promptly on a saturated machine,
+			// however many such users there are (see turns).
+			p.turns.yield()
 		}
 	}
 }
