@@ -372,10 +372,16 @@ func (p *Users) stop(hs []*handle, timeout time.Duration, announce bool) <-chan 
 			select {
 			case <-h.done:
 			case <-abandon.C:
+				left := 0
 				for _, h := range hs {
 					h.dead.Store(true)
+					select {
+					case <-h.done:
+					default:
+						left++
+					}
 				}
-				p.log.Warn("some users did not stop; abandoning them", "users", len(hs))
+				p.log.Warn("some users did not stop; abandoning them", "users", left, "of", len(hs))
 				return
 			}
 		}
