@@ -22,6 +22,9 @@ type LocalOptions struct {
 	// up as a Locust master does: max(1, floor(rate)) users every that-many/rate seconds.
 	Users     int
 	SpawnRate float64
+	// Limit is the most users allowed (default: MachineUserLimit); more is an error
+	// before anything starts.
+	Limit *UserLimit
 	// RunTime, if positive, ends the test that long after it starts (ramp included).
 	RunTime time.Duration
 	// Host, if set, overrides the classes' hosts.
@@ -53,6 +56,14 @@ type LocalOptions struct {
 func RunLocal(ctx context.Context, o LocalOptions) error {
 	if o.Users < 0 {
 		return fmt.Errorf("users %d: want 0 or more", o.Users)
+	}
+	limit := o.Limit
+	if limit == nil {
+		l := MachineUserLimit()
+		limit = &l
+	}
+	if err := limit.Check(o.Users); err != nil {
+		return err
 	}
 	if !(o.SpawnRate > 0) || math.IsInf(o.SpawnRate, 0) {
 		return fmt.Errorf("spawn rate %v: want a positive number", o.SpawnRate)
@@ -95,23 +106,35 @@ func RunLocal(ctx context.Context, o LocalOptions) error {
 		var cancel context.CancelFunc
 		testCtx, cancel = context.WithTimeout(ctx, o.RunTime)
 		defer cancel()
+		// The users also stop by themselves at the run time: with many busy users,
+		// this goroutine may get the CPU late (see epoch in users.go).
+		deadline, _ := testCtx.Deadline()
+		users.SetDeadline(deadline)
 	}
-	steps := Dispatch(o.Classes, o.Users)
-	perStep := max(1, int(math.Floor(o.SpawnRate)))
+	// The users are dispatched step by step, as they start: nothing is held per user
+	// that is not running.
+	steps := NewDispatcher(o.Classes, o.Users)
+	perStep := max(1, int(min(math.Floor(o.SpawnRate), math.MaxInt32)))
 	stepWait := time.Duration(float64(perStep) / o.SpawnRate * float64(time.Second))
 	spawned := 0
-	spawn := func() {
-		spawned = min(spawned+perStep, len(steps))
-		users.SetTargets(steps[spawned-1])
-		if spawned == len(steps) {
+	// spawn starts the next step's users; it returns false if the test ended meanwhile.
+	spawn := func() bool {
+		spawned = min(satAdd(spawned, perStep), steps.Len())
+		if err := users.SetTargetsContext(testCtx, steps.Advance(spawned)); err != nil {
+			log.Debug("spawning interrupted", "err", err)
+			return false
+		}
+		if spawned == steps.Len() {
 			log.Info("All users spawned", "users", spawned)
 		}
+		return true
 	}
 	log.Info("Ramping to users", "users", o.Users, "spawn_rate", o.SpawnRate, "run_time", o.RunTime)
 	var spawnTick <-chan time.Time
-	if len(steps) > 0 {
-		spawn()
-		if spawned < len(steps) {
+	ended := false
+	if steps.Len() > 0 {
+		ended = !spawn()
+		if !ended && spawned < steps.Len() {
 			t := time.NewTicker(stepWait)
 			defer t.Stop()
 			spawnTick = t.C
@@ -119,14 +142,13 @@ func RunLocal(ctx context.Context, o LocalOptions) error {
 	}
 	reportTick := time.NewTicker(o.ReportEvery)
 	defer reportTick.Stop()
-loop:
-	for {
+	for !ended {
 		select {
 		case <-testCtx.Done():
-			break loop
+			ended = true
 		case <-spawnTick:
-			if spawned < len(steps) {
-				spawn()
+			if spawned < steps.Len() {
+				ended = !spawn()
 			}
 		case <-reportTick.C:
 			report()
@@ -134,18 +156,36 @@ loop:
 			exception(e)
 		}
 	}
-	if ctx.Err() != nil {
-		log.Info("Stopping early", "reason", context.Cause(ctx))
-	} else {
-		log.Info("--run-time limit reached, stopping")
+	// A signal while the users finish their tasks does not cut their time short (a
+	// second one ends the process, zkload's harness): say once what is being waited
+	// for, rather than seem to ignore it.
+	var signalled <-chan struct{}
+	early := ctx.Err() != nil
+	if !early {
+		signalled = ctx.Done()
 	}
-	done := users.StopAll(max(o.StopTimeout, localQuitGrace))
+	// The users are told first, logging after: a write may put this goroutine at the
+	// back of the scheduler's queue, behind every busy user.
+	_, running := users.Counts()
+	stopStart := time.Now()
+	wait := max(o.StopTimeout, localQuitGrace)
+	done := users.StopAll(wait)
+	if early {
+		log.Info("Stopping early", "reason", context.Cause(ctx), "users", running, "stop_timeout", o.StopTimeout)
+	} else {
+		log.Info("--run-time limit reached, stopping", "users", running, "stop_timeout", o.StopTimeout)
+	}
 	for waiting := true; waiting; {
 		select {
 		case <-done:
 			waiting = false
 		case e := <-users.Exceptions():
 			exception(e)
+		case <-signalled:
+			signalled = nil
+			left := max(wait-time.Since(stopStart), 0)
+			log.Info(fmt.Sprintf("Stopping: waiting up to %s more for users to finish their tasks (stop timeout %s), then %s at most for them to return",
+				left.Round(time.Millisecond), o.StopTimeout, abandonAfter), "reason", context.Cause(ctx))
 		}
 	}
 	for drained := false; !drained; {
@@ -158,91 +198,4 @@ loop:
 	}
 	report()
 	return nil
-}
-
-// Dispatch returns, for each of the first n users a Locust master would dispatch to
-// a single worker, the per-class targets once that user is running: classes with a
-// FixedCount first, then the others by weight in smooth weighted round robin, as
-// Locust's UsersDispatcher orders them.
-func Dispatch(classes []*UserClass, n int) []map[string]int {
-	var fixed, weighted []*UserClass
-	for _, c := range classes {
-		if c.FixedCount > 0 {
-			fixed = append(fixed, c)
-		} else {
-			weighted = append(weighted, c)
-		}
-	}
-	counts := map[string]int{}
-	for _, c := range classes {
-		counts[c.Name] = 0
-	}
-	out := make([]map[string]int, 0, n)
-	add := func(name string) {
-		counts[name]++
-		m := make(map[string]int, len(counts))
-		for k, v := range counts {
-			m[k] = v
-		}
-		out = append(out, m)
-	}
-	fixedGen := cycle(fixed, func(c *UserClass) int { return c.FixedCount })
-	for left := len(fixed); left > 0 && len(out) < n; {
-		c := fixedGen()
-		if counts[c.Name] < c.FixedCount {
-			add(c.Name)
-			if counts[c.Name] == c.FixedCount {
-				left--
-			}
-		}
-	}
-	if len(weighted) == 0 {
-		return out
-	}
-	weightedGen := cycle(weighted, func(c *UserClass) int { return max(c.Weight, 1) })
-	for len(out) < n {
-		add(weightedGen().Name)
-	}
-	return out
-}
-
-// cycle is Locust's infinite_cycle_gen: values normalised so that the smallest is 2,
-// one round of smooth weighted round robin over them, repeated.
-func cycle(classes []*UserClass, value func(*UserClass) int) func() *UserClass {
-	if len(classes) == 0 {
-		return func() *UserClass { return nil }
-	}
-	minV := value(classes[0])
-	for _, c := range classes {
-		minV = min(minV, value(c))
-	}
-	weights := make([]int, len(classes))
-	total := 0
-	for i, c := range classes {
-		weights[i] = int(math.RoundToEven(2 * float64(value(c)) / float64(minV)))
-		total += weights[i]
-	}
-	current := make([]int, len(classes))
-	round := make([]*UserClass, total)
-	for k := range round {
-		if len(classes) == 1 {
-			round[k] = classes[0]
-			continue
-		}
-		best := -1
-		for i := range classes {
-			current[i] += weights[i]
-			if best < 0 || current[best] < current[i] {
-				best = i
-			}
-		}
-		current[best] -= total
-		round[k] = classes[best]
-	}
-	i := 0
-	return func() *UserClass {
-		c := round[i%len(round)]
-		i++
-		return c
-	}
 }

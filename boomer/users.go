@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"runtime"
 	"runtime/debug"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -41,12 +41,35 @@ type Users struct {
 	running     map[string][]*handle
 	unknown     map[string]bool // class names the master asked for that we do not have
 	nextID      int
+	gen         int // bumped by every spawn and stop: an older spawn in progress gives up
+	epoch       *epoch
+	held        []gate // gates of spawns that their context interrupted
+	turns       *turns
 	env         *Env
 	host        string // overrides every other host when set
 	masterHost  string
 	stopTimeout time.Duration
 	tags        []string
 	exclude     []string
+}
+
+// epoch is what the users started since the last StopAll share: a flag StopAll sets
+// before anything else, and a deadline. Each user looks at both before each task, so
+// that many busy users stop at once, by themselves: the goroutine that would stop them
+// one by one waits for the CPU behind them (Go's scheduler gives every runnable
+// goroutine its turn first, and users that fail fast and never wait are always
+// runnable), and with 100,000 such users a round of turns takes seconds.
+type epoch struct {
+	halted   atomic.Bool
+	deadline atomic.Int64 // unix nanoseconds; 0: none
+}
+
+func (e *epoch) over() bool {
+	if e.halted.Load() {
+		return true
+	}
+	d := e.deadline.Load()
+	return d != 0 && time.Now().UnixNano() >= d
 }
 
 type handle struct {
@@ -72,6 +95,8 @@ func NewUsers(classes []*UserClass, rec *recorder.Recorder, host string, log *sl
 		unknown:    map[string]bool{},
 		env:        &Env{},
 		host:       host,
+		epoch:      &epoch{},
+		turns:      newTurns(),
 	}
 	for _, c := range classes {
 		if err := c.Validate(); err != nil {
@@ -145,12 +170,33 @@ func (p *Users) Counts() (map[string]int, int) {
 	return out, total
 }
 
-// SetTargets starts or stops users so that each class runs as many as targets says.
-// One call may raise one class and lower another. Stopped users finish in the background
-// (within the stop timeout); the counts change at once.
+// spawnChunk is how many users SetTargetsContext starts with the lock held, between
+// two looks at its context.
+const spawnChunk = 1024
+
+// SetTargets is SetTargetsContext without a context: it spawns every user asked for.
 func (p *Users) SetTargets(targets map[string]int) {
+	_ = p.SetTargetsContext(context.Background(), targets)
+}
+
+// SetTargetsContext starts or stops users so that each class runs as many as targets
+// says. One call may raise one class and lower another. Stopped users finish in the
+// background (within the stop timeout); the counts change at once.
+//
+// New users start in chunks, ctx checked between them; each chunk's goroutines reach
+// their gate before the next chunk starts, so that no more than a chunk of new
+// goroutines ever waits for the CPU. The users of one call are held at a gate until it
+// returns, so that a large spawn is not slowed by its own users competing for the CPU
+// (users that fail fast and never wait would otherwise starve the spawning goroutine,
+// and the signal or run time that should end it), then let through a few at a time
+// (see gate). If ctx ends, the users started so far are kept and counted, but held
+// until the next SetTargetsContext (they then run) or StopAll (they stop before their
+// first task), and an error wrapping ctx's cause is returned: a run that is ending
+// does not release thousands of users only to stop them. If StopAll or another
+// SetTargetsContext overtakes this one, it returns an error saying so.
+func (p *Users) SetTargetsContext(ctx context.Context, targets map[string]int) error {
 	p.mu.Lock()
-	defer p.mu.Unlock()
+	p.releaseHeld()
 	for name, n := range targets {
 		if _, ok := p.byName[name]; !ok {
 			if n > 0 {
@@ -160,41 +206,130 @@ func (p *Users) SetTargets(targets map[string]int) {
 			}
 		}
 	}
+	p.gen++
+	gen := p.gen
 	var stopping []*handle
-	for _, c := range p.classes {
-		want, have := targets[c.Name], len(p.running[c.Name])
+	toStart := make([]int, len(p.classes))
+	for i, c := range p.classes {
+		want, have := max(targets[c.Name], 0), len(p.running[c.Name])
 		switch {
 		case want > have:
-			for range want - have {
-				p.running[c.Name] = append(p.running[c.Name], p.start(c))
-			}
+			toStart[i] = want - have
 		case want < have:
 			// Like Locust, the most recently started users stop first.
 			stopping = append(stopping, p.running[c.Name][want:]...)
+			clear(p.running[c.Name][want:]) // let the stopped users' memory go
 			p.running[c.Name] = p.running[c.Name][:want]
 		}
 	}
+	stopTimeout := p.stopTimeout
+	p.mu.Unlock()
 	if len(stopping) > 0 {
-		p.stop(stopping, p.stopTimeout)
+		p.stop(stopping, stopTimeout, true)
 	}
+	g := newGate()
+	for i, c := range p.classes {
+		for left := toStart[i]; left > 0; {
+			if ctx.Err() != nil {
+				p.mu.Lock()
+				if p.gen == gen {
+					p.held = append(p.held, g)
+				} else {
+					g.open() // a StopAll came first: its users stop at once
+				}
+				p.mu.Unlock()
+				return fmt.Errorf("spawning %s users stopped with %d still to start: %w", c.Name, left, context.Cause(ctx))
+			}
+			n := min(left, spawnChunk)
+			p.mu.Lock()
+			if p.gen != gen {
+				p.mu.Unlock()
+				g.open()
+				return fmt.Errorf("spawning %s users stopped with %d still to start: overtaken by a stop or a new spawn", c.Name, left)
+			}
+			var atGate sync.WaitGroup
+			atGate.Add(n)
+			for range n {
+				p.running[c.Name] = append(p.running[c.Name], p.start(c, g, &atGate))
+			}
+			p.mu.Unlock()
+			atGate.Wait()
+			left -= n
+		}
+	}
+	g.open()
+	return nil
+}
+
+// releaseHeld opens the gates of interrupted spawns. p.mu must be held.
+func (p *Users) releaseHeld() {
+	for _, g := range p.held {
+		g.open()
+	}
+	p.held = nil
+}
+
+// gate holds the users of a spawn until it opens, then lets them through in the
+// order they came, maxYielding at a time: each user passes its token on as it starts.
+// Closing a channel would make them all runnable at once, and the goroutines that
+// must end the run (a signal's, the run time's) would wait behind every one of them
+// doing its first, costliest task.
+type gate chan struct{}
+
+func newGate() gate { return make(gate, maxYielding) }
+
+// open lets the users through. It is called once per gate.
+func (g gate) open() {
+	for range cap(g) {
+		g <- struct{}{}
+	}
+}
+
+// pass waits for the user's turn through the gate and hands the token on.
+func (g gate) pass() {
+	<-g
+	g <- struct{}{} // never blocks: there are cap(g) tokens in all
+}
+
+// SetDeadline makes the users running and those started until the next StopAll stop
+// by themselves once t has passed (the zero time: no deadline), as StopAll would stop
+// them (they finish their current task); StopAll must still be called. It keeps a run
+// time when the caller that would call StopAll waits behind many busy users for the
+// CPU.
+func (p *Users) SetDeadline(t time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var d int64
+	if !t.IsZero() {
+		d = t.UnixNano()
+	}
+	p.epoch.deadline.Store(d)
 }
 
 // StopAll stops every user: each finishes its current task, for at most timeout (0:
 // at once), then is interrupted. The channel closes when all have returned or been
-// abandoned.
+// abandoned. If timeout is the test's stop timeout (Configure) and users are still
+// busy when it ends, that is logged once, in Locust's words.
 func (p *Users) StopAll(timeout time.Duration) <-chan struct{} {
 	p.mu.Lock()
+	// First, one store that every running user sees before its next task; the loop
+	// below then wakes those that wait.
+	p.epoch.halted.Store(true)
+	p.epoch = &epoch{}
+	p.releaseHeld() // their users see the halt and return
+	p.gen++         // a spawn in progress stops adding users
 	var all []*handle
 	for name, hs := range p.running {
 		all = append(all, hs...)
 		delete(p.running, name)
 	}
 	clear(p.unknown)
+	announce := timeout > 0 && timeout == p.stopTimeout
 	p.mu.Unlock()
-	return p.stop(all, timeout)
+	return p.stop(all, timeout, announce)
 }
 
-func (p *Users) stop(hs []*handle, timeout time.Duration) <-chan struct{} {
+func (p *Users) stop(hs []*handle, timeout time.Duration, announce bool) <-chan struct{} {
 	done := make(chan struct{})
 	for _, h := range hs {
 		if timeout <= 0 {
@@ -207,11 +342,24 @@ func (p *Users) stop(hs []*handle, timeout time.Duration) <-chan struct{} {
 		defer close(done)
 		deadline := time.NewTimer(timeout)
 		defer deadline.Stop()
-		for _, h := range hs {
+		for i, h := range hs {
 			select {
 			case <-h.done:
 				continue
 			case <-deadline.C:
+			}
+			if announce {
+				left := 0
+				for _, h := range hs[i:] {
+					select {
+					case <-h.done:
+					default:
+						left++
+					}
+				}
+				// Locust's words (runners.py, stop_users).
+				p.log.Info(fmt.Sprintf("Not all users finished their tasks & terminated in %s seconds. Stopping them...",
+					strconv.FormatFloat(timeout.Seconds(), 'f', -1, 64)), "users", left)
 			}
 			for _, h := range hs {
 				h.hard()
@@ -224,10 +372,16 @@ func (p *Users) stop(hs []*handle, timeout time.Duration) <-chan struct{} {
 			select {
 			case <-h.done:
 			case <-abandon.C:
+				left := 0
 				for _, h := range hs {
 					h.dead.Store(true)
+					select {
+					case <-h.done:
+					default:
+						left++
+					}
 				}
-				p.log.Warn("some users did not stop; abandoning them", "users", len(hs))
+				p.log.Warn("some users did not stop; abandoning them", "users", left, "of", len(hs))
 				return
 			}
 		}
@@ -235,7 +389,7 @@ func (p *Users) stop(hs []*handle, timeout time.Duration) <-chan struct{} {
 	return done
 }
 
-func (p *Users) start(c *UserClass) *handle {
+func (p *Users) start(c *UserClass, g gate, atGate *sync.WaitGroup) *handle {
 	id := p.nextID
 	p.nextID++
 	host := p.host
@@ -261,13 +415,19 @@ func (p *Users) start(c *UserClass) *handle {
 	h.soft = softCancel
 	h.hard = func() { softCancel(); hardCancel() }
 	tasks := filterTasks(c.Tasks, p.tags, p.exclude)
-	go p.run(h, soft, hard, tasks, p.stopTimeout)
+	go p.run(h, soft, hard, tasks, p.stopTimeout, g, atGate, p.epoch)
 	return h
 }
 
-func (p *Users) run(h *handle, soft, hard context.Context, tasks []Task, stopTimeout time.Duration) {
+func (p *Users) run(h *handle, soft, hard context.Context, tasks []Task, stopTimeout time.Duration, g gate, atGate *sync.WaitGroup, ep *epoch) {
 	defer close(h.done)
 	defer h.hard() // release the contexts
+	stopped := func() bool { return soft.Err() != nil || ep.over() }
+	atGate.Done()
+	g.pass() // opened when its spawn returns (if interrupted: at the next spawn or StopAll)
+	if stopped() {
+		return // stopped before it started: no on_start, no on_stop
+	}
 	u, c := h.u, h.u.Class
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
@@ -290,7 +450,7 @@ func (p *Users) run(h *handle, soft, hard context.Context, tasks []Task, stopTim
 			if hard.Err() == nil {
 				p.exception(err.Error(), fmt.Sprintf("%s.on_start", c.Name))
 			}
-			if !sleep(startRetry) {
+			if !sleep(startRetry) || stopped() {
 				return
 			}
 		}
@@ -307,7 +467,7 @@ func (p *Users) run(h *handle, soft, hard context.Context, tasks []Task, stopTim
 		}()
 	}
 	pk := newPicker(tasks, c.Sequential)
-	for soft.Err() == nil {
+	for !stopped() {
 		t := pk.pick(u.Rand)
 		if t == nil {
 			<-soft.Done()
@@ -329,8 +489,9 @@ func (p *Users) run(h *handle, soft, hard context.Context, tasks []Task, stopTim
 			}
 		} else {
 			// A user that never waits must still let the worker's own goroutines
-			// (heartbeats, quit) run promptly on a saturated machine.
-			runtime.Gosched()
+			// (heartbeats, quit, signals) run promptly on a saturated machine,
+			// however many such users there are (see turns).
+			p.turns.yield()
 		}
 	}
 }

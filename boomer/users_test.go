@@ -314,3 +314,124 @@ func TestSinkSeesEveryRequest(t *testing.T) {
 		t.Errorf("sink saw %d requests, the Locust stats %d", total, got)
 	}
 }
+
+// endsAfter is a context whose Err turns to Canceled after n calls: a spawn that looks
+// at its context between chunks stops after n chunks, with no timing involved.
+type endsAfter struct {
+	context.Context
+	n       atomic.Int64
+	onCheck func()
+}
+
+func (c *endsAfter) Err() error {
+	c.onCheck()
+	if c.n.Add(-1) < 0 {
+		return context.Canceled
+	}
+	return nil
+}
+
+// TestSpawnStopsWhenItsContextEnds: a spawn of many users looks at its context between
+// chunks; once it ends, the users started so far are kept and counted, the error says
+// why, and they wait: no user runs before its spawn returns, nor after an interrupted
+// spawn until the next spawn (then they run) or StopAll (then they never start).
+func TestSpawnStopsWhenItsContextEnds(t *testing.T) {
+	var n userCounts
+	us, err := NewUsers([]*UserClass{counting("A", &n, time.Millisecond)}, recorder.New(recorder.Options{}), "", quietLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var startedDuring int64 // users in on_start while the spawn looks at its context
+	interrupted := func() {
+		t.Helper()
+		ctx := &endsAfter{Context: context.Background(), onCheck: func() { startedDuring = max(startedDuring, n.running.Load()) }}
+		ctx.n.Store(2)
+		err := us.SetTargetsContext(ctx, map[string]int{"A": 1_000_000})
+		if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "still to start") {
+			t.Errorf("SetTargetsContext: %v, want it to wrap context.Canceled and say what was left", err)
+		}
+		if _, total := us.Counts(); total != 2*spawnChunk {
+			t.Errorf("%d users counted, want the %d of the two chunks started", total, 2*spawnChunk)
+		}
+	}
+	interrupted()
+	// The next spawn lets them run.
+	us.SetTargets(map[string]int{"A": 2 * spawnChunk})
+	waitFor(t, "the held users running", func() bool { return n.running.Load() == 2*spawnChunk })
+	<-us.StopAll(time.Second)
+	if n.running.Load() != 0 {
+		t.Errorf("%d users still running after StopAll", n.running.Load())
+	}
+	// StopAll stops held users before their first task.
+	n.inTask.Store(0)
+	var tasks atomic.Int64
+	us.classes[0].Tasks[0].Fn = func(context.Context, *User) error { tasks.Add(1); return nil }
+	us.classes[0].OnStart = func(context.Context, *User) error { tasks.Add(1); return nil }
+	interrupted()
+	<-us.StopAll(time.Second)
+	if startedDuring != 0 || tasks.Load() != 0 {
+		t.Errorf("held users ran: %d on_start during the spawns, %d on_start or tasks after", startedDuring, tasks.Load())
+	}
+}
+
+// TestStopOvertakesASpawn: a StopAll between two chunks of a spawn (here: from the
+// spawn's own context check) ends it; no user outlives the stop.
+func TestStopOvertakesASpawn(t *testing.T) {
+	var n userCounts
+	us, err := NewUsers([]*UserClass{counting("A", &n, time.Millisecond)}, recorder.New(recorder.Options{}), "", quietLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stopped <-chan struct{}
+	ctx := &stopOnce{Context: context.Background(), stop: func() { stopped = us.StopAll(0) }}
+	err = us.SetTargetsContext(ctx, map[string]int{"A": 3 * spawnChunk})
+	if err == nil || !strings.Contains(err.Error(), "overtaken") {
+		t.Errorf("SetTargetsContext: %v, want it overtaken by the stop", err)
+	}
+	<-stopped
+	if _, total := us.Counts(); total != 0 {
+		t.Errorf("%d users counted after the stop", total)
+	}
+	waitFor(t, "no user running", func() bool { return n.running.Load() == 0 })
+}
+
+// stopOnce calls stop on the second look at its Err (after the first chunk).
+type stopOnce struct {
+	context.Context
+	calls int
+	stop  func()
+}
+
+func (c *stopOnce) Err() error {
+	if c.calls++; c.calls == 2 {
+		c.stop()
+	}
+	return nil
+}
+
+// TestStopSaysWhenTheStopTimeoutRunsOut: users still in a task when the test's stop
+// timeout ends are interrupted, and the log says so once, in Locust's words.
+func TestStopSaysWhenTheStopTimeoutRunsOut(t *testing.T) {
+	var n userCounts
+	logs := &syncBuffer{}
+	us, err := NewUsers([]*UserClass{counting("Slow", &n, time.Hour)}, recorder.New(recorder.Options{}), "",
+		slog.New(slog.NewTextHandler(logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	us.Configure(&Env{}, "", 50*time.Millisecond, nil, nil)
+	us.SetTargets(map[string]int{"Slow": 3})
+	waitFor(t, "3 users in their task", func() bool { return n.inTask.Load() == 3 })
+	<-us.StopAll(50 * time.Millisecond)
+	want := `msg="Not all users finished their tasks & terminated in 0.05 seconds. Stopping them..." users=3`
+	if got := logs.String(); strings.Count(got, want) != 1 {
+		t.Errorf("log:\n%s\nwant once: %s", got, want)
+	}
+	// A stop that is not the test's stop timeout (a quit) stays quiet.
+	us.SetTargets(map[string]int{"Slow": 2})
+	waitFor(t, "2 users in their task", func() bool { return n.inTask.Load() == 2 })
+	<-us.StopAll(10 * time.Millisecond)
+	if got := logs.String(); strings.Count(got, "Not all users") != 1 {
+		t.Errorf("a quit's stop logged:\n%s", got)
+	}
+}

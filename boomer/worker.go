@@ -55,6 +55,10 @@ type WorkerOptions struct {
 	// QuitGrace bounds how long quit waits for requests in flight (default 100 ms),
 	// keeping the final report well inside the master's 0.5 s window.
 	QuitGrace time.Duration
+	// Limit is the most users the worker runs, whatever a master asks (default:
+	// MachineUserLimit when the worker is made). A spawn asking for more runs this
+	// many, and says so once a test, as an error.
+	Limit *UserLimit
 }
 
 // Worker is a Locust worker: it registers with a master, runs the users the master
@@ -84,6 +88,7 @@ type Worker struct {
 	readyAt     *time.Timer     // the end of the wait after a stop
 	backlog     []wire.Message
 	bad         badFrames // malformed frames from the master, for bounded logging
+	overLimit   bool      // this test's spawns were cut to the user limit (logged once)
 }
 
 // badFrames bounds the logging of malformed frames: the first of each link is logged
@@ -135,6 +140,10 @@ func NewWorker(opts WorkerOptions) (*Worker, error) {
 	def(&opts.ReadyRetry, 5*time.Second)
 	def(&opts.MasterTimeout, 60*time.Second)
 	def(&opts.QuitGrace, 100*time.Millisecond)
+	if opts.Limit == nil {
+		l := MachineUserLimit()
+		opts.Limit = &l
+	}
 	users, err := NewUsers(opts.Classes, opts.Recorder, opts.Host, opts.Logger)
 	if err != nil {
 		return nil, err
@@ -246,7 +255,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		var next wire.Message
 		if len(w.backlog) > 0 {
 			next, w.backlog = w.backlog[0], w.backlog[1:]
-			if w.handle(next) {
+			if w.handle(ctx, next) {
 				return quit()
 			}
 			continue
@@ -400,7 +409,7 @@ func (w *Worker) drainExceptions() {
 }
 
 // handle acts on one message; it returns true when the worker must quit.
-func (w *Worker) handle(m wire.Message) bool {
+func (w *Worker) handle(ctx context.Context, m wire.Message) bool {
 	switch m.Type {
 	case wire.TypeAck:
 		if w.registered.Load() {
@@ -418,7 +427,7 @@ func (w *Worker) handle(m wire.Message) bool {
 			w.log.Warn("spawn from a master that has not acked this worker; ignored")
 			return false
 		}
-		w.spawn(m)
+		w.spawn(ctx, m)
 	case wire.TypeStop:
 		if !w.registered.Load() {
 			return false
@@ -455,7 +464,7 @@ func (w *Worker) handle(m wire.Message) bool {
 	return false
 }
 
-func (w *Worker) spawn(m wire.Message) {
+func (w *Worker) spawn(ctx context.Context, m wire.Message) {
 	s, err := wire.ParseSpawn(m.Data)
 	if err != nil {
 		w.log.Error("ignoring spawn", "err", err)
@@ -481,16 +490,59 @@ func (w *Worker) spawn(m wire.Message) {
 		w.readyAt.Stop()
 		w.rec.Clear()
 		w.drainExceptions()
+		w.overLimit = false
 	}
 	w.stopTimeout = s.StopTimeout
 	w.users.Configure(&Env{WorkerIndex: w.index, ParsedOptions: s.ParsedOptions},
 		s.Host, s.StopTimeout, s.Tags, s.ExcludeTags)
 	w.state.Store(StateSpawning)
-	w.users.SetTargets(s.UserClassesCount)
+	targets, asked := limitTargets(w.opts.Classes, s.UserClassesCount, w.opts.Limit.Users)
+	if asked > w.opts.Limit.Users && !w.overLimit {
+		w.overLimit = true
+		w.log.Error(fmt.Sprintf("master asked for %d users, more than this worker can hold; running at most %s", asked, w.opts.Limit),
+			"asked", s.UserClassesCount, "running", targets)
+	}
+	if err := w.users.SetTargetsContext(ctx, targets); err != nil {
+		// The worker is quitting (or a master's stop overtook the spawn): the users
+		// started so far are stopped with the others.
+		w.log.Info("spawn interrupted", "err", err)
+		return
+	}
 	counts, total := w.users.Counts()
 	w.sendOrLog(wire.TypeSpawningComplete, wire.SpawningComplete{UserClassesCount: counts, UserCount: total})
 	w.state.Store(StateRunning)
 	w.log.Info("spawned users", "counts", counts)
+}
+
+// limitTargets returns the per-class counts a master asked for (asked users in all,
+// classes this worker has), cut if needed to limit users in all: each class keeps its
+// share of the limit, rounded down, and what rounding leaves goes to the classes in
+// order. Counts of classes the worker lacks are kept, to be reported as 0.
+func limitTargets(classes []*UserClass, want map[string]int, limit int) (map[string]int, int) {
+	asked := 0
+	for _, c := range classes {
+		asked = satAdd(asked, max(want[c.Name], 0))
+	}
+	if asked <= limit {
+		return want, asked
+	}
+	out := make(map[string]int, len(want))
+	for name, n := range want {
+		out[name] = n
+	}
+	left := limit
+	for _, c := range classes {
+		n := max(want[c.Name], 0)
+		share := int(float64(n) / float64(asked) * float64(limit))
+		out[c.Name] = min(share, n)
+		left -= out[c.Name]
+	}
+	for _, c := range classes {
+		extra := min(left, max(want[c.Name], 0)-out[c.Name])
+		out[c.Name] += extra
+		left -= extra
+	}
+	return out, asked
 }
 
 // heartbeats sends a heartbeat every interval and watches the master's. It touches

@@ -427,3 +427,63 @@ func TestPanicReachesTheMasterAsAnException(t *testing.T) {
 		}
 	}
 }
+
+// TestSpawnOverTheLimitRunsWhatFits: a master asking for absurd counts (far beyond
+// int32, and beyond the worker's limit) gets what the limit allows, shared by the
+// classes in proportion; the worker says so in one error per test and neither panics
+// nor allocates per user asked for. A later test over the limit says it again.
+func TestSpawnOverTheLimitRunsWhatFits(t *testing.T) {
+	fm := fakemaster.Start(t, 0)
+	var ra, rb atomic.Int64
+	run := startWorker(t, fm, WorkerOptions{
+		Classes: []*UserClass{recordingClass("A", 1, &ra, time.Hour), recordingClass("B", 1, &rb, time.Hour)},
+		Limit:   &UserLimit{Users: 10, Memory: 160 << 10, Source: "a test"},
+	})
+	id, _ := fm.MustAckWorker(10 * time.Second)
+	huge := map[string]int{"A": 3 << 40, "B": 1 << 40}
+	fm.MustSend(id, fakemaster.Spawn2121(fakemaster.Now(), huge, nil))
+	if c := counts(t, fm.MustExpect(wire.TypeSpawningComplete, 10*time.Second)); c["A"] != 8 || c["B"] != 2 {
+		t.Errorf("spawning_complete counts %v, want A 8 and B 2 (the limit of 10, 3:1)", c)
+	}
+	fm.MustSend(id, fakemaster.Spawn2121(fakemaster.Now(), map[string]int{"A": 1 << 62, "B": 0}, nil))
+	if c := counts(t, fm.MustExpect(wire.TypeSpawningComplete, 10*time.Second)); c["A"] != 10 || c["B"] != 0 {
+		t.Errorf("second spawn: counts %v, want A 10", c)
+	}
+	over := regexp.MustCompile(`level=ERROR msg="master asked for \d+ users, more than this worker can hold; running at most 10 users \(0\.0 GiB available \(a test\)`)
+	if n := len(over.FindAllString(run.logs.String(), -1)); n != 1 {
+		t.Errorf("%d over-the-limit errors in one test, want 1:\n%s", n, run.logs.String())
+	}
+	// A new test after a stop: said again, once.
+	fm.MustSend(id, fakemaster.Stop())
+	fm.MustExpect(wire.TypeClientStopped, 5*time.Second)
+	fm.Forget(id)
+	id, _ = fm.MustAckWorker(10 * time.Second)
+	fm.MustSend(id, fakemaster.Spawn2121(fakemaster.Now(), map[string]int{"A": 11}, nil))
+	if c := counts(t, fm.MustExpect(wire.TypeSpawningComplete, 10*time.Second)); c["A"] != 10 {
+		t.Errorf("after a stop: counts %v, want A 10", c)
+	}
+	if n := len(over.FindAllString(run.logs.String(), -1)); n != 2 {
+		t.Errorf("%d over-the-limit errors in two tests, want 2", n)
+	}
+}
+
+func TestLimitTargets(t *testing.T) {
+	a, b, c := &UserClass{Name: "A"}, &UserClass{Name: "B"}, &UserClass{Name: "C"}
+	classes := []*UserClass{a, b, c}
+	for _, tc := range []struct {
+		want      map[string]int
+		limit     int
+		got       map[string]int
+		askedUser int
+	}{
+		{map[string]int{"A": 1, "B": 2}, 5, map[string]int{"A": 1, "B": 2}, 3},
+		{map[string]int{"A": 1, "B": 1, "C": 1}, 2, map[string]int{"A": 1, "B": 1, "C": 0}, 3},
+		{map[string]int{"A": 1 << 53, "B": 1 << 53, "C": 1 << 53, "Ghost": 4}, 7, map[string]int{"A": 3, "B": 2, "C": 2, "Ghost": 4}, 3 << 53},
+		{map[string]int{"A": 0, "B": 100}, 0, map[string]int{"A": 0, "B": 0, "C": 0}, 100},
+	} {
+		got, asked := limitTargets(classes, tc.want, tc.limit)
+		if asked != tc.askedUser || !sameCounts(got, tc.got) {
+			t.Errorf("limitTargets(%v, %d) = %v, %d; want %v, %d", tc.want, tc.limit, got, asked, tc.got, tc.askedUser)
+		}
+	}
+}

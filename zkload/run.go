@@ -1,8 +1,11 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"math"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -29,6 +32,7 @@ type runOptions struct {
 	fullHistory bool
 	onlySummary bool
 	stopTimeout time.Duration
+	limit       boomer.UserLimit // the most users this machine holds (doc/run.md)
 }
 
 func runSettings() []*setting.Spec {
@@ -46,7 +50,7 @@ func runSettings() []*setting.Spec {
 }
 
 func parseRun(fs *flagSet, names []string) (*runOptions, error) {
-	o := &runOptions{host: fs.text("host")}
+	o := &runOptions{host: fs.text("host"), limit: boomer.MachineUserLimit()}
 	hosts := fs.get("hosts")
 	o.harness.zkHosts = hosts.Text
 	if o.harness.zkHosts == "" && strings.HasPrefix(o.host, "zk://") {
@@ -60,8 +64,8 @@ func parseRun(fs *flagSet, names []string) (*runOptions, error) {
 	if d := o.harness.reportDir.dir; d != "" {
 		fs.setDefault("csv", joinPath(d, rundir.LocustPrefix("")))
 	}
-	if o.users, err = fs.get("users").Int(0, 1<<31-1); err != nil {
-		return nil, fs.fail("--users %s: want 0 or more", fs.text("users"))
+	if o.users, err = parseUsers(fs.text("users"), o.limit); err != nil {
+		return nil, fs.fail("--users %s: %v", fs.text("users"), err)
 	}
 	rate := fs.get("spawn-rate")
 	if o.spawnRate, err = rate.Float(1e-300, 1e9); err != nil {
@@ -133,7 +137,7 @@ func (o *runOptions) run(stdout, stderr io.Writer) error {
 	defer stop()
 	reports := 0
 	err = boomer.RunLocal(ctx, boomer.LocalOptions{
-		Classes: o.harness.workload.classes, Users: o.users, SpawnRate: o.spawnRate, RunTime: o.runTime, Host: o.host,
+		Classes: o.harness.workload.classes, Users: o.users, Limit: &o.limit, SpawnRate: o.spawnRate, RunTime: o.runTime, Host: o.host,
 		StopTimeout: o.stopTimeout, Sink: sink, Logger: log,
 		OnReport: func(r wire.StatsReport) {
 			running.Store(int64(r.UserCount))
@@ -179,6 +183,23 @@ func (o *runOptions) run(stdout, stderr io.Writer) error {
 		return h.finish(fmt.Errorf("%d of %d requests failed, %d distinct exceptions (exit code 1, as Locust's)", failures, requests, exceptions))
 	}
 	return h.finish(nil)
+}
+
+// parseUsers reads --users: a whole number from 0 to the machine's user limit. A
+// number too large even for an int is more than the limit too, and said so.
+func parseUsers(text string, limit boomer.UserLimit) (int, error) {
+	t := strings.TrimSpace(text)
+	n, err := strconv.ParseInt(t, 10, 64)
+	if errors.Is(err, strconv.ErrRange) && !strings.HasPrefix(t, "-") {
+		n, err = math.MaxInt64, nil
+	}
+	if err != nil || n < 0 {
+		return 0, errors.New("want a whole number, 0 or more")
+	}
+	if n > int64(limit.Users) {
+		return 0, fmt.Errorf("more than this machine can hold; at most %s", limit)
+	}
+	return int(n), nil
 }
 
 // joinPath is a file's path in the run directory.

@@ -237,6 +237,11 @@ type Spawn struct {
 	ExcludeTags    []string
 }
 
+// MaxSpawnCount is the largest per-class count ParseSpawn returns; larger whole
+// numbers (a uint64 beyond int64 too) are read as this. It is far beyond any worker's
+// user limit, which then decides what runs, and exact in a float64.
+const MaxSpawnCount = 1 << 53
+
 // ParseSpawn reads a spawn message's data as any master from 2.12.1 on sends it.
 func ParseSpawn(data any) (Spawn, error) {
 	var s Spawn
@@ -256,10 +261,12 @@ func ParseSpawn(data any) (Spawn, error) {
 	s.UserClassesCount = make(map[string]int, len(ucc))
 	for name, v := range ucc {
 		n, ok := Number(v)
-		if !ok || n < 0 || n != math.Trunc(n) || n > math.MaxInt32 {
+		if !ok || n < 0 || n != math.Trunc(n) || math.IsInf(n, 0) {
 			return s, fmt.Errorf("spawn count for %q is %v, want a whole number", name, v)
 		}
-		s.UserClassesCount[name] = int(n)
+		// A count too large to hold is still a count: the worker runs what it can
+		// (its user limit) rather than ignoring the spawn.
+		s.UserClassesCount[name] = int(min(n, MaxSpawnCount))
 	}
 	if h, ok := m["host"].(string); ok {
 		s.Host = h

@@ -496,7 +496,6 @@ func TestParseSpawnRejects(t *testing.T) {
 		"count is NaN":       func(m map[string]any) any { m["user_classes_count"] = map[string]any{"A": math.NaN()}; return m },
 		"count is +Inf":      func(m map[string]any) any { m["user_classes_count"] = map[string]any{"A": math.Inf(1)}; return m },
 		"count is nil value": func(m map[string]any) any { m["user_classes_count"] = map[string]any{"A": nil}; return m },
-		"count beyond int":   func(m map[string]any) any { m["user_classes_count"] = map[string]any{"A": uint64(1e19)}; return m },
 	} {
 		t.Run(name, func(t *testing.T) {
 			if s, err := ParseSpawn(mut(good())); err == nil {
@@ -506,6 +505,15 @@ func TestParseSpawnRejects(t *testing.T) {
 	}
 	if _, err := ParseSpawn(good()); err != nil {
 		t.Errorf("ParseSpawn(good) = %v", err)
+	}
+	// A count too large for any worker, even for an int, is still a count: the worker's
+	// user limit decides what runs (see boomer's TestSpawnOverTheLimitRunsWhatFits).
+	for _, huge := range []any{uint64(1e19), int64(math.MaxInt64), float64(1e300)} {
+		m := good()
+		m["user_classes_count"] = map[string]any{"A": huge, "B": int64(3)}
+		if s, err := ParseSpawn(m); err != nil || s.UserClassesCount["A"] != MaxSpawnCount || s.UserClassesCount["B"] != 3 {
+			t.Errorf("ParseSpawn with a count of %v = %+v, %v; want it read as MaxSpawnCount", huge, s.UserClassesCount, err)
+		}
 	}
 	// Absent optional keys: Python's 2.12.1 always sends them, but library users may not.
 	m := good()

@@ -14,8 +14,10 @@
 #         synchronous per greenlet), Locust + kazoo (scripts/bench/locustfile_zk.py).
 #         Each case has its own warm-up, rounds, table and target verdicts.
 #   Scale: scripts/bench/scale, one worker (boomer.Worker, GOMAXPROCS=1) under a fake
-#         master: RSS and spawn speed of 10k and 100k idle users, heartbeat gaps with
-#         its core saturated, stats message size as the request rate grows.
+#         master: RSS and spawn speed of 10k and 100k idle users, RSS of 10k users whose
+#         requests a refusing target fails at once (checked against boomer's user
+#         limit), heartbeat gaps with its core saturated, stats message size as the
+#         request rate grows.
 #   Micro: go test benchmarks of recording, rounding and report building, -cpu 1,N.
 #
 # Settings (environment): BENCH_ROUNDS (3), BENCH_SECONDS (10), BENCH_OUT
@@ -319,8 +321,9 @@ if [ "$DO_ZK" = 1 ]; then
 fi
 
 # ---------------------------------------------------------------- scale
-# scripts/bench/scale: one worker process with many idle users (RSS, spawn speed),
-# heartbeat gaps with its core saturated, stats message size as the rate grows. It
+# scripts/bench/scale: one worker process with many idle users (RSS, spawn speed), users
+# failing fast (RSS, against boomer's user limit), heartbeat gaps with its core
+# saturated, stats message size as the rate grows. It
 # starts its own nginx on the server core and pins the worker to the generator core.
 scale_md=""
 if [ "$DO_SCALE" = 1 ]; then

@@ -3,6 +3,9 @@
 //
 //   - idle users: the RSS of a worker running N users that do nothing and wait an hour
 //     (for each N of -users), per user, and how fast one spawn message starts them;
+//   - failing users: the same for Http users whose requests a refusing target fails at
+//     once, with no wait (-failing-users): the most a user costs, which boomer's user
+//     limit (boomer.PerUserMemory) must cover;
 //   - heartbeat punctuality: the gaps between the worker's heartbeats as they reach the
 //     master while Http users with no wait saturate the worker's core;
 //   - stats message size: the bytes of each stats message as the request rate grows.
@@ -14,7 +17,7 @@
 // users load -url, or else nginx started here as bench.sh starts it (pinned to
 // -server-cpu), or else a net/http server in this process.
 //
-// A quick run: go run ./scripts/bench/scale -users 1000 -hb-time 3s -rates 100,0 -rate-time 2s -stats-interval 1s
+// A quick run: go run ./scripts/bench/scale -users 1000 -failing-users 1000 -hb-time 3s -rates 100,0 -rate-time 2s -stats-interval 1s
 package main
 
 import (
@@ -33,6 +36,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/zkload/zkload/boomer"
 )
 
 // The issue's targets.
@@ -40,6 +45,9 @@ const (
 	idleTarget     = 100_000
 	rssLimit       = 1 << 30 // 1 GiB
 	heartbeatLimit = 1200 * time.Millisecond
+	// perUserLimit is what boomer's user limit counts a user for: a failing user must
+	// not take more.
+	perUserLimit = boomer.PerUserMemory
 	// saturated is the worker CPU (percent of its one core, from its heartbeats) above
 	// which the heartbeat figure counts as measured "with the core saturated".
 	saturated = 90.0
@@ -53,6 +61,7 @@ const (
 type config struct {
 	phases        map[string]bool
 	users         []int
+	failingUsers  []int
 	settle        time.Duration
 	settleMax     time.Duration
 	spawnTimeout  time.Duration
@@ -94,18 +103,19 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, `Usage: scale [flags]
 
-Measures one zkload worker's scale: RSS and spawn speed of idle users, heartbeat gaps
-with its core saturated, stats message size as the request rate grows. Prints markdown
-on stdout, progress on stderr. Tiny run:
-  scale -users 1000 -hb-time 3s -rates 100,0 -rate-time 2s -stats-interval 1s
+Measures one zkload worker's scale: RSS and spawn speed of idle users, RSS of users
+failing fast, heartbeat gaps with its core saturated, stats message size as the request
+rate grows. Prints markdown on stdout, progress on stderr. Tiny run:
+  scale -users 1000 -failing-users 1000 -hb-time 3s -rates 100,0 -rate-time 2s -stats-interval 1s
 
 Flags:
 `)
 		fs.PrintDefaults()
 	}
 	cfg := &config{}
-	phases := fs.String("phases", "idle,heartbeat,stats", "what to measure: idle, heartbeat, stats (comma-separated)")
+	phases := fs.String("phases", "idle,failing,heartbeat,stats", "what to measure: idle, failing, heartbeat, stats (comma-separated)")
 	users := fs.String("users", "10000,100000", "idle user counts, one worker each (comma-separated)")
+	failingUsers := fs.String("failing-users", "10000", "counts of users failing fast against a refusing target, one worker each (comma-separated)")
 	fs.DurationVar(&cfg.settle, "settle", time.Second, "RSS is read once it varied by under 1% for this long")
 	fs.DurationVar(&cfg.settleMax, "settle-max", 15*time.Second, "longest wait for the RSS to settle (then the last reading counts)")
 	fs.DurationVar(&cfg.spawnTimeout, "spawn-timeout", 2*time.Minute, "longest wait for spawning_complete")
@@ -135,8 +145,8 @@ Flags:
 	}
 	cfg.phases = map[string]bool{}
 	for _, p := range splitList(*phases) {
-		if p != "idle" && p != "heartbeat" && p != "stats" {
-			return nil, fmt.Errorf("-phases: %q: want idle, heartbeat or stats", p)
+		if p != "idle" && p != "failing" && p != "heartbeat" && p != "stats" {
+			return nil, fmt.Errorf("-phases: %q: want idle, failing, heartbeat or stats", p)
 		}
 		cfg.phases[p] = true
 	}
@@ -150,6 +160,13 @@ Flags:
 		}
 		cfg.users = append(cfg.users, n)
 	}
+	for _, s := range splitList(*failingUsers) {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("-failing-users: %q: want a positive count", s)
+		}
+		cfg.failingUsers = append(cfg.failingUsers, n)
+	}
 	for _, s := range splitList(*rates) {
 		r, err := strconv.ParseFloat(s, 64)
 		if err != nil || r < 0 || math.IsInf(r, 0) {
@@ -160,6 +177,8 @@ Flags:
 	switch {
 	case cfg.phases["idle"] && len(cfg.users) == 0:
 		return nil, errors.New("-users is empty")
+	case cfg.phases["failing"] && len(cfg.failingUsers) == 0:
+		return nil, errors.New("-failing-users is empty")
 	case cfg.phases["stats"] && len(cfg.rates) == 0:
 		return nil, errors.New("-rates is empty")
 	case cfg.hbUsers < 1 || cfg.rateUsers < 1 || cfg.hbBusy < 0:
@@ -221,6 +240,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			sum.Idle = append(sum.Idle, r)
 		}
 	}
+	if cfg.phases["failing"] {
+		for _, n := range cfg.failingUsers {
+			r, err := measureFailing(ctx, cfg, n)
+			if err != nil {
+				return fmt.Errorf("failing users (%d): %w", n, err)
+			}
+			progress("failing %d users: RSS %s -> %s (peak %s), %s per user (%s at the peak), %.0f req/s all failed",
+				n, mib(r.RSSBefore), mib(r.RSSAfter), mib(r.PeakRSS), perUser(r.RSSPerUser), perUser(r.PeakPerUser), r.RequestsPerSecond)
+			sum.Failing = append(sum.Failing, r)
+		}
+	}
 	if cfg.phases["heartbeat"] {
 		busy := []int{0}
 		if cfg.hbBusy > 0 {
@@ -270,6 +300,7 @@ type Summary struct {
 	StatsInterval float64 `json:"stats_interval"`
 
 	Idle      []IdleResult      `json:"idle,omitempty"`
+	Failing   []FailingResult   `json:"failing,omitempty"`
 	Heartbeat []HeartbeatResult `json:"heartbeat,omitempty"`
 	Stats     []StatsResult     `json:"stats,omitempty"`
 	Verdicts  []Verdict         `json:"verdicts"`
@@ -286,6 +317,21 @@ type IdleResult struct {
 	// SpawnSeconds is from sending the spawn message to receiving spawning_complete.
 	SpawnSeconds   float64 `json:"spawn_seconds"`
 	UsersPerSecond float64 `json:"spawn_users_per_second"`
+}
+
+// FailingResult is one worker running Users Http users whose requests fail at once
+// (connection refused) and which never wait.
+type FailingResult struct {
+	Users      int     `json:"users"`
+	RSSBefore  int64   `json:"rss_before"`
+	RSSAfter   int64   `json:"rss_after"`
+	PeakRSS    int64   `json:"peak_rss"`
+	RSSPerUser float64 `json:"rss_per_user"`
+	// PeakPerUser is (peak − before) / users: what boomer's user limit must cover.
+	PeakPerUser       float64 `json:"peak_per_user"`
+	Settled           bool    `json:"settled"`
+	SpawnSeconds      float64 `json:"spawn_seconds"`
+	RequestsPerSecond float64 `json:"requests_per_second"` // all failed
 }
 
 // HeartbeatResult is the heartbeats of a worker whose Http users saturate its core.
@@ -366,6 +412,19 @@ func verdicts(sum *Summary) []Verdict {
 	}
 	out = append(out, idle)
 
+	fail := Verdict{Target: fmt.Sprintf("a failing user within boomer's user limit's %s a user", perUser(perUserLimit)), Status: "not measured"}
+	if len(sum.Failing) > 0 {
+		worst := sum.Failing[0]
+		for _, r := range sum.Failing {
+			if r.PeakPerUser > worst.PeakPerUser {
+				worst = r
+			}
+		}
+		fail.Value = fmt.Sprintf("%s a user at the peak (%s at rest) with %d failing users", perUser(worst.PeakPerUser), perUser(worst.RSSPerUser), worst.Users)
+		fail.Status = metOrMissed(worst.PeakPerUser <= perUserLimit)
+	}
+	out = append(out, fail)
+
 	hb := Verdict{Target: fmt.Sprintf("heartbeat gaps p99 < %.1f s with the core saturated", heartbeatLimit.Seconds()), Status: "not measured"}
 	if len(sum.Heartbeat) > 0 {
 		// Judged on the worst row; a miss counts even where the core was not saturated.
@@ -430,7 +489,7 @@ func writeMarkdown(w io.Writer, cfg *config, sum *Summary) {
 	if sum.WorkerCPU != nil {
 		pin = fmt.Sprintf("pinned to core %d with taskset", *sum.WorkerCPU)
 	}
-	fmt.Fprintf(w, "## Scale: users per worker, heartbeats under load, stats size\n\n")
+	fmt.Fprintf(w, "## Scale: users per worker, memory per user, heartbeats under load, stats size\n\n")
 	fmt.Fprintf(w, "One worker process (the boomer.Worker of `zkload worker`, GOMAXPROCS=1, %s), a fresh one per\n", pin)
 	fmt.Fprintf(w, "measurement, registered with a fake Locust master in the measuring process (internal/fakemaster,\n")
 	fmt.Fprintf(w, "Locust's frames; it answers heartbeats as Locust 2.19+ does). %d CPUs, %s.", sum.CPUs, sum.Go)
@@ -454,6 +513,24 @@ func writeMarkdown(w io.Writer, cfg *config, sum *Summary) {
 			}
 			fmt.Fprintf(w, "| %d | %s | %s | %s | %s | %.3f s | %.0f |\n", r.Users, mib(r.RSSBefore), after,
 				mib(r.PeakRSS), perUser(r.RSSPerUser), r.SpawnSeconds, r.UsersPerSecond)
+		}
+		fmt.Fprintln(w)
+	}
+	if len(sum.Failing) > 0 {
+		fmt.Fprintf(w, "### Users whose requests fail at once\n\n")
+		fmt.Fprintf(w, "Http users with no wait against a loopback port that refuses connections, started by one spawn\n")
+		fmt.Fprintf(w, "message: each request fails at once and the user tries again, the most garbage a user makes. RSS\n")
+		fmt.Fprintf(w, "as for idle users (after: settled within 1%% for %s, or %s at most); per user at the peak is\n", secs(cfg.settle), secs(cfg.settleMax))
+		fmt.Fprintf(w, "(peak − before) / users, which boomer's user limit (memory available / %s) must cover.\n\n", perUser(perUserLimit))
+		fmt.Fprintf(w, "| users | RSS before | RSS after | peak RSS | per user | per user at the peak | spawn | failed req/s |\n")
+		fmt.Fprintf(w, "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+		for _, r := range sum.Failing {
+			after := mib(r.RSSAfter)
+			if !r.Settled {
+				after += " (still moving)"
+			}
+			fmt.Fprintf(w, "| %d | %s | %s | %s | %s | %s | %.3f s | %.0f |\n", r.Users, mib(r.RSSBefore), after,
+				mib(r.PeakRSS), perUser(r.RSSPerUser), perUser(r.PeakPerUser), r.SpawnSeconds, r.RequestsPerSecond)
 		}
 		fmt.Fprintln(w)
 	}

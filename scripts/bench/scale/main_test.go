@@ -31,7 +31,7 @@ func TestTinyRun(t *testing.T) {
 	defer cancel()
 	jsonPath := filepath.Join(t.TempDir(), "scale.json")
 	var out, errs bytes.Buffer
-	err := run(ctx, []string{"-users", "300", "-settle", "300ms", "-hb-time", "2500ms", "-hb-users", "4", "-hb-busy", "1",
+	err := run(ctx, []string{"-users", "300", "-failing-users", "300", "-settle", "300ms", "-hb-time", "2500ms", "-hb-users", "4", "-hb-busy", "1",
 		"-rates", "50,0", "-rate-users", "4", "-rate-time", "1s", "-stats-interval", "500ms",
 		"-server", "go", "-worker-cpu", "-1", "-json", jsonPath}, &out, &errs)
 	if err != nil {
@@ -60,6 +60,17 @@ func TestTinyRun(t *testing.T) {
 		t.Errorf("RSS per idle user %.0f B is implausible", idle.RSSPerUser)
 	}
 
+	if len(sum.Failing) != 1 {
+		t.Fatalf("failing results %+v, want one", sum.Failing)
+	}
+	// Failing users cost memory too (more than idle ones, but the amount depends on the
+	// GC's timing: not judged), and every request failed.
+	fail := sum.Failing[0]
+	if fail.Users != 300 || fail.RSSAfter <= fail.RSSBefore || fail.PeakRSS < fail.RSSAfter ||
+		fail.PeakPerUser < fail.RSSPerUser || fail.RSSPerUser < 500 || fail.RequestsPerSecond <= 0 {
+		t.Errorf("failing users: %+v", fail)
+	}
+
 	if len(sum.Heartbeat) != 2 || sum.Heartbeat[0].Busy != 0 || sum.Heartbeat[1].Busy != 1 {
 		t.Fatalf("heartbeat results %+v, want one without and one with Busy users", sum.Heartbeat)
 	}
@@ -85,11 +96,11 @@ func TestTinyRun(t *testing.T) {
 		t.Errorf("asked for 50 req/s, measured %.1f", r.RequestsPerSecond)
 	}
 
-	if len(sum.Verdicts) != 3 {
-		t.Errorf("verdicts %+v, want three", sum.Verdicts)
+	if len(sum.Verdicts) != 4 {
+		t.Errorf("verdicts %+v, want four", sum.Verdicts)
 	}
 	md := out.String()
-	for _, want := range []string{"### Idle users", "### Heartbeats", "### Stats message size", "Targets:",
+	for _, want := range []string{"### Idle users", "### Users whose requests fail at once", "### Heartbeats", "### Stats message size", "Targets:",
 		"| 300 |", "| 4 Http + 1 Busy |", "| unthrottled |", "extrapolated from 300 users"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md)
@@ -101,6 +112,7 @@ func TestTinyRun(t *testing.T) {
 func TestFlagsRejectNonsense(t *testing.T) {
 	for _, args := range [][]string{
 		{"-phases", "idle,fast"}, {"-users", "10,x"}, {"-users", "0"}, {"-rates", "-5"},
+		{"-failing-users", "0"}, {"-phases", "failing", "-failing-users", ""},
 		{"-hb-time", "10ms"}, {"-server", "apache"}, {"-stats-interval", "5s", "-rate-time", "1s"}, {"extra"},
 	} {
 		var errs bytes.Buffer

@@ -11,6 +11,7 @@ import (
 
 	"github.com/zkload/zkload/boomer/wire"
 	"github.com/zkload/zkload/internal/fakemaster"
+	"github.com/zkload/zkload/internal/freeport"
 )
 
 // withSession runs fn on a fresh registered worker (started with workerArgs), then has
@@ -61,6 +62,53 @@ func measureIdle(ctx context.Context, cfg *config, n int) (IdleResult, error) {
 		return nil
 	})
 	return r, err
+}
+
+// measureFailing runs n Http users against a port that refuses connections, with no
+// wait, in a fresh worker: its RSS before, at rest (as far as failing users rest) and
+// at the peak, and the rate of failed requests.
+func measureFailing(ctx context.Context, cfg *config, n int) (FailingResult, error) {
+	r := FailingResult{Users: n}
+	url, err := refusingURL()
+	if err != nil {
+		return r, err
+	}
+	err = withSession(ctx, cfg, []string{"-url", url}, func(s *session) error {
+		var err error
+		if r.RSSBefore, _, _, err = s.settledRSS(cfg); err != nil {
+			return err
+		}
+		sent, done, err := s.spawn(map[string]int{"Http": n}, cfg.spawnTimeout)
+		if err != nil {
+			return err
+		}
+		r.SpawnSeconds = done.At.Sub(sent).Seconds()
+		if r.RSSAfter, r.PeakRSS, r.Settled, err = s.settledRSS(cfg); err != nil {
+			return err
+		}
+		r.RSSPerUser = float64(r.RSSAfter-r.RSSBefore) / float64(n)
+		r.PeakPerUser = float64(r.PeakRSS-r.RSSBefore) / float64(n)
+		// The rate: the stats messages since the spawn, the next one awaited.
+		if _, err := s.next(wire.TypeStats, time.Now(), cfg.statsInterval+5*time.Second); err != nil {
+			return err
+		}
+		var reqs, fails int64
+		r.RequestsPerSecond, reqs, fails = rateOf(s.messages(wire.TypeStats, done.At), done.At)
+		if reqs == 0 || fails != reqs {
+			return fmt.Errorf("%d requests, %d failed: want failures only (is something listening on %s?)", reqs, fails, url)
+		}
+		return nil
+	})
+	return r, err
+}
+
+// refusingURL is the URL of a loopback port nothing listens on.
+func refusingURL() (string, error) {
+	port, err := freeport.Port()
+	if err != nil {
+		return "", fmt.Errorf("a refusing port: %w", err)
+	}
+	return fmt.Sprintf("http://127.0.0.1:%d", port), nil
 }
 
 // measureHeartbeats runs cfg.hbUsers Http users with no wait, and busy Busy users, for
