@@ -247,20 +247,8 @@ func (rep *Report) Markdown() []byte {
 	v := rep.view(false)
 	var b strings.Builder
 	fmt.Fprintf(&b, "# %s\n\nMade %s. Times in ms with µs precision, from the HDR distributions merged across workers; a * marks Locust's ms buckets (no distributions).\n\n", rep.Title, v["Made"])
-	if len(rep.Verdicts) > 0 {
-		b.WriteString("## Verdicts\n\n")
-		for _, s := range rep.Verdicts {
-			fmt.Fprintf(&b, "- %s\n", mdEscape(s))
-		}
-		b.WriteString("\n")
-	}
-	if len(rep.Problems) > 0 {
-		b.WriteString("## Left out\n\n")
-		for _, s := range rep.Problems {
-			fmt.Fprintf(&b, "- %s\n", mdEscape(s))
-		}
-		b.WriteString("\n")
-	}
+	mdList(&b, "## Verdicts", rep.Verdicts)
+	mdList(&b, "## Left out", rep.Problems)
 	for _, r := range v["Runs"].([]runView) {
 		fmt.Fprintf(&b, "## Run %s\n\n", mdEscape(r.Label))
 		mdTable(&b, []string{"", ""}, toRows(r.Front))
@@ -270,13 +258,7 @@ func (rep *Report) Markdown() []byte {
 		} else {
 			b.WriteString("No statistics to summarize.\n\n")
 		}
-		if len(r.Problems) > 0 {
-			b.WriteString("### Problems\n\n")
-			for _, p := range r.Problems {
-				fmt.Fprintf(&b, "- %s\n", mdEscape(p))
-			}
-			b.WriteString("\n")
-		}
+		mdList(&b, "### Problems", r.Problems)
 		mdSections(&b, r.Sections)
 	}
 	if c, _ := v["Compare"].(*compareView); c != nil {
@@ -330,4 +312,16 @@ func mdTable(b *strings.Builder, header []string, rows [][]string) {
 
 func mdEscape(s string) string {
 	return strings.NewReplacer("\n", " ", "\r", " ", "*", `\*`, "_", `\_`, "<", "&lt;", "[", `\[`, "]", `\]`).Replace(s)
+}
+
+// mdList writes a heading and its items as a Markdown list, or nothing without items.
+func mdList(b *strings.Builder, heading string, items []string) {
+	if len(items) == 0 {
+		return
+	}
+	b.WriteString(heading + "\n\n")
+	for _, s := range items {
+		fmt.Fprintf(b, "- %s\n", mdEscape(s))
+	}
+	b.WriteString("\n")
 }

@@ -14,17 +14,7 @@ import (
 	"github.com/zkload/zkload/setting"
 )
 
-// workerOptions are `zkload worker`'s options.
-type workerOptions struct {
-	harness       harnessOptions
-	nodeID        string
-	masterHost    string
-	masterPort    int
-	masterTimeout time.Duration
-	waitAfterStop time.Duration
-	host          string
-}
-
+// workerSettings are the worker's own settings: where its master is.
 func workerSettings() []*setting.Spec {
 	return []*setting.Spec{
 		{Flag: "master-host", Env: "LOCUST_MASTER_NODE_HOST", Default: "127.0.0.1", Arg: "HOST", Help: "host or address of the Locust master",
@@ -36,6 +26,17 @@ func workerSettings() []*setting.Spec {
 		{Env: "LOCUST_WORKER_ADDITIONAL_WAIT_BEFORE_READY_AFTER_STOP", Arg: "SECONDS", Default: "0",
 			Help: "seconds to wait after a stop before reporting ready again (as Locust's workers)", Expect: "whole seconds, 0 or more"},
 	}
+}
+
+// workerOptions are `zkload worker`'s options.
+type workerOptions struct {
+	harness       harnessOptions
+	nodeID        string
+	masterHost    string
+	masterPort    int
+	masterTimeout time.Duration
+	waitAfterStop time.Duration
+	host          string
 }
 
 func parseWorker(fs *flagSet, names []string) (*workerOptions, error) {

@@ -230,25 +230,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		cfg.target = &target{}
 	}
 	if cfg.phases["idle"] {
-		for _, n := range cfg.users {
-			r, err := measureIdle(ctx, cfg, n)
-			if err != nil {
-				return fmt.Errorf("idle users (%d): %w", n, err)
-			}
-			progress("idle %d users: RSS %s -> %s (peak %s), %s per user, spawned in %.3f s",
-				n, mib(r.RSSBefore), mib(r.RSSAfter), mib(r.PeakRSS), perUser(r.RSSPerUser), r.SpawnSeconds)
-			sum.Idle = append(sum.Idle, r)
+		sum.Idle, err = measureEach(cfg.users, "idle", func(n int) (IdleResult, error) { return measureIdle(ctx, cfg, n) },
+			func(r IdleResult) string {
+				return fmt.Sprintf("RSS %s -> %s (peak %s), %s per user, spawned in %.3f s",
+					mib(r.RSSBefore), mib(r.RSSAfter), mib(r.PeakRSS), perUser(r.RSSPerUser), r.SpawnSeconds)
+			}, progress)
+		if err != nil {
+			return err
 		}
 	}
 	if cfg.phases["failing"] {
-		for _, n := range cfg.failingUsers {
-			r, err := measureFailing(ctx, cfg, n)
-			if err != nil {
-				return fmt.Errorf("failing users (%d): %w", n, err)
-			}
-			progress("failing %d users: RSS %s -> %s (peak %s), %s per user (%s at the peak), %.0f req/s all failed",
-				n, mib(r.RSSBefore), mib(r.RSSAfter), mib(r.PeakRSS), perUser(r.RSSPerUser), perUser(r.PeakPerUser), r.RequestsPerSecond)
-			sum.Failing = append(sum.Failing, r)
+		sum.Failing, err = measureEach(cfg.failingUsers, "failing", func(n int) (FailingResult, error) { return measureFailing(ctx, cfg, n) },
+			func(r FailingResult) string {
+				return fmt.Sprintf("RSS %s -> %s (peak %s), %s per user (%s at the peak), %.0f req/s all failed",
+					mib(r.RSSBefore), mib(r.RSSAfter), mib(r.PeakRSS), perUser(r.RSSPerUser), perUser(r.PeakPerUser), r.RequestsPerSecond)
+			}, progress)
+		if err != nil {
+			return err
 		}
 	}
 	if cfg.phases["heartbeat"] {
@@ -483,6 +481,31 @@ func metOrMissed(ok bool) string {
 	return "missed"
 }
 
+// measureEach measures a phase at every user count, with a progress line each.
+func measureEach[R any](counts []int, phase string, measure func(n int) (R, error), line func(R) string,
+	progress func(format string, a ...any)) ([]R, error) {
+	var out []R
+	for _, n := range counts {
+		r, err := measure(n)
+		if err != nil {
+			return out, fmt.Errorf("%s users (%d): %w", phase, n, err)
+		}
+		progress("%s %d users: %s", phase, n, line(r))
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// rssCells are a table row's RSS before, after (marked when it was still moving) and
+// at the peak.
+func rssCells(before, after, peak int64, settled bool) string {
+	a := mib(after)
+	if !settled {
+		a += " (still moving)"
+	}
+	return fmt.Sprintf("%s | %s | %s", mib(before), a, mib(peak))
+}
+
 // writeMarkdown writes the figures, how they were taken, and the verdicts.
 func writeMarkdown(w io.Writer, cfg *config, sum *Summary) {
 	pin := "not pinned"
@@ -507,12 +530,8 @@ func writeMarkdown(w io.Writer, cfg *config, sum *Summary) {
 		fmt.Fprintf(w, "| users | RSS before | RSS after | peak RSS | per user | spawn | users/s |\n")
 		fmt.Fprintf(w, "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 		for _, r := range sum.Idle {
-			after := mib(r.RSSAfter)
-			if !r.Settled {
-				after += " (still moving)"
-			}
-			fmt.Fprintf(w, "| %d | %s | %s | %s | %s | %.3f s | %.0f |\n", r.Users, mib(r.RSSBefore), after,
-				mib(r.PeakRSS), perUser(r.RSSPerUser), r.SpawnSeconds, r.UsersPerSecond)
+			fmt.Fprintf(w, "| %d | %s | %s | %.3f s | %.0f |\n", r.Users, rssCells(r.RSSBefore, r.RSSAfter, r.PeakRSS, r.Settled),
+				perUser(r.RSSPerUser), r.SpawnSeconds, r.UsersPerSecond)
 		}
 		fmt.Fprintln(w)
 	}
@@ -525,25 +544,24 @@ func writeMarkdown(w io.Writer, cfg *config, sum *Summary) {
 		fmt.Fprintf(w, "| users | RSS before | RSS after | peak RSS | per user | per user at the peak | spawn | failed req/s |\n")
 		fmt.Fprintf(w, "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 		for _, r := range sum.Failing {
-			after := mib(r.RSSAfter)
-			if !r.Settled {
-				after += " (still moving)"
-			}
-			fmt.Fprintf(w, "| %d | %s | %s | %s | %s | %s | %.3f s | %.0f |\n", r.Users, mib(r.RSSBefore), after,
-				mib(r.PeakRSS), perUser(r.RSSPerUser), perUser(r.PeakPerUser), r.SpawnSeconds, r.RequestsPerSecond)
+			fmt.Fprintf(w, "| %d | %s | %s | %s | %.3f s | %.0f |\n", r.Users, rssCells(r.RSSBefore, r.RSSAfter, r.PeakRSS, r.Settled),
+				perUser(r.RSSPerUser), perUser(r.PeakPerUser), r.SpawnSeconds, r.RequestsPerSecond)
 		}
 		fmt.Fprintln(w)
 	}
 	if len(sum.Heartbeat) > 0 {
-		fmt.Fprintf(w, "### Heartbeats with the core saturated\n\n")
-		fmt.Fprintf(w, "Http users with no wait for %s, alone and then with Busy users whose tasks only burn CPU (1 ms\n", secs(cfg.hbTime))
-		fmt.Fprintf(w, "each, no wait), which saturate the core whatever the target allows. Gaps are between the worker's\n")
-		fmt.Fprintf(w, "heartbeats (every 1 s) as they reached the master; CPU is the worker's own figure from its\n")
-		fmt.Fprintf(w, "heartbeats (percent of its core); req/s counts the Http requests. With Busy users Go's run queue\n")
-		fmt.Fprintf(w, "is never empty, so the scheduler polls the network only every few milliseconds and the Http\n")
-		fmt.Fprintf(w, "rate drops: that row is about heartbeats, not throughput.\n\n")
-		fmt.Fprintf(w, "| users | heartbeats | gap p50 | gap p99 | gap max | worker CPU median (min) | req/s | failures |\n")
-		fmt.Fprintf(w, "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+		fmt.Fprintf(w, `### Heartbeats with the core saturated
+
+Http users with no wait for %s, alone and then with Busy users whose tasks only burn CPU (1 ms
+each, no wait), which saturate the core whatever the target allows. Gaps are between the worker's
+heartbeats (every 1 s) as they reached the master; CPU is the worker's own figure from its
+heartbeats (percent of its core); req/s counts the Http requests. With Busy users Go's run queue
+is never empty, so the scheduler polls the network only every few milliseconds and the Http
+rate drops: that row is about heartbeats, not throughput.
+
+| users | heartbeats | gap p50 | gap p99 | gap max | worker CPU median (min) | req/s | failures |
+| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
+`, secs(cfg.hbTime))
 		for _, r := range sum.Heartbeat {
 			fmt.Fprintf(w, "| %s | %d | %.3f s | %.3f s | %.3f s | %.0f%% (%.0f%%) | %.0f | %d |\n", r.who(),
 				r.Heartbeats, r.GapP50, r.GapP99, r.GapMax, r.CPUMedian, r.CPUMin, r.RequestsPerSecond, r.Failures)
@@ -551,12 +569,15 @@ func writeMarkdown(w io.Writer, cfg *config, sum *Summary) {
 		fmt.Fprintln(w)
 	}
 	if len(sum.Stats) > 0 {
-		fmt.Fprintf(w, "### Stats message size as the request rate grows\n\n")
-		fmt.Fprintf(w, "%d Http users, each paced by constant_throughput(rate / users) (unthrottled: no wait), stats\n", cfg.rateUsers)
-		fmt.Fprintf(w, "every %s; the first message after the spawn (a partial interval) and the final one are left out.\n", secs(cfg.statsInterval))
-		fmt.Fprintf(w, "Bytes are the msgpack payload; buckets are the Aggregated entry's response-time keys.\n\n")
-		fmt.Fprintf(w, "| target req/s | achieved req/s | messages | median bytes | max bytes | buckets (max) | failures |\n")
-		fmt.Fprintf(w, "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+		fmt.Fprintf(w, `### Stats message size as the request rate grows
+
+%d Http users, each paced by constant_throughput(rate / users) (unthrottled: no wait), stats
+every %s; the first message after the spawn (a partial interval) and the final one are left out.
+Bytes are the msgpack payload; buckets are the Aggregated entry's response-time keys.
+
+| target req/s | achieved req/s | messages | median bytes | max bytes | buckets (max) | failures |
+| ---: | ---: | ---: | ---: | ---: | ---: | ---: |
+`, cfg.rateUsers, secs(cfg.statsInterval))
 		for _, r := range sum.Stats {
 			fmt.Fprintf(w, "| %s | %.0f | %d | %d | %d | %d | %d |\n", rateName(r.TargetRate), r.RequestsPerSecond,
 				r.Messages, r.MedianBytes, r.MaxBytes, r.MaxBuckets, r.Failures)

@@ -28,20 +28,30 @@ func withSession(ctx context.Context, cfg *config, workerArgs []string, fn func(
 	return err
 }
 
+// spawnAtRest takes the worker's RSS at rest, then spawns n users of class with one
+// message: the RSS before, the spawning_complete message, and the seconds between.
+func (s *session) spawnAtRest(cfg *config, class string, n int) (int64, fakemaster.Received, float64, error) {
+	before, _, _, err := s.settledRSS(cfg)
+	if err != nil {
+		return 0, fakemaster.Received{}, 0, err
+	}
+	sent, done, err := s.spawn(map[string]int{class: n}, cfg.spawnTimeout)
+	if err != nil {
+		return 0, fakemaster.Received{}, 0, err
+	}
+	return before, done, done.At.Sub(sent).Seconds(), nil
+}
+
 // measureIdle runs n idle users in a fresh worker: its RSS before and after, and how
 // long one spawn message for all of them takes.
 func measureIdle(ctx context.Context, cfg *config, n int) (IdleResult, error) {
 	r := IdleResult{Users: n}
 	err := withSession(ctx, cfg, nil, func(s *session) error {
-		var err error
-		if r.RSSBefore, _, _, err = s.settledRSS(cfg); err != nil {
-			return err
-		}
-		sent, done, err := s.spawn(map[string]int{"Idle": n}, cfg.spawnTimeout)
+		before, done, spawnSecs, err := s.spawnAtRest(cfg, "Idle", n)
 		if err != nil {
 			return err
 		}
-		r.SpawnSeconds = done.At.Sub(sent).Seconds()
+		r.RSSBefore, r.SpawnSeconds = before, spawnSecs
 		r.UsersPerSecond = float64(n) / max(r.SpawnSeconds, 1e-9)
 		// spawning_complete means every user's goroutine exists; each still has to
 		// run its first task and start its wait. A heartbeat after it, then a steady
@@ -74,15 +84,11 @@ func measureFailing(ctx context.Context, cfg *config, n int) (FailingResult, err
 		return r, err
 	}
 	err = withSession(ctx, cfg, []string{"-url", url}, func(s *session) error {
-		var err error
-		if r.RSSBefore, _, _, err = s.settledRSS(cfg); err != nil {
-			return err
-		}
-		sent, done, err := s.spawn(map[string]int{"Http": n}, cfg.spawnTimeout)
+		before, done, spawnSecs, err := s.spawnAtRest(cfg, "Http", n)
 		if err != nil {
 			return err
 		}
-		r.SpawnSeconds = done.At.Sub(sent).Seconds()
+		r.RSSBefore, r.SpawnSeconds = before, spawnSecs
 		if r.RSSAfter, r.PeakRSS, r.Settled, err = s.settledRSS(cfg); err != nil {
 			return err
 		}
