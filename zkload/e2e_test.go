@@ -268,6 +268,9 @@ func TestWorkerSIGTERM(t *testing.T) {
 		m.WaitReadyWorkers(2, 20*time.Second)
 		m.Swarm(4, 4, "")
 		w2.WaitLog(`counts=map\[Http:2\]`, 20*time.Second)
+		// Both workers' spawning_complete reached the master: a worker still spawning
+		// is not "ready", and Locust gives a quitting worker's users only to ready ones.
+		m.WaitLog(`All users spawned`, 20*time.Second)
 		mark := w2.Mark()
 		w1.Signal(syscall.SIGTERM)
 		if code := w1.Wait(5 * time.Second); code != 0 {

@@ -213,7 +213,7 @@ func TestRunBadInput(t *testing.T) {
 		{[]string{"Nope"}, `unknown user class "Nope"`},
 		{[]string{"--cpu-profile", "/nonexistent/dir/p"}, `--cpu-profile "/nonexistent/dir/p"`},
 	} {
-		p := testenv.StartProcess(t, zkloadBin, append([]string{"run", "-t", "1s"}, c.args...), nil)
+		p := testenv.StartProcess(t, zkloadBin, append(append([]string{"run", "-t", "1s", "-H", "http://127.0.0.1:1"}, c.args...), "Http"), nil)
 		code := p.Wait(10 * time.Second)
 		out := strings.TrimSpace(p.Log())
 		if code != 2 || strings.Count(out, "\n") != 0 || !strings.Contains(out, c.want) {
