@@ -196,3 +196,32 @@ func rssOf(t *testing.T, pid int) int64 {
 	}
 	return 0
 }
+
+// TestOverloadSignalWithAllUsersRunning: the first SIGTERM ends a run whose 100,000
+// users are all running and failing as fast as they can (it was ignored once): the
+// stop is logged for all of them, the summary and the CSVs are written, exit code 1.
+// (No timing assertion: the time it took is logged: 3-10 s here, the longer when the
+// signal comes right after the spawn, while every user makes its first request.)
+func TestOverloadSignalWithAllUsersRunning(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs 100,000 users")
+	}
+	prefix := filepath.Join(t.TempDir(), "all")
+	p := testenv.StartProcess(t, zkloadBin, []string{"run", "-u", "100000", "-r", "1000000",
+		"-H", refusingURL(t), "--csv", prefix, "--only-summary", "Http"}, nil)
+	p.WaitLog(`msg="All users spawned" users=100000`, overloadWait)
+	sent := time.Now()
+	p.Signal(syscall.SIGTERM)
+	code := p.Wait(overloadWait)
+	t.Logf("ended %.1f s after SIGTERM", time.Since(sent).Seconds())
+	p.WaitLog(`msg="Stopping early" reason="terminated signal received" users=100000`, time.Second)
+	if !p.LogContains(`Response time percentiles`) {
+		t.Errorf("no final summary:\n%s", p.Log())
+	}
+	agg := testenv.CSVAggregated(t, prefix+"_stats.csv")
+	if reqs, fails := csvInt(t, agg, "Request Count"), csvInt(t, agg, "Failure Count"); code != 1 || reqs == 0 || fails != reqs {
+		t.Errorf("exit code %d, %d requests, %d failures; want 1 and failures only", code, reqs, fails)
+	}
+	testenv.ReadCSV(t, prefix+"_failures.csv")
+	testenv.ReadCSV(t, prefix+"_stats_history.csv")
+}
