@@ -167,19 +167,30 @@ func TestPipelining(t *testing.T) {
 
 // TestSessionExpiryRecovers: when a user's session expires, its requests fail with
 // ZooKeeper's error, and it goes on with a new session and new ephemeral nodes.
+//
+// Under -race it runs CreateAndDelete (its own ephemeral nodes, no watch) instead of
+// Watch: go-zookeeper v1.0.4 re-registers watches on a reconnect (sendSetWatches)
+// while its receive loop writes the same field (lastZxid) unsynchronized, a race in
+// the library itself (go-zookeeper/zk pull request #35, never merged) that the
+// detector reports now and then when the stalled server lets a client reconnect
+// before it expires the session.
 func TestSessionExpiryRecovers(t *testing.T) {
 	e := zktest.Start(t, 1)
+	class, method := "Watch", key{"watch", "watch"}
+	if raceDetector {
+		class, method = "CreateAndDelete", key{"create_ephemeral", "create_and_delete"}
+	}
 	classes := Workload{}.Classes(layers(map[string]string{"hosts": e.ConnectString(), "pseudo-root": "/exp", "session-timeout": "1"}))
-	h := newHarness(t, []*boomer.UserClass{classByName(classes, "Watch")}, "", nil)
-	h.users.SetTargets(map[string]int{"Watch": 2})
+	h := newHarness(t, []*boomer.UserClass{classByName(classes, class)}, "", nil)
+	h.users.SetTargets(map[string]int{class: 2})
 	time.Sleep(time.Second)
 	stall(t, e.Members()[0].Pid(), 3*time.Second) // longer than the session timeout: sessions expire
 	time.Sleep(3 * time.Second)
 	h.rec.Report() // drop what happened around the outage
 	time.Sleep(time.Second)
 	got := h.run(nil, 0)
-	if n := got.reqs[key{"watch", "watch"}]; n == 0 {
-		t.Fatalf("no watch requests after the sessions expired: %v", got.errs)
+	if n := got.reqs[method]; n == 0 {
+		t.Fatalf("no %s requests after the sessions expired: %v", method, got.errs)
 	}
 	if f := got.totalFailures(); f != 0 {
 		t.Errorf("%d failures after recovery: %v", f, got.errs)
