@@ -57,11 +57,11 @@ func (o *harnessOptions) parse(fs *flagSet, cmd, zkHosts, tag string) error {
 	}
 	if d := o.reportDir.dir; d != "" {
 		fs.setDefault("stats-collect", "1000")
-		fs.setDefault("stats-csv", joinPath(d, rundir.Name(rundir.ExtStats, "", tag)))
-		fs.setDefault("stats-distrib", joinPath(d, rundir.Name(rundir.ExtDistrib, "", tag)))
+		fs.setDefault("stats-csv", filepath.Join(d, rundir.Name(rundir.ExtStats, "", tag)))
+		fs.setDefault("stats-distrib", filepath.Join(d, rundir.Name(rundir.ExtDistrib, "", tag)))
 		if zkHosts != "" {
 			fs.setDefault("zk-metrics-collect", "1000")
-			fs.setDefault("zk-metrics-csv", joinPath(d, rundir.Name(rundir.ZKMetrics, "", tag)))
+			fs.setDefault("zk-metrics-csv", filepath.Join(d, rundir.Name(rundir.ZKMetrics, "", tag)))
 		}
 	}
 	return o.common.parse(fs)
@@ -105,7 +105,6 @@ func (o *harnessOptions) runInfo() *rundir.RunInfo {
 // information, extended statistics, the ensemble's metrics and signals. finish ends
 // them all, in order, and records the exit code.
 type harness struct {
-	cmd            string // "run" or "worker"
 	opts           *harnessOptions
 	stdout, stderr io.Writer
 	log            *slog.Logger
@@ -134,7 +133,7 @@ type harness struct {
 // poll. Its errors are usage errors (exit code 2): nothing has run yet.
 func startHarness(o *harnessOptions, info *rundir.RunInfo, infoName string, mine []string, stdout, stderr io.Writer) (*harness, error) {
 	cmd := o.cmd
-	h := &harness{cmd: cmd, opts: o, stdout: stdout, stderr: stderr, info: info, mine: mine, stopProfile: func() {}}
+	h := &harness{opts: o, stdout: stdout, stderr: stderr, info: info, mine: mine, stopProfile: func() {}}
 	if o.reportDir.dir != "" {
 		if err := h.prepareDir(); err != nil {
 			return nil, err
@@ -200,7 +199,7 @@ func (h *harness) fail(err error) error {
 		h.logFile.Close()
 	}
 	h.undo()
-	fmt.Fprintf(h.stderr, "zkload %s: %v\n", h.cmd, err)
+	fmt.Fprintf(h.stderr, "zkload %s: %v\n", h.opts.cmd, err)
 	return errUsage
 }
 
@@ -307,7 +306,7 @@ func (h *harness) begin() (context.Context, context.CancelFunc) {
 		again := make(chan os.Signal, 1)
 		signal.Notify(again, os.Interrupt, syscall.SIGTERM)
 		<-again
-		fmt.Fprintf(h.stderr, "zkload %s: second signal, exiting now\n", h.cmd)
+		fmt.Fprintf(h.stderr, "zkload %s: second signal, exiting now\n", h.opts.cmd)
 		os.Exit(1)
 	}()
 	return ctx, stop
@@ -342,7 +341,7 @@ func (h *harness) finish(err error) error {
 		code := exitCode(err)
 		h.info.Exit = &code
 		if werr := h.info.Write(h.infoPath); werr != nil {
-			fmt.Fprintf(h.stderr, "zkload %s: --report-dir: %v\n", h.cmd, werr)
+			fmt.Fprintf(h.stderr, "zkload %s: --report-dir: %v\n", h.opts.cmd, werr)
 		}
 	}
 	if h.afterInfo != nil && h.ran {

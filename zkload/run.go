@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -62,7 +63,7 @@ func parseRun(fs *flagSet, names []string) (*runOptions, error) {
 		return nil, err
 	}
 	if d := o.harness.reportDir.dir; d != "" {
-		fs.setDefault("csv", joinPath(d, rundir.LocustPrefix("")))
+		fs.setDefault("csv", filepath.Join(d, rundir.LocustPrefix("")))
 	}
 	if o.users, err = parseUsers(fs.text("users"), o.limit); err != nil {
 		return nil, fs.fail("--users %s: %v", fs.text("users"), err)
@@ -200,12 +201,4 @@ func parseUsers(text string, limit boomer.UserLimit) (int, error) {
 		return 0, fmt.Errorf("more than this machine can hold; at most %s", limit)
 	}
 	return int(n), nil
-}
-
-// joinPath is a file's path in the run directory.
-func joinPath(dir, name string) string {
-	if dir == "" {
-		return name
-	}
-	return strings.TrimRight(dir, "/") + "/" + name
 }
