@@ -44,7 +44,7 @@ type Users struct {
 	gen         int // bumped by every spawn and stop: an older spawn in progress gives up
 	epoch       *epoch
 	held        []gate // gates of spawns that their context interrupted
-	turns       *turns
+	admission   *admission
 	env         *Env
 	host        string // overrides every other host when set
 	masterHost  string
@@ -96,7 +96,7 @@ func NewUsers(classes []*UserClass, rec *recorder.Recorder, host string, log *sl
 		env:        &Env{},
 		host:       host,
 		epoch:      &epoch{},
-		turns:      newTurns(),
+		admission:  newAdmission(),
 	}
 	for _, c := range classes {
 		if err := c.Validate(); err != nil {
@@ -338,6 +338,7 @@ func (p *Users) stop(hs []*handle, timeout time.Duration, announce bool) <-chan 
 			h.soft()
 		}
 	}
+	p.admission.release() // users waiting to enter a task see their stop
 	go func() {
 		defer close(done)
 		deadline := time.NewTimer(timeout)
@@ -473,25 +474,20 @@ func (p *Users) run(h *handle, soft, hard context.Context, tasks []Task, stopTim
 			<-soft.Done()
 			return
 		}
+		if !p.admission.enter(stopped) {
+			return
+		}
 		start := time.Now()
 		err := p.call(u, t.Name, func() error { return t.Fn(hard, u) })
 		ran := time.Since(start)
+		p.admission.leave()
 		if err != nil && hard.Err() == nil && !errors.Is(err, context.Canceled) {
 			p.exception(err.Error(), fmt.Sprintf("%s.%s", c.Name, t.Name))
 		}
-		d := time.Duration(0)
 		if c.Wait != nil {
-			d = c.Wait(u.Rand, ran)
-		}
-		if d > 0 {
-			if !sleep(d) {
+			if d := c.Wait(u.Rand, ran); d > 0 && !sleep(d) {
 				return
 			}
-		} else {
-			// A user that never waits must still let the worker's own goroutines
-			// (heartbeats, quit, signals) run promptly on a saturated machine,
-			// however many such users there are (see turns).
-			p.turns.yield()
 		}
 	}
 }

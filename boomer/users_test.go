@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -433,5 +434,36 @@ func TestStopSaysWhenTheStopTimeoutRunsOut(t *testing.T) {
 	<-us.StopAll(10 * time.Millisecond)
 	if got := logs.String(); strings.Count(got, "Not all users") != 1 {
 		t.Errorf("a quit's stop logged:\n%s", got)
+	}
+}
+
+// TestGateLetsEveryoneThrough: more users than tokens pass a gate once it opens, and
+// none before.
+func TestGateLetsEveryoneThrough(t *testing.T) {
+	g := newGate()
+	const users = 3 * maxYielding
+	var passed sync.WaitGroup
+	var mu sync.Mutex
+	opened := false
+	early := 0
+	for range users {
+		passed.Add(1)
+		go func() {
+			defer passed.Done()
+			g.pass()
+			mu.Lock()
+			if !opened {
+				early++
+			}
+			mu.Unlock()
+		}()
+	}
+	mu.Lock()
+	opened = true
+	mu.Unlock()
+	g.open()
+	passed.Wait()
+	if early != 0 {
+		t.Errorf("%d users passed a closed gate", early)
 	}
 }
