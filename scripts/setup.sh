@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what zkload needs on a Debian machine: libzmq (for the worker's cgo ZeroMQ
 # binding), Locust (the master), ZooKeeper and a JRE (the ensemble under test); with
-# --test also what only the tests use (Chromium, to open the report as a person would);
+# --test also what only the tests use (Chromium, to open the report as a person would;
+# the Python packages that ../shared/third_party's newest Locust and Python workers with
+# kazoo need);
 # with --bench also what `make bench` compares against (nginx, wrk, kazoo, geventhttpclient).
 # Idempotent: prints nothing when everything is already there.
 set -euo pipefail
@@ -9,7 +11,9 @@ set -euo pipefail
 need=()
 pkgs=(libzmq3-dev python3-locust zookeeper default-jre-headless pkg-config)
 case ${1:-} in
-  --test) pkgs+=(chromium) ;;
+  --test) pkgs+=(chromium python3-packaging python3-requests python3-flask python3-flask-login
+             python3-flask-cors python3-gevent python3-geventhttpclient python3-msgpack python3-psutil
+             python3-zmq python3-typing-extensions python3-kazoo) ;;
   --bench) pkgs+=(nginx-light wrk python3-kazoo python3-geventhttpclient) ;;
   "") ;;
   *) echo "setup.sh: unknown argument \"$1\"; want --test, --bench or nothing" >&2; exit 2 ;;

@@ -102,268 +102,284 @@ func csvInt(t *testing.T, row map[string]string, col string) int64 {
 // and a -t run. Every request the target served is in the master's final CSV, and in
 // the workers' own reports, exactly.
 func TestHeadlessRunCountsEveryRequest(t *testing.T) {
-	testenv.RequireLocust(t)
 	t.Parallel()
-	target := testenv.HTTPTarget(t, testenv.TargetOptions{Delay: 2 * time.Millisecond})
-	m := testenv.StartMaster(t, testenv.MasterOptions{
-		Locustfile: httpLocustfile(t), Headless: true, ExpectWorkers: 2,
-		Users: 5, SpawnRate: 2, RunTime: "8s", CSVPrefix: "run", Host: target.URL,
+	testenv.ForEachLocust(t, func(t *testing.T, l testenv.Locust) {
+		t.Parallel()
+		target := testenv.HTTPTarget(t, testenv.TargetOptions{Delay: 2 * time.Millisecond})
+		m := testenv.StartMaster(t, testenv.MasterOptions{Locust: l,
+			Locustfile: httpLocustfile(t), Headless: true, ExpectWorkers: 2,
+			Users: 5, SpawnRate: 2, RunTime: "8s", CSVPrefix: "run", Host: target.URL,
+		})
+		w1 := startWorker(t, m)
+		w2 := startWorker(t, m)
+		if code := m.Wait(60 * time.Second); code != 0 {
+			t.Fatalf("master exit code %d, want 0\n%s", code, m.Log())
+		}
+		for _, w := range []*testenv.Proc{w1, w2} {
+			if code := w.Wait(10 * time.Second); code != 0 {
+				t.Errorf("%s exit code %d, want 0", w.Label, code)
+			}
+		}
+
+		// Handshake: indexes 0 and 1, no version warning, both counted as ready.
+		idx := append(workerIndexes(w1), workerIndexes(w2)...)
+		if len(idx) != 2 || idx[0]+idx[1] != 1 || idx[0]*idx[1] != 0 {
+			t.Errorf("worker indexes %v, want 0 and 1", idx)
+		}
+		if !m.LogContains(`reported as ready\. 2 workers connected`) {
+			t.Errorf("master never saw 2 ready workers")
+		}
+		for _, bad := range []string{"different version", "report waittime is expired", "Traceback", "Uncaught exception", "unrecognized worker"} {
+			if m.LogContains(regexp.QuoteMeta(bad)) {
+				t.Errorf("master log has %q:\n%s", bad, strings.Join(m.LogLines(regexp.QuoteMeta(bad)), "\n"))
+			}
+		}
+		// The ramp: spawns of 2, 4 and 5 users in total, converging on 5.
+		if !m.LogContains(`All users spawned: .*"Http": 5.*\(5 total users\)`) {
+			t.Errorf("the master never reported 5 spawned users:\n%s", strings.Join(m.LogLines("spawn"), "\n"))
+		}
+		if n := len(w1.LogLines("spawned users")) + len(w2.LogLines("spawned users")); n != 6 {
+			t.Errorf("%d spawns applied by the two workers, want 3 each", n)
+		}
+
+		// Exact totals: target == master CSV == workers' own reports.
+		agg := testenv.CSVAggregated(t, m.CSV("stats"))
+		counted := csvInt(t, agg, "Request Count")
+		r1, f1 := workerReported(t, w1)
+		r2, f2 := workerReported(t, w2)
+		served := target.Total()
+		if served == 0 || counted != served || r1+r2 != served {
+			t.Errorf("target served %d, master counted %d, workers reported %d+%d", served, counted, r1, r2)
+		}
+		if f := csvInt(t, agg, "Failure Count"); f != 0 || f1+f2 != 0 {
+			t.Errorf("failures: master %d, workers %d", f, f1+f2)
+		}
+		get := testenv.CSVRow(t, m.CSV("stats"), "GET", "/")
+		if csvInt(t, get, "Request Count") != counted {
+			t.Errorf("GET / row %v does not hold every request", get)
+		}
 	})
-	w1 := startWorker(t, m)
-	w2 := startWorker(t, m)
-	if code := m.Wait(60 * time.Second); code != 0 {
-		t.Fatalf("master exit code %d, want 0\n%s", code, m.Log())
-	}
-	for _, w := range []*testenv.Proc{w1, w2} {
-		if code := w.Wait(10 * time.Second); code != 0 {
-			t.Errorf("%s exit code %d, want 0", w.Label, code)
-		}
-	}
-
-	// Handshake: indexes 0 and 1, no version warning, both counted as ready.
-	idx := append(workerIndexes(w1), workerIndexes(w2)...)
-	if len(idx) != 2 || idx[0]+idx[1] != 1 || idx[0]*idx[1] != 0 {
-		t.Errorf("worker indexes %v, want 0 and 1", idx)
-	}
-	if !m.LogContains(`reported as ready\. 2 workers connected`) {
-		t.Errorf("master never saw 2 ready workers")
-	}
-	for _, bad := range []string{"different version", "report waittime is expired", "Traceback", "Uncaught exception", "unrecognized worker"} {
-		if m.LogContains(regexp.QuoteMeta(bad)) {
-			t.Errorf("master log has %q:\n%s", bad, strings.Join(m.LogLines(regexp.QuoteMeta(bad)), "\n"))
-		}
-	}
-	// The ramp: spawns of 2, 4 and 5 users in total, converging on 5.
-	if !m.LogContains(`All users spawned: .*"Http": 5.*\(5 total users\)`) {
-		t.Errorf("the master never reported 5 spawned users:\n%s", strings.Join(m.LogLines("spawn"), "\n"))
-	}
-	if n := len(w1.LogLines("spawned users")) + len(w2.LogLines("spawned users")); n != 6 {
-		t.Errorf("%d spawns applied by the two workers, want 3 each", n)
-	}
-
-	// Exact totals: target == master CSV == workers' own reports.
-	agg := testenv.CSVAggregated(t, m.CSV("stats"))
-	counted := csvInt(t, agg, "Request Count")
-	r1, f1 := workerReported(t, w1)
-	r2, f2 := workerReported(t, w2)
-	served := target.Total()
-	if served == 0 || counted != served || r1+r2 != served {
-		t.Errorf("target served %d, master counted %d, workers reported %d+%d", served, counted, r1, r2)
-	}
-	if f := csvInt(t, agg, "Failure Count"); f != 0 || f1+f2 != 0 {
-		t.Errorf("failures: master %d, workers %d", f, f1+f2)
-	}
-	get := testenv.CSVRow(t, m.CSV("stats"), "GET", "/")
-	if csvInt(t, get, "Request Count") != counted {
-		t.Errorf("GET / row %v does not hold every request", get)
-	}
 }
 
 // TestFailuresMergeAcrossWorkers: the same error from two workers is one row in
 // _failures.csv, with the text Locust's HttpUser would give it.
 func TestFailuresMergeAcrossWorkers(t *testing.T) {
-	testenv.RequireLocust(t)
 	t.Parallel()
-	target := testenv.HTTPTarget(t, testenv.TargetOptions{Delay: 2 * time.Millisecond, Status: map[string]int{"/fail": 500}})
-	m := testenv.StartMaster(t, testenv.MasterOptions{
-		Locustfile: httpLocustfile(t), Headless: true, ExpectWorkers: 2,
-		Users: 4, SpawnRate: 4, RunTime: "5s", CSVPrefix: "run", Host: target.URL,
+	testenv.ForEachLocust(t, func(t *testing.T, l testenv.Locust) {
+		t.Parallel()
+		target := testenv.HTTPTarget(t, testenv.TargetOptions{Delay: 2 * time.Millisecond, Status: map[string]int{"/fail": 500}})
+		m := testenv.StartMaster(t, testenv.MasterOptions{Locust: l,
+			Locustfile: httpLocustfile(t), Headless: true, ExpectWorkers: 2,
+			Users: 4, SpawnRate: 4, RunTime: "5s", CSVPrefix: "run", Host: target.URL,
+		})
+		w1 := startWorker(t, m, "--http-path", "/fail")
+		w2 := startWorker(t, m, "--http-path", "/fail")
+		if code := m.Wait(60 * time.Second); code != 1 {
+			t.Fatalf("master exit code %d, want 1 (failures were recorded)\n%s", code, m.Log())
+		}
+		w1.Wait(10 * time.Second)
+		w2.Wait(10 * time.Second)
+		rows := testenv.CSVRecords(t, m.CSV("failures"))
+		if len(rows) != 1 {
+			t.Fatalf("%d rows in _failures.csv, want 1: %v", len(rows), rows)
+		}
+		// HttpUser names the request's name since 2.14.1, its URL before.
+		want := fmt.Sprintf("HTTPError('500 Server Error: Internal Server Error for url: %s/fail')", target.URL)
+		if l.Newer("2.14.1") {
+			want = "HTTPError('500 Server Error: Internal Server Error for url: /fail')"
+		}
+		if got := rows[0]["Error"]; !strings.Contains(got, want) {
+			t.Errorf("error text %q, want it to hold %q", got, want)
+		}
+		served := target.Count("/fail")
+		if occ := csvInt(t, rows[0], "Occurrences"); occ != served || served == 0 {
+			t.Errorf("occurrences %d, target served %d failing requests", occ, served)
+		}
+		agg := testenv.CSVAggregated(t, m.CSV("stats"))
+		if csvInt(t, agg, "Failure Count") != served || csvInt(t, agg, "Request Count") != served {
+			t.Errorf("aggregated row %v, want %d requests all failed", agg, served)
+		}
 	})
-	w1 := startWorker(t, m, "--http-path", "/fail")
-	w2 := startWorker(t, m, "--http-path", "/fail")
-	if code := m.Wait(60 * time.Second); code != 1 {
-		t.Fatalf("master exit code %d, want 1 (failures were recorded)\n%s", code, m.Log())
-	}
-	w1.Wait(10 * time.Second)
-	w2.Wait(10 * time.Second)
-	rows := testenv.CSVRecords(t, m.CSV("failures"))
-	if len(rows) != 1 {
-		t.Fatalf("%d rows in _failures.csv, want 1: %v", len(rows), rows)
-	}
-	want := fmt.Sprintf("HTTPError('500 Server Error: Internal Server Error for url: %s/fail')", target.URL)
-	if got := rows[0]["Error"]; !strings.Contains(got, want) {
-		t.Errorf("error text %q, want it to hold %q", got, want)
-	}
-	served := target.Count("/fail")
-	if occ := csvInt(t, rows[0], "Occurrences"); occ != served || served == 0 {
-		t.Errorf("occurrences %d, target served %d failing requests", occ, served)
-	}
-	agg := testenv.CSVAggregated(t, m.CSV("stats"))
-	if csvInt(t, agg, "Failure Count") != served || csvInt(t, agg, "Request Count") != served {
-		t.Errorf("aggregated row %v, want %d requests all failed", agg, served)
-	}
 }
 
 // TestWebUIRespawnStopAndStartAgain drives the master's web API: up, down, stop, and a
 // new test, with two workers that keep their indexes across the stop.
 func TestWebUIRespawnStopAndStartAgain(t *testing.T) {
-	testenv.RequireLocust(t)
 	t.Parallel()
-	target := testenv.HTTPTarget(t, testenv.TargetOptions{Delay: 2 * time.Millisecond})
-	m := testenv.StartMaster(t, testenv.MasterOptions{Locustfile: httpLocustfile(t), Host: target.URL, StopTimeout: time.Second})
-	w1 := startWorker(t, m)
-	w2 := startWorker(t, m)
-	m.WaitReadyWorkers(2, 20*time.Second)
+	testenv.ForEachLocust(t, func(t *testing.T, l testenv.Locust) {
+		t.Parallel()
+		target := testenv.HTTPTarget(t, testenv.TargetOptions{Delay: 2 * time.Millisecond})
+		m := testenv.StartMaster(t, testenv.MasterOptions{Locust: l, Locustfile: httpLocustfile(t), Host: target.URL, StopTimeout: time.Second})
+		w1 := startWorker(t, m)
+		w2 := startWorker(t, m)
+		m.WaitReadyWorkers(2, 20*time.Second)
 
-	mark := m.Mark()
-	m.Swarm(6, 6, "")
-	m.WaitLogAfter(mark, `All users spawned: .*\(6 total users\)`, 20*time.Second)
-	running := func(n int) string { return fmt.Sprintf(`spawned users.*counts=map\[Http:%d\]`, n) }
-	w1.WaitLog(running(3), 10*time.Second)
-	w2.WaitLog(running(3), 10*time.Second)
+		mark := m.Mark()
+		m.Swarm(6, 6, "")
+		m.WaitLogAfter(mark, `All users spawned: .*\(6 total users\)`, 20*time.Second)
+		running := func(n int) string { return fmt.Sprintf(`spawned users.*counts=map\[Http:%d\]`, n) }
+		w1.WaitLog(running(3), 10*time.Second)
+		w2.WaitLog(running(3), 10*time.Second)
 
-	mark = m.Mark()
-	m1, m2 := w1.Mark(), w2.Mark()
-	m.Swarm(2, 10, "")
-	m.WaitLogAfter(mark, `All users spawned: .*\(2 total users\)`, 20*time.Second)
-	w1.WaitLogAfter(m1, running(1), 10*time.Second)
-	w2.WaitLogAfter(m2, running(1), 10*time.Second)
-	if m.LogContains("report waittime is expired") {
-		t.Errorf("a worker's spawning_complete came late")
-	}
-
-	// Stop: both workers report client_stopped, wait the stop timeout, and register
-	// again with the index they had.
-	m1, m2 = w1.Mark(), w2.Mark()
-	before1, before2 := workerIndexes(w1), workerIndexes(w2)
-	m.StopTest()
-	m.WaitLogCountAfter(mark, `reported that it has stopped`, 2, 15*time.Second)
-	w1.WaitLogAfter(m1, `registered with master`, 15*time.Second)
-	w2.WaitLogAfter(m2, `registered with master`, 15*time.Second)
-	after1, after2 := workerIndexes(w1), workerIndexes(w2)
-	if after1[len(after1)-1] != before1[0] || after2[len(after2)-1] != before2[0] {
-		t.Errorf("indexes changed across a stop: %v -> %v, %v -> %v", before1, after1, before2, after2)
-	}
-	m.WaitReadyWorkers(2, 10*time.Second)
-
-	// A new test starts from clean stats on the master and serves requests again.
-	served := target.Total()
-	mark = m.Mark()
-	m.Swarm(4, 4, "")
-	m.WaitLogAfter(mark, `All users spawned: .*\(4 total users\)`, 20*time.Second)
-	deadline := time.Now().Add(15 * time.Second)
-	for target.Total() == served || m.Stats().Aggregated().NumRequests == 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("the second test served nothing (target %d)", target.Total())
+		mark = m.Mark()
+		m1, m2 := w1.Mark(), w2.Mark()
+		m.Swarm(2, 10, "")
+		m.WaitLogAfter(mark, `All users spawned: .*\(2 total users\)`, 20*time.Second)
+		w1.WaitLogAfter(m1, running(1), 10*time.Second)
+		w2.WaitLogAfter(m2, running(1), 10*time.Second)
+		if m.LogContains("report waittime is expired") {
+			t.Errorf("a worker's spawning_complete came late")
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	if st := m.Stats(); st.Aggregated().NumRequests > target.Total()-served+int64(10*st.UserCount) {
-		t.Errorf("the master's stats after a new start hold %d requests, more than the new test served (%d)",
-			st.Aggregated().NumRequests, target.Total()-served)
-	}
-	m.CheckAlive(10 * time.Second)
+
+		// Stop: both workers report client_stopped, wait the stop timeout, and register
+		// again with the index they had.
+		m1, m2 = w1.Mark(), w2.Mark()
+		before1, before2 := workerIndexes(w1), workerIndexes(w2)
+		m.StopTest()
+		m.WaitLogCountAfter(mark, `reported that it has stopped`, 2, 15*time.Second)
+		w1.WaitLogAfter(m1, `registered with master`, 15*time.Second)
+		w2.WaitLogAfter(m2, `registered with master`, 15*time.Second)
+		after1, after2 := workerIndexes(w1), workerIndexes(w2)
+		if after1[len(after1)-1] != before1[0] || after2[len(after2)-1] != before2[0] {
+			t.Errorf("indexes changed across a stop: %v -> %v, %v -> %v", before1, after1, before2, after2)
+		}
+		m.WaitReadyWorkers(2, 10*time.Second)
+
+		// A new test starts from clean stats on the master and serves requests again.
+		served := target.Total()
+		mark = m.Mark()
+		m.Swarm(4, 4, "")
+		m.WaitLogAfter(mark, `All users spawned: .*\(4 total users\)`, 20*time.Second)
+		deadline := time.Now().Add(15 * time.Second)
+		for target.Total() == served || m.Stats().Aggregated().NumRequests == 0 {
+			if time.Now().After(deadline) {
+				t.Fatalf("the second test served nothing (target %d)", target.Total())
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if st := m.Stats(); st.Aggregated().NumRequests > target.Total()-served+int64(10*st.UserCount) {
+			t.Errorf("the master's stats after a new start hold %d requests, more than the new test served (%d)",
+				st.Aggregated().NumRequests, target.Total()-served)
+		}
+		m.CheckAlive(10 * time.Second)
+	})
 }
 
 // TestWorkerSIGTERM: a worker told to stop by its operator quits cleanly; the master
 // gives its users to the other worker, and ends a headless run when the last one quits.
 func TestWorkerSIGTERM(t *testing.T) {
-	testenv.RequireLocust(t)
 	t.Parallel()
-	t.Run("other worker takes over", func(t *testing.T) {
-		target := testenv.HTTPTarget(t, testenv.TargetOptions{Delay: 2 * time.Millisecond})
-		m := testenv.StartMaster(t, testenv.MasterOptions{Locustfile: httpLocustfile(t), Host: target.URL})
-		w1 := startWorker(t, m)
-		w2 := startWorker(t, m)
-		m.WaitReadyWorkers(2, 20*time.Second)
-		m.Swarm(4, 4, "")
-		w2.WaitLog(`counts=map\[Http:2\]`, 20*time.Second)
-		// Both workers' spawning_complete reached the master: a worker still spawning
-		// is not "ready", and Locust gives a quitting worker's users only to ready ones.
-		m.WaitLog(`All users spawned`, 20*time.Second)
-		mark := w2.Mark()
-		w1.Signal(syscall.SIGTERM)
-		if code := w1.Wait(5 * time.Second); code != 0 {
-			t.Errorf("worker exit code %d after SIGTERM, want 0", code)
-		}
-		m.WaitLog(`quit\. \d+ workers ready`, 10*time.Second)
-		w2.WaitLogAfter(mark, `counts=map\[Http:4\]`, 15*time.Second)
-		workerReported(t, w1)
-		m.CheckAlive(10 * time.Second)
-	})
-	t.Run("last worker ends a headless run", func(t *testing.T) {
-		target := testenv.HTTPTarget(t, testenv.TargetOptions{Delay: 2 * time.Millisecond})
-		m := testenv.StartMaster(t, testenv.MasterOptions{
-			Locustfile: httpLocustfile(t), Headless: true, ExpectWorkers: 1,
-			Users: 2, SpawnRate: 2, RunTime: "60s", CSVPrefix: "run", Host: target.URL,
+	testenv.ForEachLocust(t, func(t *testing.T, l testenv.Locust) {
+		t.Parallel()
+		t.Run("other worker takes over", func(t *testing.T) {
+			target := testenv.HTTPTarget(t, testenv.TargetOptions{Delay: 2 * time.Millisecond})
+			m := testenv.StartMaster(t, testenv.MasterOptions{Locust: l, Locustfile: httpLocustfile(t), Host: target.URL})
+			w1 := startWorker(t, m)
+			w2 := startWorker(t, m)
+			m.WaitReadyWorkers(2, 20*time.Second)
+			m.Swarm(4, 4, "")
+			w2.WaitLog(`counts=map\[Http:2\]`, 20*time.Second)
+			// Both workers' spawning_complete reached the master: a worker still spawning
+			// is not "ready", and Locust gives a quitting worker's users only to ready ones.
+			m.WaitLog(`All users spawned`, 20*time.Second)
+			mark := w2.Mark()
+			w1.Signal(syscall.SIGTERM)
+			if code := w1.Wait(5 * time.Second); code != 0 {
+				t.Errorf("worker exit code %d after SIGTERM, want 0", code)
+			}
+			m.WaitLog(`quit\. \d+ workers ready`, 10*time.Second)
+			w2.WaitLogAfter(mark, `counts=map\[Http:4\]`, 15*time.Second)
+			workerReported(t, w1)
+			m.CheckAlive(10 * time.Second)
 		})
-		w := startWorker(t, m)
-		w.WaitLog(`counts=map\[Http:2\]`, 20*time.Second)
-		w.Signal(syscall.SIGTERM)
-		if code := w.Wait(5 * time.Second); code != 0 {
-			t.Errorf("worker exit code %d after SIGTERM, want 0", code)
-		}
-		m.WaitLog(`The last worker quit, stopping test`, 10*time.Second)
-		m.Wait(20 * time.Second)
-		reported, _ := workerReported(t, w)
-		counted := csvInt(t, testenv.CSVAggregated(t, m.CSV("stats")), "Request Count")
-		if served := target.Total(); served == 0 || reported != served || counted != served {
-			t.Errorf("worker reported %d, master counted %d, target served %d", reported, counted, served)
-		}
+		t.Run("last worker ends a headless run", func(t *testing.T) {
+			target := testenv.HTTPTarget(t, testenv.TargetOptions{Delay: 2 * time.Millisecond})
+			m := testenv.StartMaster(t, testenv.MasterOptions{Locust: l,
+				Locustfile: httpLocustfile(t), Headless: true, ExpectWorkers: 1,
+				Users: 2, SpawnRate: 2, RunTime: "60s", CSVPrefix: "run", Host: target.URL,
+			})
+			w := startWorker(t, m)
+			w.WaitLog(`counts=map\[Http:2\]`, 20*time.Second)
+			w.Signal(syscall.SIGTERM)
+			if code := w.Wait(5 * time.Second); code != 0 {
+				t.Errorf("worker exit code %d after SIGTERM, want 0", code)
+			}
+			m.WaitLog(`The last worker quit, stopping test`, 10*time.Second)
+			m.Wait(20 * time.Second)
+			reported, _ := workerReported(t, w)
+			counted := csvInt(t, testenv.CSVAggregated(t, m.CSV("stats")), "Request Count")
+			if served := target.Total(); served == 0 || reported != served || counted != served {
+				t.Errorf("worker reported %d, master counted %d, target served %d", reported, counted, served)
+			}
+		})
 	})
 }
 
 // TestWorkerKilledAndReplaced: kill -9 one of two workers; the master marks it missing
 // and a fresh worker that joins takes over its share of the users.
 func TestWorkerKilledAndReplaced(t *testing.T) {
-	testenv.RequireLocust(t)
 	t.Parallel()
-	target := testenv.HTTPTarget(t, testenv.TargetOptions{Delay: 2 * time.Millisecond})
-	m := testenv.StartMaster(t, testenv.MasterOptions{Locustfile: httpLocustfile(t), Host: target.URL})
-	w1 := startWorker(t, m)
-	w2 := startWorker(t, m)
-	m.WaitReadyWorkers(2, 20*time.Second)
-	m.Swarm(4, 4, "")
-	w1.WaitLog(`counts=map\[Http:2\]`, 20*time.Second)
-	w2.WaitLog(`counts=map\[Http:2\]`, 20*time.Second)
-	w1.Kill()
-	m.WaitLog(`failed to send heartbeat, setting state to missing`, 15*time.Second)
-	w3 := startWorker(t, m)
-	w3.WaitLog(`counts=map\[Http:2\]`, 20*time.Second)
-	m.CheckAlive(10 * time.Second)
-	time.Sleep(500 * time.Millisecond) // let the new users send something
-	w3.Signal(syscall.SIGTERM)
-	if code := w3.Wait(5 * time.Second); code != 0 {
-		t.Errorf("fresh worker exit code %d", code)
-	}
-	if n, _ := workerReported(t, w3); n == 0 {
-		t.Errorf("the fresh worker's users sent no request")
-	}
+	testenv.ForEachLocust(t, func(t *testing.T, l testenv.Locust) {
+		t.Parallel()
+		target := testenv.HTTPTarget(t, testenv.TargetOptions{Delay: 2 * time.Millisecond})
+		m := testenv.StartMaster(t, testenv.MasterOptions{Locust: l, Locustfile: httpLocustfile(t), Host: target.URL})
+		w1 := startWorker(t, m)
+		w2 := startWorker(t, m)
+		m.WaitReadyWorkers(2, 20*time.Second)
+		m.Swarm(4, 4, "")
+		w1.WaitLog(`counts=map\[Http:2\]`, 20*time.Second)
+		w2.WaitLog(`counts=map\[Http:2\]`, 20*time.Second)
+		w1.Kill()
+		m.WaitLog(`failed to send heartbeat, setting state to missing`, 15*time.Second)
+		w3 := startWorker(t, m)
+		w3.WaitLog(`counts=map\[Http:2\]`, 20*time.Second)
+		m.CheckAlive(10 * time.Second)
+		time.Sleep(500 * time.Millisecond) // let the new users send something
+		w3.Signal(syscall.SIGTERM)
+		if code := w3.Wait(5 * time.Second); code != 0 {
+			t.Errorf("fresh worker exit code %d", code)
+		}
+		if n, _ := workerReported(t, w3); n == 0 {
+			t.Errorf("the fresh worker's users sent no request")
+		}
+	})
 }
 
 // TestMasterKilledAndRestarted: the worker notices the master's death, registers with
 // the new master on the same port, and takes part in its next run; the new master
 // never goes deaf (nothing stale reaches it).
 func TestMasterKilledAndRestarted(t *testing.T) {
-	testenv.RequireLocust(t)
 	t.Parallel()
-	target := testenv.HTTPTarget(t, testenv.TargetOptions{Delay: 2 * time.Millisecond})
-	m := testenv.StartMaster(t, testenv.MasterOptions{Locustfile: httpLocustfile(t), Host: target.URL})
-	w := startWorker(t, m)
-	m.WaitReadyWorkers(1, 20*time.Second)
-	m.Swarm(2, 2, "")
-	w.WaitLog(`counts=map\[Http:2\]`, 20*time.Second)
-	mark := w.Mark()
-	m.Restart() // SIGKILL, then a new master on the same ports
-	w.WaitLogAfter(mark, `master lost`, 10*time.Second)
-	w.WaitLogAfter(mark, `registered with master`, 30*time.Second)
-	m.WaitReadyWorkers(1, 20*time.Second)
-	served := target.Total()
-	m.Swarm(3, 3, "")
-	w.WaitLogAfter(mark, `counts=map\[Http:3\]`, 20*time.Second)
-	deadline := time.Now().Add(15 * time.Second)
-	for m.Stats().Aggregated().NumRequests == 0 || target.Total() == served {
-		if time.Now().After(deadline) {
-			t.Fatal("no requests reached the new master's stats")
+	testenv.ForEachLocust(t, func(t *testing.T, l testenv.Locust) {
+		t.Parallel()
+		target := testenv.HTTPTarget(t, testenv.TargetOptions{Delay: 2 * time.Millisecond})
+		m := testenv.StartMaster(t, testenv.MasterOptions{Locust: l, Locustfile: httpLocustfile(t), Host: target.URL})
+		w := startWorker(t, m)
+		m.WaitReadyWorkers(1, 20*time.Second)
+		m.Swarm(2, 2, "")
+		w.WaitLog(`counts=map\[Http:2\]`, 20*time.Second)
+		mark := w.Mark()
+		m.Restart() // SIGKILL, then a new master on the same ports
+		w.WaitLogAfter(mark, `master lost`, 10*time.Second)
+		w.WaitLogAfter(mark, `registered with master`, 30*time.Second)
+		m.WaitReadyWorkers(1, 20*time.Second)
+		served := target.Total()
+		m.Swarm(3, 3, "")
+		w.WaitLogAfter(mark, `counts=map\[Http:3\]`, 20*time.Second)
+		deadline := time.Now().Add(15 * time.Second)
+		for m.Stats().Aggregated().NumRequests == 0 || target.Total() == served {
+			if time.Now().After(deadline) {
+				t.Fatal("no requests reached the new master's stats")
+			}
+			time.Sleep(200 * time.Millisecond)
 		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	for _, bad := range []string{"Traceback", "KeyError", "Uncaught exception"} {
-		if m.LogContains(bad) {
-			t.Errorf("new master's log has %q:\n%s", bad, m.Log())
+		for _, bad := range []string{"Traceback", "KeyError", "Uncaught exception"} {
+			if m.LogContains(bad) {
+				t.Errorf("new master's log has %q:\n%s", bad, m.Log())
+			}
 		}
-	}
-	m.CheckAlive(10 * time.Second)
+		m.CheckAlive(10 * time.Second)
+	})
 }
 
 // TestBadInputGivesOneLineErrors: every kind of bad input is one line on stderr naming

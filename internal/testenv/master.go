@@ -17,6 +17,9 @@ import (
 
 // MasterOptions configures StartMaster. Zero values leave Locust's defaults.
 type MasterOptions struct {
+	// Locust is the release that runs as master (zero: Debian's 2.12.1).
+	Locust Locust
+
 	// Locustfile is the master's locustfile; if empty, one is written from Classes
 	// (default: a single class UserA with weight 1).
 	Locustfile string
@@ -50,7 +53,8 @@ type MasterOptions struct {
 	StartTimeout time.Duration
 }
 
-// Master is a real Locust master (Debian's 2.12.1) started by StartMaster. It listens
+// Master is a real Locust master (Debian's 2.12.1 unless Opts.Locust says otherwise)
+// started by StartMaster. It listens
 // on 127.0.0.1 only: MasterPort for workers, WebPort for the web UI (0 when Headless).
 //
 // The embedded *Proc is the current process: its log helpers (WaitLog, LogContains,
@@ -88,6 +92,9 @@ func StartMaster(t testing.TB, o MasterOptions) *Master {
 	}
 	if o.LogLevel == "" {
 		o.LogLevel = "INFO"
+	}
+	if o.Locust.Path == "" {
+		o.Locust = Debian()
 	}
 	m := &Master{t: t, Opts: o, Dir: filepath.Join(t.TempDir(), "master")}
 	if err := os.MkdirAll(m.Dir, 0o755); err != nil {
@@ -160,6 +167,7 @@ func (m *Master) env() []string {
 	// Unbuffered, so the log shows lines as they happen. HOME points at the master's
 	// own directory so that no ~/.locust.conf applies.
 	env = append(env, "PYTHONUNBUFFERED=1", "PYTHONDONTWRITEBYTECODE=1", "HOME="+m.Dir)
+	env = append(env, m.Opts.Locust.Env...)
 	return append(env, m.Opts.Env...)
 }
 
@@ -167,8 +175,9 @@ func (m *Master) env() []string {
 // failure looks like a port collision.
 func (m *Master) start() (retry bool, err error) {
 	m.Runs++
+	path, args := m.Opts.Locust.Command(m.args...)
 	p, err := startProc(m.t, ProcOptions{
-		Path: LocustPath, Args: m.args, Env: m.env(), CleanEnv: true, Dir: m.Dir,
+		Path: path, Args: args, Env: m.env(), CleanEnv: true, Dir: m.Dir,
 		Label: "locust-master", LogPath: filepath.Join(m.Dir, fmt.Sprintf("master-%d.log", m.Runs)),
 	})
 	if err != nil {

@@ -306,3 +306,22 @@ func TestListenersOfThisProcess(t *testing.T) {
 	}
 	t.Errorf("Listeners(self) = %v, lacks 127.0.0.1:%d", ls, port)
 }
+
+// TestNewestLocustRuns: the newest Locust, when available here, runs and says which
+// release it is; the command parser keeps its environment apart from its program.
+func TestNewestLocustRuns(t *testing.T) {
+	l, err := parseLocustCommand("env A=1 B=x/y /usr/bin/python3 -m locust")
+	if err != nil || l.Path != "/usr/bin/python3" || strings.Join(l.Args, " ") != "-m locust" || strings.Join(l.Env, " ") != "A=1 B=x/y" {
+		t.Errorf("parseLocustCommand: %+v, %v", l, err)
+	}
+	if compareVersions("2.46.3", "2.14.1") != 1 || compareVersions("2.12.1", "2.14.1") != -1 || compareVersions("2.14.1", "2.14.1") != 0 {
+		t.Error("compareVersions orders releases wrongly")
+	}
+	newest, err := NewestLocust()
+	if err != nil {
+		t.Skipf("the newest Locust is not available: %v", err)
+	}
+	if !newest.Newer("2.13.0") {
+		t.Errorf("newest Locust is %q, want a release after 2.12.1", newest.Version)
+	}
+}

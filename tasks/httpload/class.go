@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -33,6 +34,9 @@ type Options struct {
 	Insecure bool
 	// Wait is the wait time between requests (default none: as fast as the target answers).
 	Wait boomer.WaitTime
+	// LocustVersion is the Locust release whose HttpUser failure texts to mirror; ""
+	// means the master's (its option LocustVersionOption), else 2.12.1's.
+	LocustVersion string
 }
 
 // Class returns the Http user class: one keep-alive HTTP/1.1 connection per user
@@ -78,7 +82,7 @@ func Class(o Options) *boomer.UserClass {
 				c.Close()
 				return err
 			}
-			u.Data = &httpUser{client: c, req: req}
+			u.Data = &httpUser{client: c, req: req, namedURL: urlIsName(o.LocustVersion, u.Env())}
 			return nil
 		},
 		OnStop: func(_ context.Context, u *boomer.User) {
@@ -99,6 +103,39 @@ func Class(o Options) *boomer.UserClass {
 type httpUser struct {
 	client *http1.Client
 	req    *http1.Request
+	// namedURL: an HTTPError names the request's name, not its URL (Locust 2.14.1+).
+	namedURL bool
+}
+
+// urlIsName reports whether HttpUser, in the Locust release given (or else the
+// master's, or else 2.12.1), puts the request's name where an HTTPError's text says
+// "for url": it does since 2.14.1, so that one name's failures group as one.
+func urlIsName(version string, env *boomer.Env) bool {
+	if version == "" && env != nil {
+		version, _ = env.ParsedOptions[LocustVersionOption].(string)
+	}
+	if version == "" {
+		version = oldestLocust
+	}
+	return !olderThan(version, "2.14.1")
+}
+
+// olderThan compares two dotted releases by their numbers ("2.9" < "2.14.1").
+func olderThan(v, than string) bool {
+	a, b := strings.Split(v, "."), strings.Split(than, ".")
+	for i := 0; i < max(len(a), len(b)); i++ {
+		var x, y int
+		if i < len(a) {
+			x, _ = strconv.Atoi(strings.TrimRightFunc(a[i], func(r rune) bool { return r < '0' || r > '9' }))
+		}
+		if i < len(b) {
+			y, _ = strconv.Atoi(b[i])
+		}
+		if x != y {
+			return x < y
+		}
+	}
+	return false
 }
 
 func (h *httpUser) do(ctx context.Context, u *boomer.User, name string) error {
@@ -121,7 +158,7 @@ func (h *httpUser) do(ctx context.Context, u *boomer.User, name string) error {
 		return nil
 	}
 	if resp.StatusCode >= 400 {
-		u.Record(h.req.Method, name, elapsed, resp.BodyLen, statusError(resp))
+		u.Record(h.req.Method, name, elapsed, resp.BodyLen, statusError(resp, name, h.namedURL))
 		return nil
 	}
 	u.Record(h.req.Method, name, elapsed, resp.BodyLen, nil)
@@ -134,13 +171,18 @@ type httpError struct{ class, msg string }
 
 func (e httpError) Error() string { return e.class + "(" + pyfmt.Repr(e.msg) + ")" }
 
-// statusError is requests' HTTPError from raise_for_status().
-func statusError(resp http1.Response) error {
+// statusError is requests' HTTPError from raise_for_status(), naming the request's
+// name instead of its URL where HttpUser does (namedURL).
+func statusError(resp http1.Response, name string, namedURL bool) error {
 	kind := "Client"
 	if resp.StatusCode >= 500 {
 		kind = "Server"
 	}
-	return httpError{"HTTPError", fmt.Sprintf("%d %s Error: %s for url: %s", resp.StatusCode, kind, resp.Reason, resp.URL)}
+	url := resp.URL
+	if namedURL {
+		url = name
+	}
+	return httpError{"HTTPError", fmt.Sprintf("%d %s Error: %s for url: %s", resp.StatusCode, kind, resp.Reason, url)}
 }
 
 // className is the Http class's name, which the master's locustfile declares too.

@@ -3,16 +3,19 @@ package httpload
 import (
 	"fmt"
 	"net/http"
+	"regexp"
 	"slices"
 	"strings"
 
 	"github.com/zkload/zkload/boomer"
+	"github.com/zkload/zkload/pyfmt"
 	"github.com/zkload/zkload/setting"
 	"github.com/zkload/zkload/tasks"
 )
 
-// Workload is the HTTP workload: the Http user class and its --http-* settings. Its
-// settings are the worker's own (no environment variable, no master option).
+// Workload is the HTTP workload: the Http user class and its --http-* settings, which
+// are the worker's own (no environment variable, no master option), and the Locust
+// release whose failure texts it mirrors (--locust-version, or the master's).
 type Workload struct{}
 
 var _ tasks.Workload = Workload{}
@@ -25,7 +28,18 @@ const (
 	flagBody     = "http-body"
 	flagTimeout  = "http-timeout"
 	flagInsecure = "http-insecure"
+	flagLocust   = "locust-version"
 )
+
+// LocustVersionOption is the master's option, declared by the locustfile that "zkload
+// locustfile Http" writes, that tells workers the master's Locust release: HttpUser's
+// failure texts changed in 2.14.1, and zkload's follow the release the fleet runs so
+// that they merge with its Python workers' on the master.
+const LocustVersionOption = "zkload_locust_version"
+
+// oldestLocust is the release whose texts apply when neither a flag nor the master
+// says which: Debian's Locust, the oldest zkload supports (its version string is empty).
+const oldestLocust = "2.12.1"
 
 // Name is "HTTP".
 func (Workload) Name() string { return "HTTP" }
@@ -48,6 +62,9 @@ func (Workload) Settings() []*setting.Spec {
 			Help: "timeout of one request", Expect: "a positive duration such as 30s"},
 		{Flag: flagInsecure, Default: "false", Bool: true, Group: "HTTP",
 			Help: "do not verify https certificates (self-signed test servers)", Expect: "true or false"},
+		{Flag: flagLocust, Env: "ZKLOAD_LOCUST_VERSION", Option: LocustVersionOption, Arg: "VERSION", Group: "HTTP",
+			Help:   "Locust release whose HttpUser failure texts to mirror (default: the master's, as its locustfile says; else " + oldestLocust + ")",
+			Expect: "a Locust release such as 2.46.3"},
 	}
 }
 
@@ -80,15 +97,59 @@ func (Workload) CheckHost(_ setting.Layers, host string, classes []string) error
 // Tests is nil: the suites run the ZooKeeper workload only.
 func (Workload) Tests() []tasks.Test { return nil }
 
-// Locustfile is "": the master's Http class needs no custom options. The --http-*
+// Locustfile declares, when Http is among classes, the option that tells workers the
+// master's Locust release (its default is the release the master runs). The --http-*
 // settings have no master option, so a flag given is refused: it would be lost.
-func (w Workload) Locustfile(_ []string, l setting.Layers) (string, error) {
+func (w Workload) Locustfile(classes []string, l setting.Layers) (string, error) {
 	for _, s := range w.Settings() {
-		if _, ok := l.Flags[s.Flag]; ok {
+		if _, ok := l.Flags[s.Flag]; ok && s.Option == "" {
 			return "", fmt.Errorf("--%s: the master has no option for it, so the locustfile cannot carry it; give it to each worker (zkload worker --%s ...)", s.Flag, s.Flag)
 		}
 	}
-	return "", nil
+	if !slices.Contains(classes, className) {
+		return "", nil
+	}
+	def := "locust.__version__ or " + pyfmt.Repr(oldestLocust)
+	if v, ok := l.Flags[flagLocust]; ok {
+		if err := checkLocustVersion(l.Get(w.spec(flagLocust))); err != nil {
+			return "", err
+		}
+		def = pyfmt.Repr(v)
+	}
+	return `
+
+# The master's Locust release, for zkload workers: their Http failure texts follow it, as
+# HttpUser's changed in 2.14.1 (Debian's Locust 2.12.1 reports an empty version).
+import locust
+from locust import events
+
+
+@events.init_command_line_parser.add_listener
+def _zkload_http_arguments(parser):
+    parser.add_argument("--zkload-locust-version", type=str, default=` + def + `, include_in_web_ui=False,
+        help="Locust release whose HttpUser failure texts zkload workers mirror")
+`, nil
+}
+
+// spec returns the setting with the given flag.
+func (w Workload) spec(flag string) *setting.Spec {
+	for _, s := range w.Settings() {
+		if s.Flag == flag {
+			return s
+		}
+	}
+	panic("httpload: no setting --" + flag) // a typo in this package
+}
+
+// versionRx is a Locust release: 2.46.3, 2.12.
+var versionRx = regexp.MustCompile(`^[0-9]+\.[0-9]+(\.[0-9]+)?([.a-z0-9+-]*)$`)
+
+// checkLocustVersion accepts an empty value (not set) or a release number.
+func checkLocustVersion(v setting.Value) error {
+	if v.Text != "" && !versionRx.MatchString(v.Text) {
+		return v.Bad()
+	}
+	return nil
 }
 
 // options reads the settings; on a bad value it returns the error naming it and the
@@ -116,6 +177,11 @@ func (w Workload) options(l setting.Layers) (Options, error) {
 	if o.Insecure, err = get(flagInsecure).Bool(); err != nil {
 		return o, err
 	}
+	lv := get(flagLocust)
+	if err := checkLocustVersion(lv); err != nil {
+		return o, err
+	}
+	o.LocustVersion = lv.Text
 	return o, nil
 }
 

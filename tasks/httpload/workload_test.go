@@ -27,24 +27,40 @@ func flags(kv ...string) setting.Layers {
 
 func TestSettingsTable(t *testing.T) {
 	want := map[string]string{"http-path": "/", "http-method": "GET", "http-header": "", "http-body": "",
-		"http-timeout": "1m0s", "http-insecure": "false"}
+		"http-timeout": "1m0s", "http-insecure": "false", "locust-version": ""}
 	var order []string
 	for _, s := range (Workload{}).Settings() {
 		order = append(order, s.Flag)
 		if d, ok := want[s.Flag]; !ok || d != s.Default {
 			t.Errorf("--%s default %q, want %q", s.Flag, s.Default, d)
 		}
+		if s.Flag == flagLocust {
+			if s.Option != LocustVersionOption || s.Env != "ZKLOAD_LOCUST_VERSION" {
+				t.Errorf("--%s: %+v; want master option %s and env ZKLOAD_LOCUST_VERSION", s.Flag, s, LocustVersionOption)
+			}
+			continue
+		}
 		if s.Group != "HTTP" || s.Env != "" || s.Option != "" || s.Help == "" || s.Secret {
 			t.Errorf("--%s: %+v; want group HTTP, help, no env nor master option", s.Flag, s)
 		}
 	}
-	if got := strings.Join(order, " "); got != "http-path http-method http-header http-body http-timeout http-insecure" {
+	if got := strings.Join(order, " "); got != "http-path http-method http-header http-body http-timeout http-insecure locust-version" {
 		t.Errorf("settings in order %s", got)
 	}
 	w := Workload{}
 	lf, err := w.Locustfile([]string{"Http"}, flags())
-	if w.Name() != "HTTP" || w.Tests() != nil || lf != "" || err != nil {
+	if w.Name() != "HTTP" || w.Tests() != nil || err != nil ||
+		!strings.Contains(lf, `parser.add_argument("--zkload-locust-version", type=str, default=locust.__version__ or '2.12.1', include_in_web_ui=False,`) {
 		t.Errorf("name %q, tests %v, locustfile %q, %v", w.Name(), w.Tests(), lf, err)
+	}
+	if lf, err := w.Locustfile([]string{"Get"}, flags()); lf != "" || err != nil {
+		t.Errorf("locustfile without Http: %q, %v; want nothing", lf, err)
+	}
+	if lf, err := w.Locustfile([]string{"Http"}, flags("locust-version", "2.46.3")); err != nil || !strings.Contains(lf, "default='2.46.3',") {
+		t.Errorf("locustfile --locust-version 2.46.3: %q, %v; want it as the default", lf, err)
+	}
+	if _, err := w.Locustfile([]string{"Http"}, flags("locust-version", "newest")); err == nil || err.Error() != `--locust-version "newest": want a Locust release such as 2.46.3` {
+		t.Errorf("locustfile --locust-version newest: %v", err)
 	}
 	// The master has no option for the --http-* settings: a flag would be lost.
 	_, err = w.Locustfile([]string{"Http"}, flags("http-path", "/x"))
@@ -133,8 +149,39 @@ func TestClassSendsTheRequest(t *testing.T) {
 	}
 	mu.Unlock()
 	_, fails, errs := run(flags("http-path", "/missing"))
-	if fails["GET /missing"] == 0 || len(errs) != 1 || !strings.HasPrefix(errs[0], "HTTPError('404 Client Error: Not Found for url: ") {
-		t.Errorf("failures %v, errors %q; want requests' HTTPError repr", fails, errs)
+	if want := "HTTPError('404 Client Error: Not Found for url: " + srv.URL + "/missing')"; fails["GET /missing"] == 0 || len(errs) != 1 || errs[0] != want {
+		t.Errorf("failures %v, errors %q; want %s, requests' HTTPError repr as 2.12.1's HttpUser records it", fails, errs, want)
+	}
+	_, _, errs = run(flags("http-path", "/missing", "locust-version", "2.46.3"))
+	if want := "HTTPError('404 Client Error: Not Found for url: /missing')"; len(errs) != 1 || errs[0] != want {
+		t.Errorf("with --locust-version 2.46.3: errors %q; want %s (the name, since 2.14.1)", errs, want)
+	}
+}
+
+// TestURLIsNameFollowsTheRelease: the flag wins, then the master's option, then 2.12.1.
+func TestURLIsNameFollowsTheRelease(t *testing.T) {
+	master := func(v string) *boomer.Env {
+		return &boomer.Env{ParsedOptions: map[string]any{LocustVersionOption: v}}
+	}
+	for _, c := range []struct {
+		flag string
+		env  *boomer.Env
+		want bool
+	}{
+		{"", nil, false},
+		{"", &boomer.Env{}, false},
+		{"", master("2.12.1"), false},
+		{"", master("2.14.0"), false},
+		{"", master("2.14.1"), true},
+		{"", master("2.46.3"), true},
+		{"", master("3.0"), true},
+		{"2.12.1", master("2.46.3"), false},
+		{"2.46.3", master("2.12.1"), true},
+		{"2.15.0.dev7", nil, true},
+	} {
+		if got := urlIsName(c.flag, c.env); got != c.want {
+			t.Errorf("urlIsName(%q, %v) = %v, want %v", c.flag, c.env, got, c.want)
+		}
 	}
 }
 
