@@ -58,95 +58,97 @@ func locustMedian(buckets map[int64]int64, n int64, min, max float64) float64 {
 // real Locust 2.12.1 master and checks its _stats.csv against the reference's
 // computation (§9 item 13): exact counts, raw min/max/average, half-to-even buckets.
 func TestKnownLatenciesGiveLocustsPercentiles(t *testing.T) {
-	testenv.RequireLocust(t)
 	t.Parallel()
-	latencies := []time.Duration{3200 * time.Microsecond, 47500 * time.Microsecond, 145 * time.Millisecond,
-		155 * time.Millisecond, 999600 * time.Microsecond, 1234 * time.Millisecond, 15500 * time.Millisecond}
-	const total, failures = 100, 20
-	failure := errors.New("ValueError('scripted failure')")
-	var once sync.Once
-	class := &UserClass{Name: "Scripted", Weight: 1, Wait: Constant(time.Hour), Tasks: []Task{{Name: "replay", Weight: 1,
-		Fn: func(ctx context.Context, u *User) error {
-			once.Do(func() {
-				for i := range total {
-					var err error
-					if i < failures {
-						err = failure
+	testenv.ForEachLocust(t, func(t *testing.T, l testenv.Locust) {
+		t.Parallel()
+		latencies := []time.Duration{3200 * time.Microsecond, 47500 * time.Microsecond, 145 * time.Millisecond,
+			155 * time.Millisecond, 999600 * time.Microsecond, 1234 * time.Millisecond, 15500 * time.Millisecond}
+		const total, failures = 100, 20
+		failure := errors.New("ValueError('scripted failure')")
+		var once sync.Once
+		class := &UserClass{Name: "Scripted", Weight: 1, Wait: Constant(time.Hour), Tasks: []Task{{Name: "replay", Weight: 1,
+			Fn: func(ctx context.Context, u *User) error {
+				once.Do(func() {
+					for i := range total {
+						var err error
+						if i < failures {
+							err = failure
+						}
+						u.Record("GET", "/known", latencies[i%len(latencies)], 100, err)
 					}
-					u.Record("GET", "/known", latencies[i%len(latencies)], 100, err)
-				}
-			})
-			return nil
-		}}}}
-	m := testenv.StartMaster(t, testenv.MasterOptions{
-		Classes: []testenv.Class{{Name: "Scripted", Weight: 1}}, Headless: true, ExpectWorkers: 1,
-		Users: 1, SpawnRate: 1, RunTime: "5s", CSVPrefix: "known",
-	})
-	w, err := NewWorker(WorkerOptions{MasterPort: m.MasterPort, Classes: []*UserClass{class}, Logger: quietLog()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- w.Run(context.Background()) }()
-	if code := m.Wait(60 * time.Second); code != 1 {
-		t.Fatalf("master exit code %d, want 1 (failures recorded)\n%s", code, m.Log())
-	}
-	if err := <-done; err != nil {
-		t.Fatalf("worker: %v", err)
-	}
-
-	// The reference computation over the same samples.
-	buckets := map[int64]int64{}
-	var sumNs int64
-	minMs, maxMs := math.Inf(1), 0.0
-	for i := range total {
-		d := latencies[i%len(latencies)]
-		ms := float64(d.Nanoseconds()) / 1e6
-		buckets[recorder.Bucket(ms)]++
-		sumNs += d.Nanoseconds()
-		minMs, maxMs = math.Min(minMs, ms), math.Max(maxMs, ms)
-	}
-	if buckets[140] == 0 || buckets[16000] == 0 || buckets[150] != 0 {
-		t.Fatalf("half-to-even buckets wrong: %v", buckets)
-	}
-	num := func(row map[string]string, col string) float64 {
-		t.Helper()
-		f, err := strconv.ParseFloat(row[col], 64)
+				})
+				return nil
+			}}}}
+		m := testenv.StartMaster(t, testenv.MasterOptions{Locust: l,
+			Classes: []testenv.Class{{Name: "Scripted", Weight: 1}}, Headless: true, ExpectWorkers: 1,
+			Users: 1, SpawnRate: 1, RunTime: "5s", CSVPrefix: "known",
+		})
+		w, err := NewWorker(WorkerOptions{MasterPort: m.MasterPort, Classes: []*UserClass{class}, Logger: quietLog()})
 		if err != nil {
-			t.Fatalf("column %q = %q", col, row[col])
+			t.Fatal(err)
 		}
-		return f
-	}
-	for _, row := range []map[string]string{
-		testenv.CSVRow(t, m.CSV("stats"), "GET", "/known"),
-		testenv.CSVAggregated(t, m.CSV("stats")),
-	} {
-		if num(row, "Request Count") != total || num(row, "Failure Count") != failures {
-			t.Errorf("%s: counts %s/%s, want %d/%d", row["Name"], row["Request Count"], row["Failure Count"], total, failures)
+		done := make(chan error, 1)
+		go func() { done <- w.Run(context.Background()) }()
+		if code := m.Wait(60 * time.Second); code != 1 {
+			t.Fatalf("master exit code %d, want 1 (failures recorded)\n%s", code, m.Log())
 		}
-		if got, want := num(row, "Average Response Time"), float64(sumNs)/1e6/total; math.Abs(got-want) > 1e-9*want {
-			t.Errorf("%s: average %v, want %v", row["Name"], got, want)
+		if err := <-done; err != nil {
+			t.Fatalf("worker: %v", err)
 		}
-		if num(row, "Min Response Time") != minMs || num(row, "Max Response Time") != maxMs {
-			t.Errorf("%s: min/max %s/%s, want %v/%v", row["Name"], row["Min Response Time"], row["Max Response Time"], minMs, maxMs)
+
+		// The reference computation over the same samples.
+		buckets := map[int64]int64{}
+		var sumNs int64
+		minMs, maxMs := math.Inf(1), 0.0
+		for i := range total {
+			d := latencies[i%len(latencies)]
+			ms := float64(d.Nanoseconds()) / 1e6
+			buckets[recorder.Bucket(ms)]++
+			sumNs += d.Nanoseconds()
+			minMs, maxMs = math.Min(minMs, ms), math.Max(maxMs, ms)
 		}
-		if got, want := num(row, "Median Response Time"), locustMedian(buckets, total, minMs, maxMs); got != want {
-			t.Errorf("%s: median %v, want %v", row["Name"], got, want)
+		if buckets[140] == 0 || buckets[16000] == 0 || buckets[150] != 0 {
+			t.Fatalf("half-to-even buckets wrong: %v", buckets)
 		}
-		for _, p := range []float64{0.5, 0.66, 0.75, 0.8, 0.9, 0.95, 0.98, 0.99, 0.999, 0.9999, 1} {
-			col := strings.TrimSuffix(strconv.FormatFloat(p*100, 'f', -1, 64), ".0") + "%"
-			if got, want := num(row, col), float64(locustPercentile(buckets, total, p)); got != want {
-				t.Errorf("%s: %s = %v, want %v", row["Name"], col, got, want)
+		num := func(row map[string]string, col string) float64 {
+			t.Helper()
+			f, err := strconv.ParseFloat(row[col], 64)
+			if err != nil {
+				t.Fatalf("column %q = %q", col, row[col])
+			}
+			return f
+		}
+		for _, row := range []map[string]string{
+			testenv.CSVRow(t, m.CSV("stats"), "GET", "/known"),
+			testenv.CSVAggregated(t, m.CSV("stats")),
+		} {
+			if num(row, "Request Count") != total || num(row, "Failure Count") != failures {
+				t.Errorf("%s: counts %s/%s, want %d/%d", row["Name"], row["Request Count"], row["Failure Count"], total, failures)
+			}
+			if got, want := num(row, "Average Response Time"), float64(sumNs)/1e6/total; math.Abs(got-want) > 1e-9*want {
+				t.Errorf("%s: average %v, want %v", row["Name"], got, want)
+			}
+			if num(row, "Min Response Time") != minMs || num(row, "Max Response Time") != maxMs {
+				t.Errorf("%s: min/max %s/%s, want %v/%v", row["Name"], row["Min Response Time"], row["Max Response Time"], minMs, maxMs)
+			}
+			if got, want := num(row, "Median Response Time"), locustMedian(buckets, total, minMs, maxMs); got != want {
+				t.Errorf("%s: median %v, want %v", row["Name"], got, want)
+			}
+			for _, p := range []float64{0.5, 0.66, 0.75, 0.8, 0.9, 0.95, 0.98, 0.99, 0.999, 0.9999, 1} {
+				col := strings.TrimSuffix(strconv.FormatFloat(p*100, 'f', -1, 64), ".0") + "%"
+				if got, want := num(row, col), float64(locustPercentile(buckets, total, p)); got != want {
+					t.Errorf("%s: %s = %v, want %v", row["Name"], col, got, want)
+				}
+			}
+			if num(row, "Average Content Size") != 100 {
+				t.Errorf("%s: average content size %s", row["Name"], row["Average Content Size"])
 			}
 		}
-		if num(row, "Average Content Size") != 100 {
-			t.Errorf("%s: average content size %s", row["Name"], row["Average Content Size"])
+		rows := testenv.CSVRecords(t, m.CSV("failures"))
+		if len(rows) != 1 || rows[0]["Occurrences"] != strconv.Itoa(failures) || !strings.Contains(rows[0]["Error"], "ValueError('scripted failure')") {
+			t.Errorf("failures CSV %v, want one row with %d occurrences", rows, failures)
 		}
-	}
-	rows := testenv.CSVRecords(t, m.CSV("failures"))
-	if len(rows) != 1 || rows[0]["Occurrences"] != strconv.Itoa(failures) || !strings.Contains(rows[0]["Error"], "ValueError('scripted failure')") {
-		t.Errorf("failures CSV %v, want one row with %d occurrences", rows, failures)
-	}
+	})
 }
 
 // TestStuckMasterDoesNotSlowUsers freezes a real master (SIGSTOP) while the users run:

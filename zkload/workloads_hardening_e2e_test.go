@@ -95,37 +95,39 @@ func TestLocustfileFlagsReachWorkers(t *testing.T) {
 		}
 	}
 
-	testenv.RequireLocust(t)
-	e := zktest.Start(t, 1)
-	src := runZkload(t, 0, "locustfile", "--val-size", "512", "--key-size", "10", "--pseudo-root", "/lfdefaults", "--hosts", e.ConnectString(), "Get")
-	lf := filepath.Join(t.TempDir(), "zkload_locustfile.py")
-	if err := os.WriteFile(lf, []byte(src), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	m := testenv.StartMaster(t, testenv.MasterOptions{
-		Locustfile: lf, Headless: true, Users: 2, SpawnRate: 2, RunTime: "4s", ExpectWorkers: 1, CSVPrefix: "lf",
-	})
-	w := zkWorker(t, m)
-	if code := m.Wait(60 * time.Second); code != 0 {
-		t.Errorf("master exit code %d, want 0\n%s\nworker:\n%s", code, m.Log(), w.Log())
-	}
-	w.Wait(20 * time.Second)
-	row := testenv.CSVRow(t, m.CSV("stats"), "get", "get_512_B")
-	if n := csvInt(t, row, "Request Count"); n == 0 || csvInt(t, row, "Failure Count") != 0 {
-		t.Errorf("get get_512_B: %v; want requests without failures", row)
-	}
-	conn, _, err := zk.Connect(e.Servers(), 10*time.Second, zk.WithLogInfo(false))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	keys, _, err := conn.Children("/lfdefaults")
-	if err != nil || len(keys) == 0 {
-		t.Fatalf("children of /lfdefaults: %v, %v; want the users' keys", keys, err)
-	}
-	for _, k := range keys {
-		if len(k) != 10 || !strings.HasPrefix(k, "c-") {
-			t.Errorf("key %q under /lfdefaults; want c- and 10 characters (--key-size 10)", k)
+	e := zktest.Start(t, 1) // one ensemble for both releases, a pseudo root each
+	testenv.ForEachLocust(t, func(t *testing.T, l testenv.Locust) {
+		root := "/lfdefaults-" + l.Version
+		src := runZkload(t, 0, "locustfile", "--val-size", "512", "--key-size", "10", "--pseudo-root", root, "--hosts", e.ConnectString(), "Get")
+		lf := filepath.Join(t.TempDir(), "zkload_locustfile.py")
+		if err := os.WriteFile(lf, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
 		}
-	}
+		m := testenv.StartMaster(t, testenv.MasterOptions{Locust: l,
+			Locustfile: lf, Headless: true, Users: 2, SpawnRate: 2, RunTime: "4s", ExpectWorkers: 1, CSVPrefix: "lf",
+		})
+		w := zkWorker(t, m)
+		if code := m.Wait(60 * time.Second); code != 0 {
+			t.Errorf("master exit code %d, want 0\n%s\nworker:\n%s", code, m.Log(), w.Log())
+		}
+		w.Wait(20 * time.Second)
+		row := testenv.CSVRow(t, m.CSV("stats"), "get", "get_512_B")
+		if n := csvInt(t, row, "Request Count"); n == 0 || csvInt(t, row, "Failure Count") != 0 {
+			t.Errorf("get get_512_B: %v; want requests without failures", row)
+		}
+		conn, _, err := zk.Connect(e.Servers(), 10*time.Second, zk.WithLogInfo(false))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		keys, _, err := conn.Children(root)
+		if err != nil || len(keys) == 0 {
+			t.Fatalf("children of %s: %v, %v; want the users' keys", root, keys, err)
+		}
+		for _, k := range keys {
+			if len(k) != 10 || !strings.HasPrefix(k, "c-") {
+				t.Errorf("key %q under %s; want c- and 10 characters (--key-size 10)", k, root)
+			}
+		}
+	})
 }

@@ -62,67 +62,71 @@ func zkWorker(t *testing.T, m *testenv.Master, args ...string) *testenv.Proc {
 // names for the sized ones), without failures; cleanup brings the znode count back.
 func TestZKTaskSetsThroughMaster(t *testing.T) {
 	t.Parallel()
-	testenv.RequireLocust(t)
 	e := zktest.Start(t, 1)
 	var names []string
 	for _, ts := range zookeeper.TaskSets() {
 		names = append(names, ts.Class)
 	}
 	lf := zkLocustfile(t, names...)
-	before := znodeCount(t, e)
-	m := testenv.StartMaster(t, testenv.MasterOptions{
-		Locustfile: lf, Headless: true, Users: 20, SpawnRate: 20, RunTime: "8s", ExpectWorkers: 1,
-		CSVPrefix: "zk", Host: "zk://" + e.ConnectString(),
-		ExtraArgs: []string{"--zk-pseudo-root", "/e2e", "--zk-val-size", "512"},
-	})
-	w := zkWorker(t, m)
-	if code := m.Wait(90 * time.Second); code != 0 {
-		t.Errorf("master exit code %d, want 0 (no failures)", code)
-	}
-	w.Wait(20 * time.Second)
-	if strings.Contains(w.Log(), "panic") {
-		t.Errorf("worker log mentions a panic:\n%s", w.Log())
-	}
-	stats := m.CSV("stats")
-	settings := &zookeeper.Settings{ValSize: 512, SizedNames: true}
-	for _, ts := range zookeeper.TaskSets() {
-		name := ts.Name(settings)
-		for _, task := range ts.Tasks {
-			if task.Method == "count_children" {
-				continue // 1 pick in 201: it may not come up
-			}
-			row := testenv.CSVRow(t, stats, task.Method, name)
-			if n := csvInt(t, row, "Request Count"); n == 0 {
-				t.Errorf("%s %s: no requests", task.Method, name)
-			}
-			if n := csvInt(t, row, "Failure Count"); n != 0 {
-				t.Errorf("%s %s: %d failures", task.Method, name, n)
+	// The releases run one after the other (znode counts are the ensemble's), each
+	// under a pseudo root of its own.
+	testenv.ForEachLocust(t, func(t *testing.T, l testenv.Locust) {
+		root := "/e2e-" + l.Version
+		before := znodeCount(t, e)
+		m := testenv.StartMaster(t, testenv.MasterOptions{Locust: l,
+			Locustfile: lf, Headless: true, Users: 20, SpawnRate: 20, RunTime: "8s", ExpectWorkers: 1,
+			CSVPrefix: "zk", Host: "zk://" + e.ConnectString(),
+			ExtraArgs: []string{"--zk-pseudo-root", root, "--zk-val-size", "512"},
+		})
+		w := zkWorker(t, m)
+		if code := m.Wait(90 * time.Second); code != 0 {
+			t.Errorf("master exit code %d, want 0 (no failures)", code)
+		}
+		w.Wait(20 * time.Second)
+		if strings.Contains(w.Log(), "panic") {
+			t.Errorf("worker log mentions a panic:\n%s", w.Log())
+		}
+		stats := m.CSV("stats")
+		settings := &zookeeper.Settings{ValSize: 512, SizedNames: true}
+		for _, ts := range zookeeper.TaskSets() {
+			name := ts.Name(settings)
+			for _, task := range ts.Tasks {
+				if task.Method == "count_children" {
+					continue // 1 pick in 201: it may not come up
+				}
+				row := testenv.CSVRow(t, stats, task.Method, name)
+				if n := csvInt(t, row, "Request Count"); n == 0 {
+					t.Errorf("%s %s: no requests", task.Method, name)
+				}
+				if n := csvInt(t, row, "Failure Count"); n != 0 {
+					t.Errorf("%s %s: %d failures", task.Method, name, n)
+				}
 			}
 		}
-	}
-	if name := (&zookeeper.TaskSet{BaseName: "set", Sized: true}).Name(settings); name != "set_512_B" {
-		t.Errorf("sized name %q", name)
-	}
-	watch := testenv.CSVRow(t, stats, "watch", "watch")
-	if avg, _ := strconv.ParseFloat(watch["Average Response Time"], 64); avg <= 0 || avg > 1000 {
-		t.Errorf("watch: average %v ms, want a set-to-notification time", watch["Average Response Time"])
-	}
+		if name := (&zookeeper.TaskSet{BaseName: "set", Sized: true}).Name(settings); name != "set_512_B" {
+			t.Errorf("sized name %q", name)
+		}
+		watch := testenv.CSVRow(t, stats, "watch", "watch")
+		if avg, _ := strconv.ParseFloat(watch["Average Response Time"], 64); avg <= 0 || avg > 1000 {
+			t.Errorf("watch: average %v ms, want a set-to-notification time", watch["Average Response Time"])
+		}
 
-	after := znodeCount(t, e)
-	if after <= before {
-		t.Fatalf("znodes: %d before the run, %d after: the workloads created nothing under /e2e", before, after)
-	}
-	p := testenv.StartProcess(t, zkloadBin, []string{"cleanup", "--hosts", e.ConnectString(), "--pseudo-root", "/e2e"}, nil)
-	if code := p.Wait(60 * time.Second); code != 0 {
-		t.Fatalf("zkload cleanup: exit %d\n%s", code, p.Log())
-	}
-	want := after - before
-	if !strings.Contains(p.Log(), "deleted "+strconv.Itoa(want)+" znodes under /e2e") {
-		t.Errorf("cleanup output does not report %d deletions:\n%s", want, p.Log())
-	}
-	if got := znodeCount(t, e); got != before {
-		t.Errorf("znodes after cleanup: %d, want %d as before the run", got, before)
-	}
+		after := znodeCount(t, e)
+		if after <= before {
+			t.Fatalf("znodes: %d before the run, %d after: the workloads created nothing under %s", before, after, root)
+		}
+		p := testenv.StartProcess(t, zkloadBin, []string{"cleanup", "--hosts", e.ConnectString(), "--pseudo-root", root}, nil)
+		if code := p.Wait(60 * time.Second); code != 0 {
+			t.Fatalf("zkload cleanup: exit %d\n%s", code, p.Log())
+		}
+		want := after - before
+		if !strings.Contains(p.Log(), "deleted "+strconv.Itoa(want)+" znodes under "+root) {
+			t.Errorf("cleanup output does not report %d deletions:\n%s", want, p.Log())
+		}
+		if got := znodeCount(t, e); got != before {
+			t.Errorf("znodes after cleanup: %d, want %d as before the run", got, before)
+		}
+	})
 }
 
 // TestZKConnectSetMix mixes two classes with weights, as zk-locust's
