@@ -355,6 +355,27 @@ func (e *Ensemble) StopMember(ctx context.Context, i int) error {
 	}
 }
 
+// PauseMember freezes member i (SIGSTOP to its process group), as a long GC pause
+// does: its connections stay open and nothing answers.
+func (e *Ensemble) PauseMember(i int) error { return e.signalMember(i, syscall.SIGSTOP) }
+
+// ResumeMember thaws a paused member i (SIGCONT).
+func (e *Ensemble) ResumeMember(i int) error { return e.signalMember(i, syscall.SIGCONT) }
+
+func (e *Ensemble) signalMember(i int, sig syscall.Signal) error {
+	m := e.members[i]
+	m.mu.Lock()
+	cmd := m.cmd
+	m.mu.Unlock()
+	if cmd == nil || cmd.Process == nil {
+		return fmt.Errorf("zkenv: member %d is not running", m.ID)
+	}
+	if err := syscall.Kill(-cmd.Process.Pid, sig); err != nil {
+		return fmt.Errorf("zkenv: member %d: %v: %w", m.ID, sig, err)
+	}
+	return nil
+}
+
 // StartMember starts member i (from 0) again, with its data, and waits until it serves.
 func (e *Ensemble) StartMember(ctx context.Context, i int) error {
 	m := e.members[i]

@@ -1,0 +1,472 @@
+package faults
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/zkload/zkload/fourlw"
+)
+
+// Members is what a dispatcher acts on: the members of one ensemble, in the order of
+// its connect string (IDX 0 is the first), and the ways to take one out of service and
+// back. A method that a kind of ensemble cannot do returns an error saying so.
+type Members interface {
+	// Addrs are the members' client addresses, host:port.
+	Addrs() []string
+	// Disable takes member i out of service (a crash: kill -9, a deleted pod...).
+	Disable(ctx context.Context, i int) error
+	// Enable brings a disabled member back (on its data).
+	Enable(ctx context.Context, i int) error
+	// Pause freezes member i without closing its connections, as a long GC pause does.
+	Pause(ctx context.Context, i int) error
+	// Resume thaws a paused member.
+	Resume(ctx context.Context, i int) error
+}
+
+// Role is a member's state as the dispatcher sees it.
+type Role string
+
+// The roles: a serving member's mode (srvr), or why it does not serve.
+const (
+	Leader     Role = "leader"
+	Follower   Role = "follower"
+	Standalone Role = "standalone"
+	Down       Role = "down"   // does not answer as a serving member
+	Paused     Role = "paused" // paused by this dispatcher
+)
+
+// Serving reports whether the role serves clients.
+func (r Role) Serving() bool { return r == Leader || r == Follower || r == Standalone }
+
+// Action is one row of a faults timeline: what the dispatcher did to which member, and
+// what followed.
+type Action struct {
+	Time   time.Time // when the action started
+	Action string    // the instruction (disable, enable, pause, resume, restart) or "skip"
+	Member int       // IDX, from 0
+	Addr   string
+	Before Role // the member's role before
+	// LeaderBefore and LeaderAfter are the IDX of the member serving as leader (or
+	// standalone) before the action and once one serves after it; -1: none.
+	LeaderBefore, LeaderAfter int
+	Took                      time.Duration // the action itself (a kill until the process is gone, a start until it serves)
+	// Election is, for an action that took a member out of service, the time from its
+	// end until some member served as leader again (polled every PollEvery); -1 when
+	// not applicable, or no leader came within ElectionTimeout.
+	Election time.Duration
+	Note     string // why an action was skipped, or its error
+}
+
+// RandomConfig is zk-locust's ZK_DISPATCH_CONFIG for the random dispatcher: the sleeps
+// between its actions.
+type RandomConfig struct {
+	Sleep             time.Duration // before the first action and after a failed one (sleep_ms, 5000)
+	SleepAfterDisable time.Duration // sleep_after_disable_ms, 2000
+	SleepAfterEnable  time.Duration // sleep_after_enable_ms, 5000
+}
+
+// DefaultRandomConfig is zk-locust's.
+func DefaultRandomConfig() RandomConfig {
+	return RandomConfig{Sleep: 5 * time.Second, SleepAfterDisable: 2 * time.Second, SleepAfterEnable: 5 * time.Second}
+}
+
+// Dispatcher runs a fault program (or, without one, the random dispatcher) against an
+// ensemble and reports every action.
+type Dispatcher struct {
+	Members Members
+	Program *Program // nil: the random dispatcher
+	Random  RandomConfig
+	// SpawnComplete is closed when the load's initial spawn completes
+	// (poll_initial_hatch_complete waits for it); nil: at once.
+	SpawnComplete <-chan struct{}
+	// OnAction receives every action as it ends (the timeline's writer).
+	OnAction func(Action)
+	Log      *slog.Logger
+	// PollEvery is how often roles are polled while waiting for a leader (default 10 ms).
+	PollEvery time.Duration
+	// ElectionTimeout bounds the wait for a leader after an action (default 60 s).
+	ElectionTimeout time.Duration
+	// Rand picks followers and the random dispatcher's moves (default: seeded by time).
+	Rand *rand.Rand
+
+	mu           sync.Mutex
+	out          map[int]Role // members this dispatcher took out: Down (disabled) or Paused
+	lastDisabled map[int]time.Time
+}
+
+// Quorum is the number of members a majority needs: ⌊n/2⌋+1.
+func Quorum(n int) int { return n/2 + 1 }
+
+// Run runs the program, over and over unless it says once, until ctx ends; then it
+// brings back every member it took out, so that no run leaves the ensemble damaged.
+// It returns ctx's end as nil, and an error only if the ensemble could not be restored.
+func (d *Dispatcher) Run(ctx context.Context) error {
+	d.init()
+	defer d.restore()
+	if d.Program == nil {
+		d.runRandom(ctx)
+		return nil
+	}
+	for {
+		for _, in := range d.Program.Steps {
+			if ctx.Err() != nil {
+				return nil
+			}
+			d.step(ctx, in)
+		}
+		if d.Program.Once {
+			<-ctx.Done()
+			return nil
+		}
+	}
+}
+
+func (d *Dispatcher) init() {
+	if d.Log == nil {
+		d.Log = slog.Default()
+	}
+	if d.PollEvery <= 0 {
+		d.PollEvery = 10 * time.Millisecond
+	}
+	if d.ElectionTimeout <= 0 {
+		d.ElectionTimeout = time.Minute
+	}
+	if d.Rand == nil {
+		d.Rand = rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
+	}
+	if d.Random == (RandomConfig{}) {
+		d.Random = DefaultRandomConfig()
+	}
+	d.out = map[int]Role{}
+	d.lastDisabled = map[int]time.Time{}
+}
+
+// restore enables and resumes every member this dispatcher took out, with a context of
+// its own: the run's has ended.
+func (d *Dispatcher) restore() {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	d.mu.Lock()
+	out := make(map[int]Role, len(d.out))
+	for i, r := range d.out {
+		out[i] = r
+	}
+	d.mu.Unlock()
+	for i, r := range out {
+		op := OpEnable
+		if r == Paused {
+			op = OpResume
+		}
+		d.act(ctx, op, i, false)
+	}
+}
+
+// sleep waits for d or ctx's end; it reports whether ctx is still alive.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// step runs one instruction.
+func (d *Dispatcher) step(ctx context.Context, in Instruction) {
+	switch in.Op {
+	case OpPollInitialHatch:
+		if d.SpawnComplete != nil {
+			select {
+			case <-d.SpawnComplete:
+			case <-ctx.Done():
+			}
+		}
+	case OpSleep:
+		sleep(ctx, in.Every)
+	case OpPollUp:
+		for ctx.Err() == nil && !d.role(ctx, in.Member).Serving() {
+			sleep(ctx, max(in.Every, d.PollEvery))
+		}
+	case OpEnableAll:
+		for i := range d.Members.Addrs() {
+			switch d.outRole(i) {
+			case Paused:
+				d.act(ctx, OpResume, i, false)
+			case Down:
+				d.act(ctx, OpEnable, i, false)
+			}
+		}
+	case OpDisableLeader, OpPauseLeader, OpRestartLeader:
+		roles := d.roles(ctx)
+		leader := leaderOf(roles)
+		if leader < 0 {
+			d.report(Action{Time: time.Now(), Action: "skip", Member: -1, LeaderBefore: -1, LeaderAfter: -1, Election: -1,
+				Note: fmt.Sprintf("line %d %s: no member serves as leader", in.Line, in.Op)})
+			return
+		}
+		d.act(ctx, base(in.Op), leader, in.Force)
+	case OpDisableFollower, OpPauseFollower:
+		roles := d.roles(ctx)
+		f := d.pickFollower(roles)
+		if f < 0 {
+			d.report(Action{Time: time.Now(), Action: "skip", Member: -1, LeaderBefore: leaderOf(roles), LeaderAfter: -1, Election: -1,
+				Note: fmt.Sprintf("line %d %s: no member serves as follower", in.Line, in.Op)})
+			return
+		}
+		d.act(ctx, base(in.Op), f, in.Force)
+	default:
+		d.act(ctx, in.Op, in.Member, in.Force)
+	}
+}
+
+// base is the member-level action of a leader/follower instruction.
+func base(op Op) Op {
+	switch op {
+	case OpDisableLeader, OpDisableFollower:
+		return OpDisable
+	case OpPauseLeader, OpPauseFollower:
+		return OpPause
+	case OpRestartLeader:
+		return OpRestart
+	}
+	return op
+}
+
+// act does one action on member i and reports it. A disabling action that would leave
+// fewer than a quorum serving is skipped unless force.
+func (d *Dispatcher) act(ctx context.Context, op Op, i int, force bool) {
+	addrs := d.Members.Addrs()
+	roles := d.roles(ctx)
+	a := Action{Time: time.Now(), Action: string(op), Member: i, Addr: addrs[i], Before: roles[i],
+		LeaderBefore: leaderOf(roles), LeaderAfter: -1, Election: -1}
+	if op.Disables() && roles[i].Serving() && !force {
+		serving := 0
+		for _, r := range roles {
+			if r.Serving() {
+				serving++
+			}
+		}
+		if q := Quorum(len(addrs)); serving-1 < q {
+			a.Action = "skip"
+			a.Note = fmt.Sprintf("%s %d would leave %d of %d serving, below the quorum of %d (add \"force\" to the instruction to allow it)",
+				op, i, serving-1, len(addrs), q)
+			d.report(a)
+			return
+		}
+	}
+	// An action started finishes even if the run ends meanwhile: a member left half
+	// started would be neither out nor back.
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+	defer cancel()
+	var err error
+	switch op {
+	case OpDisable:
+		err = d.Members.Disable(actx, i)
+		d.setOut(i, Down, err)
+	case OpEnable:
+		err = d.Members.Enable(actx, i)
+		d.setOut(i, "", err)
+	case OpPause:
+		err = d.Members.Pause(actx, i)
+		d.setOut(i, Paused, err)
+	case OpResume:
+		err = d.Members.Resume(actx, i)
+		d.setOut(i, "", err)
+	case OpRestart:
+		if err = d.Members.Disable(actx, i); err == nil {
+			d.setOut(i, Down, nil)
+			err = d.Members.Enable(actx, i)
+			d.setOut(i, "", err)
+		}
+	}
+	a.Took = time.Since(a.Time)
+	if err != nil {
+		a.Note = err.Error()
+		d.report(a)
+		return
+	}
+	if op.Disables() {
+		d.mu.Lock()
+		d.lastDisabled[i] = time.Now()
+		d.mu.Unlock()
+	}
+	end := time.Now()
+	leader := d.waitLeader(ctx)
+	a.LeaderAfter = leader
+	if op.Disables() && leader >= 0 {
+		a.Election = time.Since(end)
+	}
+	d.report(a)
+}
+
+// waitLeader polls until some member serves as leader (or standalone) and returns its
+// IDX, or -1 after ElectionTimeout or at ctx's end.
+func (d *Dispatcher) waitLeader(ctx context.Context) int {
+	ctx, cancel := context.WithTimeout(ctx, d.ElectionTimeout)
+	defer cancel()
+	for {
+		if l := leaderOf(d.roles(ctx)); l >= 0 {
+			return l
+		}
+		if !sleep(ctx, d.PollEvery) {
+			return -1
+		}
+	}
+}
+
+func (d *Dispatcher) setOut(i int, r Role, err error) {
+	if err != nil {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if r == "" {
+		delete(d.out, i)
+	} else {
+		d.out[i] = r
+	}
+}
+
+func (d *Dispatcher) outRole(i int) Role {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.out[i]
+}
+
+func (d *Dispatcher) report(a Action) {
+	if a.Note != "" {
+		d.Log.Warn("fault: "+a.Action, "member", a.Member, "addr", a.Addr, "note", a.Note)
+	} else {
+		d.Log.Info("fault: "+a.Action, "member", a.Member, "addr", a.Addr, "before", string(a.Before),
+			"leader_before", a.LeaderBefore, "leader_after", a.LeaderAfter, "took", a.Took.Round(time.Millisecond),
+			"election", a.Election.Round(time.Millisecond))
+	}
+	if d.OnAction != nil {
+		d.OnAction(a)
+	}
+}
+
+// roles polls every member at once (srvr, which every ZooKeeper allows by default).
+func (d *Dispatcher) roles(ctx context.Context) []Role {
+	addrs := d.Members.Addrs()
+	roles := make([]Role, len(addrs))
+	var wg sync.WaitGroup
+	for i := range addrs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			roles[i] = d.role(ctx, i)
+		}()
+	}
+	wg.Wait()
+	return roles
+}
+
+// role polls member i; a member this dispatcher paused is Paused without asking it.
+func (d *Dispatcher) role(ctx context.Context, i int) Role {
+	if d.outRole(i) == Paused {
+		return Paused
+	}
+	ctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+	defer cancel()
+	return PollRole(ctx, d.Members.Addrs()[i])
+}
+
+// PollRole asks a member its mode with srvr: Leader, Follower, Standalone, or Down
+// when it does not answer as a serving member.
+func PollRole(ctx context.Context, addr string) Role {
+	out, err := fourlw.Ask(ctx, addr, "srvr")
+	if err != nil {
+		return Down
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if v, ok := strings.CutPrefix(line, "Mode: "); ok {
+			switch r := Role(strings.TrimSpace(v)); r {
+			case Leader, Follower, Standalone:
+				return r
+			}
+		}
+	}
+	return Down
+}
+
+// leaderOf is the IDX of the member serving as leader (or standalone), or -1.
+func leaderOf(roles []Role) int {
+	for i, r := range roles {
+		if r == Leader || r == Standalone {
+			return i
+		}
+	}
+	return -1
+}
+
+// pickFollower picks, among the serving followers, one of those disabled longest ago
+// (never first), at random, as zk-locust did; -1 if none serves.
+func (d *Dispatcher) pickFollower(roles []Role) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var best []int
+	var bestAt time.Time
+	for i, r := range roles {
+		if r != Follower {
+			continue
+		}
+		at := d.lastDisabled[i]
+		switch {
+		case len(best) == 0 || at.Before(bestAt):
+			best, bestAt = []int{i}, at
+		case at.Equal(bestAt):
+			best = append(best, i)
+		}
+	}
+	if len(best) == 0 {
+		return -1
+	}
+	return best[d.Rand.IntN(len(best))]
+}
+
+// runRandom is zk-locust's random dispatcher: after a sleep (longer after a disable
+// or an enable), it enables a random member it took out when no more than a quorum
+// serve, disables a random serving one when all serve, and otherwise tosses a coin.
+func (d *Dispatcher) runRandom(ctx context.Context) {
+	wait := d.Random.Sleep
+	for sleep(ctx, wait) {
+		roles := d.roles(ctx)
+		var up, out []int
+		for i, r := range roles {
+			switch {
+			case r.Serving():
+				up = append(up, i)
+			case d.outRole(i) != "":
+				out = append(out, i)
+			}
+		}
+		enable := len(up) <= Quorum(len(roles)) || (len(up) < len(roles) && d.Rand.IntN(2) == 0)
+		switch {
+		case enable && len(out) > 0:
+			i := out[d.Rand.IntN(len(out))]
+			op := OpEnable
+			if d.outRole(i) == Paused {
+				op = OpResume
+			}
+			d.act(ctx, op, i, false)
+			wait = d.Random.SleepAfterEnable
+		case !enable && len(up) > Quorum(len(roles)):
+			d.act(ctx, OpDisable, up[d.Rand.IntN(len(up))], false)
+			wait = d.Random.SleepAfterDisable
+		default:
+			wait = d.Random.Sleep
+		}
+	}
+}
+
+// ErrUnsupported is returned by Members that cannot do an action.
+var ErrUnsupported = errors.New("not supported by this ensemble")
