@@ -47,6 +47,8 @@ type LocalOptions struct {
 	// from RunLocal's goroutine only.
 	OnReport    func(wire.StatsReport)
 	OnException func(wire.Exception)
+	// OnSpawned is called once all the users are spawned (zero users: never).
+	OnSpawned func()
 }
 
 // RunLocal runs a test without a master: it ramps up the users, reads the recorder
@@ -126,6 +128,9 @@ func RunLocal(ctx context.Context, o LocalOptions) error {
 		}
 		if spawned == steps.Len() {
 			log.Info("All users spawned", "users", spawned)
+			if o.OnSpawned != nil {
+				o.OnSpawned()
+			}
 		}
 		return true
 	}

@@ -15,18 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/zkload/zkload/internal/zkenv"
 	"github.com/zkload/zkload/internal/zkenv/zktest"
 )
-
-// local is a zkenv ensemble as Members: kill -9, start on its data, SIGSTOP, SIGCONT.
-type local struct{ e *zkenv.Ensemble }
-
-func (l local) Addrs() []string                          { return l.e.Servers() }
-func (l local) Disable(ctx context.Context, i int) error { return l.e.StopMember(ctx, i) }
-func (l local) Enable(ctx context.Context, i int) error  { return l.e.StartMember(ctx, i) }
-func (l local) Pause(_ context.Context, i int) error     { return l.e.PauseMember(i) }
-func (l local) Resume(_ context.Context, i int) error    { return l.e.ResumeMember(i) }
 
 // recorded collects a dispatcher's actions, and writes them to a timeline too.
 type recorded struct {
@@ -70,7 +60,7 @@ func TestLeaderKillElectsAnotherAndQuorumHolds(t *testing.T) {
 	rec := newRecorded(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	d := &Dispatcher{Members: local{e}, Program: prog, OnAction: rec.add, Log: quiet()}
+	d := &Dispatcher{Members: e, Program: prog, OnAction: rec.add, Log: quiet()}
 	go func() { done <- d.Run(ctx) }()
 	deadline := time.After(2 * time.Minute)
 	for {
@@ -194,7 +184,7 @@ func TestRandomDispatcherKeepsAQuorum(t *testing.T) {
 	most, disables, enables := 0, 0, 0
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	d := &Dispatcher{Members: local{e}, Log: quiet(),
+	d := &Dispatcher{Members: e, Log: quiet(),
 		Random: RandomConfig{Sleep: 200 * time.Millisecond, SleepAfterDisable: 300 * time.Millisecond, SleepAfterEnable: 200 * time.Millisecond},
 		OnAction: func(a Action) {
 			mu.Lock()

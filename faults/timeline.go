@@ -24,6 +24,7 @@ type Timeline struct {
 // NewTimeline writes the header to w and returns the timeline.
 func NewTimeline(w io.Writer) (*Timeline, error) {
 	t := &Timeline{w: csv.NewWriter(w)}
+	t.w.UseCRLF = true // as Locust's CSV files, which the same tools read
 	if err := t.write(TimelineHeader); err != nil {
 		return nil, fmt.Errorf("faults timeline: %w", err)
 	}

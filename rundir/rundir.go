@@ -32,6 +32,7 @@ const (
 	ZKMetrics        Kind = "zk_metrics"        // the ensemble's metrics, per poller
 	Log              Kind = "log"               // a command's output
 	WorkerInfo       Kind = "worker_info"       // a worker's run information (run.json's schema)
+	Faults           Kind = "faults"            // the faults timeline: one row per action on the ensemble
 )
 
 // Describe says what a kind is, with its file name pattern, for a report's "missing"
@@ -56,6 +57,8 @@ func Describe(k Kind) string {
 		return "output (<label>.log)"
 	case WorkerInfo:
 		return "worker information (worker_<worker>.json)"
+	case Faults:
+		return "faults timeline (<label>_faults.csv)"
 	}
 	return string(k)
 }
@@ -105,6 +108,8 @@ func Name(k Kind, label, worker string) string {
 		return RunLog
 	case WorkerInfo:
 		return "worker" + suf + ".json"
+	case Faults:
+		return pre + "faults.csv"
 	}
 	return ""
 }
@@ -135,6 +140,7 @@ var patterns = []struct {
 	{regexp.MustCompile(`^(?:(.+)_)?ext_stats(?:_[^.]*)?\.csv$`), ExtStats},
 	{regexp.MustCompile(`^(?:(.+)_)?ext_distrib(?:_[^.]*)?\.jsonl$`), ExtDistrib},
 	{regexp.MustCompile(`^(?:(.+)_)?zk_metrics(?:_[^.]*)?\.csv$`), ZKMetrics},
+	{regexp.MustCompile(`^(?:(.+)_)?faults\.csv$`), Faults},
 	{regexp.MustCompile(`^(.+)_stats_history\.csv$`), LocustHistory},
 	{regexp.MustCompile(`^(.+)_stats\.csv$`), LocustStats},
 	{regexp.MustCompile(`^(.+)_failures\.csv$`), LocustFailures},

@@ -59,7 +59,8 @@ final CSV files and summary are still written. The exit code is 1 if any request
 failed or any task raised an exception, as Locust's.`,
 			define: func(fs *flagSet) {
 				fs.add(groupCommon, runSettings()...)
-				defineHarness(fs, "Locust's CSVs (locust_*.csv), the extended statistics, the ensemble's metrics, the output (zkload.log) and run.json, then the report")
+				defineHarness(fs, "Locust's CSVs (locust_*.csv), the extended statistics, the ensemble's metrics, the faults timeline, the output (zkload.log) and run.json, then the report")
+				fs.add(groupFaults, dispatchSettings()...)
 			}},
 		{name: "locustfile", summary: "print the master-side locustfile for zkload's user classes", synopsis: "[options] [UserClass ...]", takesArgs: true, run: runLocustfile,
 			about: `Prints a locustfile for the master: one Python User class per zkload user class

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -34,6 +35,7 @@ type runOptions struct {
 	onlySummary bool
 	stopTimeout time.Duration
 	limit       boomer.UserLimit // the most users this machine holds (doc/run.md)
+	dispatch    dispatchOptions
 }
 
 func runSettings() []*setting.Spec {
@@ -95,6 +97,9 @@ func parseRun(fs *flagSet, names []string) (*runOptions, error) {
 	if err := o.harness.parseTest(fs, names, o.host, true, hosts); err != nil {
 		return nil, err
 	}
+	if err := o.dispatch.parse(fs, o.harness.zkHosts, o.harness.reportDir.dir); err != nil {
+		return nil, err
+	}
 	st := o.harness.settings
 	st["users"], st["spawn_rate"], st["run_time"], st["host"] = fs.text("users"), rate.Text, fs.text("run-time"), o.host
 	return o, nil
@@ -134,6 +139,12 @@ func (o *runOptions) run(stdout, stderr io.Writer) error {
 			log.Error("writing the CSV files", "err", err)
 		}
 	}
+	spawned := make(chan struct{})
+	var spawnedOnce sync.Once
+	disp, err := startDispatch(&o.dispatch, spawned, log)
+	if err != nil {
+		return h.fail(err)
+	}
 	ctx, stop := h.begin()
 	defer stop()
 	reports := 0
@@ -155,7 +166,13 @@ func (o *runOptions) run(stdout, stderr io.Writer) error {
 				log.Error("a user raised an exception (each distinct one is logged once; the summary counts them)", "exception", e.Msg)
 			}
 		},
+		OnSpawned: func() { spawnedOnce.Do(func() { close(spawned) }) },
 	})
+	// The dispatcher brings back every member it took out before the summary.
+	faultsErr := disp.stop()
+	if faultsErr != nil {
+		log.Error("faults", "err", faultsErr)
+	}
 	// The last report came after every user stopped: the final files hold everything.
 	running.Store(0)
 	writeCSV()
@@ -178,6 +195,9 @@ func (o *runOptions) run(stdout, stderr io.Writer) error {
 	}
 	if csvErr != nil {
 		return h.finish(fmt.Errorf("--csv %s: %w", o.csv, csvErr))
+	}
+	if faultsErr != nil {
+		return h.finish(faultsErr)
 	}
 	requests, failures, exceptions := st.Totals()
 	if failures > 0 || exceptions > 0 {

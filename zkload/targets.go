@@ -15,9 +15,14 @@ import (
 	"path/filepath"
 	"sync/atomic"
 	"syscall"
+	"time"
 
+	"github.com/zkload/zkload/faults"
 	"github.com/zkload/zkload/internal/zkenv"
 )
+
+// ControlFile is the file in an ensemble's directory holding its control URL.
+const ControlFile = "control.url"
 
 func runEnsemble(fs *flagSet, _ []string) error {
 	stdout := fs.stdout
@@ -53,6 +58,20 @@ func runEnsemble(fs *flagSet, _ []string) error {
 	for _, m := range e.Members() {
 		fmt.Fprintf(stdout, "member %d: %s, AdminServer %s, log %s\n", m.ID, m.Addr(), m.AdminURL(), m.LogPath())
 	}
+	// The control endpoint lets a fault program (zkload run/worker --dispatch-control)
+	// kill, start, pause and resume the members this process owns.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("ensemble control: %w", err)
+	}
+	srv := &http.Server{Handler: faults.ControlHandler(e), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+	control := "http://" + ln.Addr().String()
+	if err := os.WriteFile(filepath.Join(abs, ControlFile), []byte(control+"\n"), 0o644); err != nil {
+		return fmt.Errorf("ensemble control: %w", err)
+	}
+	fmt.Fprintf(stdout, "control: %s\n", control)
 	fmt.Fprintf(stdout, "connect: %s\n", e.ConnectString())
 	<-ctx.Done()
 	fmt.Fprintln(stdout, "stopping the ensemble")

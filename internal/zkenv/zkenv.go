@@ -518,3 +518,21 @@ func logTail(path string, n int) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// The Members of package faults: a local ensemble disabled by kill -9, enabled by a
+// start on its data, paused by SIGSTOP and resumed by SIGCONT.
+
+// Addrs returns the members' client addresses (Servers).
+func (e *Ensemble) Addrs() []string { return e.Servers() }
+
+// Disable kills member i (StopMember).
+func (e *Ensemble) Disable(ctx context.Context, i int) error { return e.StopMember(ctx, i) }
+
+// Enable starts member i again (StartMember).
+func (e *Ensemble) Enable(ctx context.Context, i int) error { return e.StartMember(ctx, i) }
+
+// Pause freezes member i (PauseMember).
+func (e *Ensemble) Pause(_ context.Context, i int) error { return e.PauseMember(i) }
+
+// Resume thaws member i (ResumeMember).
+func (e *Ensemble) Resume(_ context.Context, i int) error { return e.ResumeMember(i) }

@@ -1,0 +1,81 @@
+package main
+
+import (
+	"context"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zkload/zkload/faults"
+	"github.com/zkload/zkload/internal/testenv"
+	"github.com/zkload/zkload/internal/zkenv/zktest"
+)
+
+// startEnsembleCommand runs `zkload ensemble --members n` as users do and returns its
+// connect string and directory (which holds its control URL).
+func startEnsembleCommand(t *testing.T, n int) (connect, dir string) {
+	t.Helper()
+	zktest.Require(t)
+	dir = filepath.Join(t.TempDir(), "zk")
+	p := testenv.StartProcess(t, zkloadBin, []string{"ensemble", "--members", strconv.Itoa(n), "--dir", dir}, nil)
+	line := p.WaitLog(`^connect: `, 120*time.Second)
+	return strings.TrimPrefix(strings.TrimSpace(line), "connect: "), dir
+}
+
+// TestLeaderKillDuringSetLoad: a fault program kills the leader of a real 3-member
+// ensemble (run by `zkload ensemble`) during a Set load and brings it back. The
+// timeline has the kill, of the leader, with another leader after an election longer
+// than 0 and shorter than the session timeout; the failures are connection losses; at
+// the end every member serves again. A bad program is refused before the load starts,
+// naming its line.
+func TestLeaderKillDuringSetLoad(t *testing.T) {
+	t.Parallel()
+	connect, dir := startEnsembleCommand(t, 3)
+
+	p := testenv.StartProcess(t, zkloadBin, []string{"run", "--hosts", connect, "-t", "5s", "Set",
+		"--dispatch-program", "sleep 100\nsleep 100\nexplode 3\n", "--dispatch-control", dir}, nil)
+	if code := p.Wait(10 * time.Second); code != 2 || !strings.Contains(p.Log(), `line 3 "explode 3": unknown instruction "explode"`) ||
+		strings.Count(strings.TrimSpace(p.Log()), "\n") != 0 || strings.Contains(p.Log(), "Ramping") {
+		t.Errorf("bad program: exit %d, output:\n%s\nwant exit 2 and one line naming line 3", code, p.Log())
+	}
+
+	out := filepath.Join(t.TempDir(), "run")
+	p = testenv.StartProcess(t, zkloadBin, []string{"run", "--hosts", connect, "-u", "6", "-r", "6", "-t", "14s", "--only-summary",
+		"--report-dir", out, "Set",
+		"--dispatch-program", "once\npoll_initial_hatch_complete 100\nsleep 2000\ndisable_leader\nsleep 3000\nenable_all\n",
+		"--dispatch-control", dir}, nil)
+	if code := p.Wait(90 * time.Second); code != 1 {
+		t.Fatalf("zkload run: exit %d, want 1 (failures while the leader was down)\n%s", code, p.Log())
+	}
+	rows := testenv.CSVRecords(t, filepath.Join(out, "faults.csv"))
+	if len(rows) != 2 {
+		t.Fatalf("faults timeline: %d rows, want 2 (disable, enable): %v", len(rows), rows)
+	}
+	kill, back := rows[0], rows[1]
+	election, err := strconv.ParseFloat(kill["Election (ms)"], 64)
+	if kill["Action"] != "disable" || kill["Role Before"] != "leader" || kill["Leader Before"] != kill["Member"] ||
+		kill["Leader After"] == "" || kill["Leader After"] == kill["Member"] || err != nil || election <= 0 || election >= 10000 || kill["Note"] != "" {
+		t.Errorf("the kill: %v; want the leader disabled, another leader after 0-10 s (the session timeout)", kill)
+	}
+	if back["Action"] != "enable" || back["Member"] != kill["Member"] || back["Note"] != "" {
+		t.Errorf("the return: %v; want the killed member enabled", back)
+	}
+	for _, f := range testenv.CSVRecords(t, filepath.Join(out, "locust_failures.csv")) {
+		if e := f["Error"]; !strings.Contains(e, "could not connect to a server") && !strings.Contains(e, "connection closed") &&
+			!strings.Contains(e, "connection loss") && !strings.Contains(e, "session") {
+			t.Errorf("failure %q: want a connection loss", e)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, addr := range strings.Split(connect, ",") {
+		for faults.PollRole(ctx, addr) == faults.Down && ctx.Err() == nil {
+			time.Sleep(100 * time.Millisecond)
+		}
+		if r := faults.PollRole(ctx, addr); !r.Serving() {
+			t.Errorf("member %s after the run: %s, want serving", addr, r)
+		}
+	}
+}
