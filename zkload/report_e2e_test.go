@@ -112,13 +112,7 @@ func reportPage(t *testing.T, dir string) string {
 // installs it): every image must have loaded, and a screenshot is taken (kept with the
 // test's logs).
 func checkInBrowser(t *testing.T, report string) {
-	const chromium = "/usr/bin/chromium"
-	if _, err := os.Stat(chromium); err != nil {
-		if os.Getenv(testenv.SkipE2EEnv) == "1" {
-			t.Skipf("no %s", chromium)
-		}
-		t.Fatalf("no %s: install it with scripts/setup.sh --test (or set %s=1)", chromium, testenv.SkipE2EEnv)
-	}
+	chromium := requireChromium(t)
 	b, err := os.ReadFile(report)
 	if err != nil {
 		t.Fatal(err)
