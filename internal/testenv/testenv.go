@@ -119,6 +119,18 @@ func SkipWithoutPythonLocust(t testing.TB) {
 // within timeout, fails the test with the script's stderr.
 func RunPython(t testing.TB, timeout time.Duration, script string, in, out any) {
 	t.Helper()
+	runPython(t, nil, timeout, script, in, out)
+}
+
+// RunLocustPython is RunPython with the Python packages of Locust release l (its Env:
+// the newest's PYTHONPATH), so that the script imports that release's locust.
+func RunLocustPython(t testing.TB, l Locust, timeout time.Duration, script string, in, out any) {
+	t.Helper()
+	runPython(t, l.Env, timeout, script, in, out)
+}
+
+func runPython(t testing.TB, env []string, timeout time.Duration, script string, in, out any) {
+	t.Helper()
 	stdin, err := json.Marshal(in)
 	if err != nil {
 		t.Fatalf("testenv.RunPython: %v", err)
@@ -127,7 +139,7 @@ func RunPython(t testing.TB, timeout time.Duration, script string, in, out any) 
 	defer cancel()
 	cmd := exec.CommandContext(ctx, PythonPath, "-c", script)
 	cmd.Stdin = bytes.NewReader(stdin)
-	cmd.Env = append(os.Environ(), "PYTHONDONTWRITEBYTECODE=1", "PYTHONIOENCODING=utf-8")
+	cmd.Env = append(append(os.Environ(), "PYTHONDONTWRITEBYTECODE=1", "PYTHONIOENCODING=utf-8"), env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err = cmd.Run()
