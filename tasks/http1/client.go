@@ -48,6 +48,10 @@ type Options struct {
 	MaxRedirects int
 	// UserAgent is sent unless a request sets its own (default "zkload").
 	UserAgent string
+	// Urllib3v1 words errors as Locust's HttpUser records them with urllib3 1.26 (under
+	// Debian's Locust 2.12.1) where urllib3 2 (under newer Locust releases) words them
+	// differently: a connect timeout, TLS errors, a chunked body cut off at a chunk size.
+	Urllib3v1 bool
 }
 
 // Client sends requests to one origin (scheme, host and port) over one connection at a
@@ -262,7 +266,7 @@ func (c *Client) Do(ctx context.Context, r *Request) (Response, error) {
 // response; loc is the Location of a redirect to follow.
 func (c *Client) exchange(ctx context.Context, r *Request, deadline time.Time) (resp Response, loc string, err error) {
 	for attempt := 0; ; attempt++ {
-		conn, reused, err := c.ready(ctx, r, deadline)
+		conn, reused, err := c.ready(ctx, deadline)
 		if err != nil {
 			return resp, "", err
 		}
@@ -291,7 +295,7 @@ func (c *Client) exchange(ctx context.Context, r *Request, deadline time.Time) (
 
 // ready returns a live connection, opening one if needed, and whether it served
 // requests before.
-func (c *Client) ready(ctx context.Context, r *Request, deadline time.Time) (conn net.Conn, reused bool, err error) {
+func (c *Client) ready(ctx context.Context, deadline time.Time) (conn net.Conn, reused bool, err error) {
 	c.mu.Lock()
 	closed, conn := c.closed, c.conn
 	c.mu.Unlock()
@@ -312,7 +316,7 @@ func (c *Client) ready(ctx context.Context, r *Request, deadline time.Time) (con
 		if ctx.Err() != nil {
 			return nil, false, ctx.Err()
 		}
-		return nil, false, c.dialFailed(r, err)
+		return nil, false, c.dialFailed(err)
 	}
 	raw := nc
 	if c.origin.Scheme == "https" {
@@ -330,7 +334,7 @@ func (c *Client) ready(ctx context.Context, r *Request, deadline time.Time) (con
 			if ctx.Err() != nil {
 				return nil, false, ctx.Err()
 			}
-			return nil, false, c.handshakeFailed(r, err)
+			return nil, false, c.handshakeFailed(err)
 		}
 		nc = tc
 	}
@@ -429,6 +433,11 @@ func (c *Client) roundTrip(conn net.Conn, r *Request) (resp Response, loc string
 	}
 }
 
+// badLocation is the text for a redirect to a Location that is no URL. (Python's
+// requests fails there with a ValueError, which ends the Locust user's task instead
+// of recording a failure.)
+const badLocation = "InvalidURL('Invalid URL in a redirect Location')"
+
 func isRedirect(code int) bool {
 	return code == 301 || code == 302 || code == 303 || code == 307 || code == 308
 }
@@ -439,6 +448,7 @@ type head struct {
 	status   int
 	reason   string
 	length   int64 // -1: not given
+	lengths  int   // Content-Length headers read, all agreeing
 	chunked  bool
 	close    bool
 	noBody   bool
@@ -458,7 +468,7 @@ func (c *Client) readHead(method string) (h head, err error) {
 	h.started = len(line) > 0
 	if errors.Is(err, errLineTooLong) {
 		h.started = true
-		return h, &badHead{"LineTooLong('got more than 65536 bytes when reading status line')", err}
+		return h, &badHead{"", "LineTooLong('got more than 65536 bytes when reading status line')", err}
 	}
 	if errors.Is(err, io.ErrUnexpectedEOF) {
 		return h, badStatusLine(line) // a partial line, then the server closed
@@ -491,16 +501,22 @@ func (c *Client) readHead(method string) (h head, err error) {
 		}
 		name, value, ok := bytes.Cut(line, []byte{':'})
 		if !ok || len(name) == 0 || name[len(name)-1] == ' ' || name[len(name)-1] == '\t' {
-			return h, &badHead{"HTTPException('malformed header line')", fmt.Errorf("malformed header line %q", truncate(line))}
+			return h, &badHead{"", "HTTPException('malformed header line')", fmt.Errorf("malformed header line %q", truncate(line))}
 		}
 		value = bytes.TrimSpace(value)
 		switch {
 		case equalFold(name, "content-length"):
-			n, err := strconv.ParseInt(string(value), 10, 64)
-			if err != nil || n < 0 || (h.length >= 0 && h.length != n) {
-				return h, &badHead{"InvalidHeader('invalid Content-Length')", fmt.Errorf("bad Content-Length %q", truncate(value))}
+			n, agree, ok := parseLength(value)
+			switch {
+			case !ok:
+				return h, &badHead{"", "InvalidHeader('invalid Content-Length')", fmt.Errorf("bad Content-Length %q", truncate(value))}
+			case !agree || (h.lengths > 0 && h.length != n):
+				// urllib3 joins the headers and shows them all; the earlier ones
+				// agreed, and are shown here as their value (Python shows them as sent).
+				return h, conflictingLengths(strings.Repeat(strconv.FormatInt(h.length, 10)+", ", h.lengths) + string(value))
 			}
 			h.length = n
+			h.lengths++
 		case equalFold(name, "transfer-encoding"):
 			// The last coding decides; anything but chunked means read until close.
 			codings := bytes.Split(value, []byte{','})
@@ -613,8 +629,10 @@ func (c *Client) readBody(h *head) (int64, error) {
 		if err == nil || n == h.length {
 			return n, nil
 		}
-		if errors.Is(err, io.EOF) {
-			err = io.ErrUnexpectedEOF
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			// urllib3 2's text; urllib3 1.26 takes a short body for a whole one,
+			// which is no reason to record a failed request as a success.
+			return n, &incompleteRead{n, h.length - n}
 		}
 		return n, fmt.Errorf("body ended after %d of %d bytes: %w", n, h.length, err)
 	default:
@@ -661,13 +679,20 @@ func (c *Client) discard(n int64) (int64, error) {
 	return done, nil
 }
 
+// readChunked reads and discards a chunked body. Where the connection ends early, its
+// errors say what urllib3 says when requests reads the body: how much of the chunk
+// (or of the CRLF after it) was missing, or that it ended where a chunk size was due.
 func (c *Client) readChunked() (int64, error) {
 	var body int64
 	total := 0
 	for {
 		total = 0
-		line, err := c.readMidLine(&total)
-		if err != nil {
+		line, err := c.readLine(&total)
+		partial := errors.Is(err, io.ErrUnexpectedEOF) // a size, then the end
+		switch {
+		case errors.Is(err, io.EOF):
+			return body, errChunksEnded
+		case err != nil && !partial:
 			return body, err
 		}
 		if i := bytes.IndexByte(line, ';'); i >= 0 {
@@ -678,32 +703,75 @@ func (c *Client) readChunked() (int64, error) {
 		if err != nil || size < 0 || len(line) == 0 || len(line) > 16 {
 			return body, fmt.Errorf("%w: chunk size %q", errBadChunk, truncate(line))
 		}
+		if partial {
+			if size == 0 {
+				return body, nil // urllib3 ends there too
+			}
+			return body, chunkCut(0, size)
+		}
 		if size == 0 {
-			// Trailers, up to the empty line.
+			// Trailers, up to the empty line; urllib3 takes the end of the
+			// connection for it as well.
 			for {
-				line, err := c.readMidLine(&total)
-				if err != nil {
-					return body, err
-				}
-				if len(line) == 0 {
+				line, err := c.readLine(&total)
+				switch {
+				case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || (err == nil && len(line) == 0):
 					return body, nil
+				case err != nil:
+					return body, err
 				}
 			}
 		}
 		n, err := c.discard(size)
 		body += n
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return body, chunkCut(n, size)
+		}
 		if err != nil {
-			if errors.Is(err, io.EOF) {
-				err = io.ErrUnexpectedEOF
-			}
 			return body, err
 		}
-		if line, err := c.readLine(&total); err != nil || len(line) != 0 {
-			if err == nil {
-				err = fmt.Errorf("%w: no CRLF after a chunk", errBadChunk)
-			}
+		line, err = c.readLine(&total)
+		switch {
+		case err == nil && len(line) == 0:
+		case errors.Is(err, io.EOF):
+			return body, &incompleteRead{0, 2}
+		case errors.Is(err, io.ErrUnexpectedEOF) && len(line) < 2:
+			return body, &incompleteRead{int64(len(line)), 2 - int64(len(line))}
+		case err != nil && !errors.Is(err, io.ErrUnexpectedEOF):
 			return body, err
+		default:
+			return body, fmt.Errorf("%w: no CRLF after a chunk", errBadChunk)
 		}
+	}
+}
+
+// parseLength parses a Content-Length value as urllib3 does: one or more decimal
+// numbers separated by commas, which must agree. n is the first; ok is false if a part
+// is not a number.
+func parseLength(v []byte) (n int64, agree, ok bool) {
+	agree = true
+	for i := 0; ; i++ {
+		part, rest, more := bytes.Cut(v, []byte{','})
+		part = bytes.TrimSpace(part)
+		if len(part) == 0 || len(part) > 18 {
+			return 0, false, false
+		}
+		var x int64
+		for _, ch := range part {
+			if ch < '0' || ch > '9' {
+				return 0, false, false
+			}
+			x = x*10 + int64(ch-'0')
+		}
+		if i == 0 {
+			n = x
+		} else if x != n {
+			agree = false
+		}
+		if !more {
+			return n, agree, true
+		}
+		v = rest
 	}
 }
 
@@ -720,11 +788,11 @@ func (c *Client) redirect(ctx context.Context, r *Request, resp Response, loc st
 	for i := 0; ; i++ {
 		if i >= c.opts.MaxRedirects {
 			err := fmt.Errorf("exceeded %d redirects", c.opts.MaxRedirects)
-			return resp, &Error{"TooManyRedirects", pyfmt.Repr(fmt.Sprintf("Exceeded %d redirects.", c.opts.MaxRedirects)), err}
+			return resp, &Error{"TooManyRedirects", "TooManyRedirects(" + pyfmt.Repr(fmt.Sprintf("Exceeded %d redirects.", c.opts.MaxRedirects)) + ")", err}
 		}
 		next, err := cur.Parse(loc)
 		if err != nil {
-			return resp, &Error{"InvalidURL", "'Invalid URL in a redirect Location'", fmt.Errorf("redirect to %q: %w", truncate([]byte(loc)), err)}
+			return resp, &Error{"InvalidURL", badLocation, fmt.Errorf("redirect to %q: %w", truncate([]byte(loc)), err)}
 		}
 		switch {
 		case resp.StatusCode == 303 && method != http.MethodHead,
@@ -736,7 +804,7 @@ func (c *Client) redirect(ctx context.Context, r *Request, resp Response, loc st
 		}
 		nr, err := c.Prepare(method, next.RequestURI(), r.header, body)
 		if err != nil {
-			return resp, &Error{"InvalidURL", "'Invalid URL in a redirect Location'", err}
+			return resp, &Error{"InvalidURL", badLocation, err}
 		}
 		resp, loc, err = c.exchange(ctx, nr, deadline)
 		if err != nil || loc == "" {
@@ -767,7 +835,7 @@ func (c *Client) elsewhere(ctx context.Context, method string, u *url.URL, heade
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, method, u.String(), bytes.NewReader(body))
 	if err != nil {
-		return Response{}, &Error{"InvalidURL", "'Invalid URL in a redirect Location'", err}
+		return Response{}, &Error{"InvalidURL", badLocation, err}
 	}
 	for k, vs := range header {
 		if http.CanonicalHeaderKey(k) != "Host" {
@@ -782,13 +850,20 @@ func (c *Client) elsewhere(ctx context.Context, method string, u *url.URL, heade
 		if isTimeout(err) || (ctx.Err() != nil && isTimeout(ctx.Err())) {
 			return Response{}, readTimeout(u, c.opts.Timeout, err)
 		}
-		return Response{}, &Error{"ConnectionError", pyfmt.Repr(sanitize(err)), err}
+		if errors.Is(err, io.EOF) {
+			return Response{}, &Error{"ConnectionError", remoteDisconnected, err}
+		}
+		return Response{}, &Error{"ConnectionError", systemError(err), err}
 	}
 	defer resp.Body.Close()
 	n, err := io.Copy(io.Discard, resp.Body)
 	out := Response{StatusCode: resp.StatusCode, Reason: strings.TrimSpace(strings.TrimPrefix(resp.Status, strconv.Itoa(resp.StatusCode))), BodyLen: n, URL: resp.Request.URL.String()}
 	if err != nil {
-		return out, &Error{"ChunkedEncodingError", "ProtocolError(" + pyfmt.Repr("Connection broken: "+sanitize(err)) + ")", err}
+		e := c.bodyFailed(&bodyError{err})
+		if e.Kind == "ConnectionError" { // a timeout: name the other origin
+			e.Text = "ReadTimeoutError(" + pyfmt.Repr(poolName(u)+": Read timed out.") + ")"
+		}
+		return out, e
 	}
 	return out, nil
 }

@@ -69,7 +69,9 @@ func Class(o Options) *boomer.UserClass {
 			base := strings.TrimRight(u.Host, "/")
 			// The client is closed when the user's context ends (a hard stop), which
 			// interrupts a request in flight.
-			opts := http1.Options{Timeout: o.Timeout}
+			namedURL := urlIsName(o.LocustVersion, u.Env())
+			// urllib3 1.26 came with the releases that name the URL; see urlIsName.
+			opts := http1.Options{Timeout: o.Timeout, Urllib3v1: !namedURL}
 			if o.Insecure {
 				opts.TLS = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // asked for by --http-insecure
 			}
@@ -82,7 +84,7 @@ func Class(o Options) *boomer.UserClass {
 				c.Close()
 				return err
 			}
-			u.Data = &httpUser{client: c, req: req, namedURL: urlIsName(o.LocustVersion, u.Env())}
+			u.Data = &httpUser{client: c, req: req, namedURL: namedURL}
 			return nil
 		},
 		OnStop: func(_ context.Context, u *boomer.User) {
@@ -110,6 +112,11 @@ type httpUser struct {
 // urlIsName reports whether HttpUser, in the Locust release given (or else the
 // master's, or else 2.12.1), puts the request's name where an HTTPError's text says
 // "for url": it does since 2.14.1, so that one name's failures group as one.
+//
+// The same release divides urllib3 1.26 from urllib3 2, whose texts differ for a few
+// errors (http1.Options.Urllib3v1): the releases before it came before urllib3 2
+// (Debian's 2.12.1 runs on 1.26), and pip installs the newer ones with urllib3 2. A
+// release in between may have run on either; these are the two measured.
 func urlIsName(version string, env *boomer.Env) bool {
 	if version == "" && env != nil {
 		version, _ = env.ParsedOptions[LocustVersionOption].(string)
@@ -146,8 +153,8 @@ func (h *httpUser) do(ctx context.Context, u *boomer.User, name string) error {
 		if ctx.Err() != nil {
 			return nil // stopped mid-request: not a result of the test
 		}
-		// An *http1.Error reads as requests' exception (naming the target, never the
-		// local socket), so that failures group as Python Locust's do.
+		// An *http1.Error reads as the exception HttpUser records (naming the target,
+		// never the local socket), so that failures merge with Python workers'.
 		var e *http1.Error
 		if errors.As(err, &e) {
 			err = e
