@@ -16,6 +16,9 @@ import (
 type TargetOptions struct {
 	// Status maps a path to the status code it answers (default 200).
 	Status map[string]int
+	// StatusEvery makes a path of Status answer its status to every n-th request only
+	// (the n-th, 2n-th, ..., counted on arrival) and 200 to the others.
+	StatusEvery map[string]int
 	// Delay is added before every answer; PathDelay overrides it per path.
 	Delay     time.Duration
 	PathDelay map[string]time.Duration
@@ -35,13 +38,14 @@ type Target struct {
 	total  atomic.Int64
 	mu     sync.Mutex
 	counts map[string]*atomic.Int64
+	agents map[string]int64 // requests per User-Agent
 }
 
 // HTTPTarget starts a Target; it is closed at test cleanup. Delays end early when the
 // client goes away, so closing never waits for them.
 func HTTPTarget(t testing.TB, o TargetOptions) *Target {
 	t.Helper()
-	tg := &Target{opts: o, counts: map[string]*atomic.Int64{}}
+	tg := &Target{opts: o, counts: map[string]*atomic.Int64{}, agents: map[string]int64{}}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("testenv.HTTPTarget: %v", err)
@@ -71,8 +75,11 @@ func (tg *Target) counter(path string) *atomic.Int64 {
 
 func (tg *Target) serve(w http.ResponseWriter, r *http.Request) {
 	path := r.URL.Path
-	tg.counter(path).Add(1)
+	n := tg.counter(path).Add(1)
 	tg.total.Add(1)
+	tg.mu.Lock()
+	tg.agents[r.UserAgent()]++
+	tg.mu.Unlock()
 	delay := tg.opts.Delay
 	if d, ok := tg.opts.PathDelay[path]; ok {
 		delay = d
@@ -88,7 +95,9 @@ func (tg *Target) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	status := http.StatusOK
 	if s, ok := tg.opts.Status[path]; ok {
-		status = s
+		if every := tg.opts.StatusEvery[path]; every <= 1 || n%int64(every) == 0 {
+			status = s
+		}
 	}
 	body, ok := tg.opts.PathBody[path]
 	if !ok {
@@ -108,6 +117,21 @@ func (tg *Target) Count(path string) int64 {
 		return 0
 	}
 	return c.Load()
+}
+
+// AgentCount is the number of requests (for all paths) whose User-Agent starts with
+// prefix: it tells apart the clients of a mixed fleet (zkload sends "zkload", Python's
+// requests "python-requests/...").
+func (tg *Target) AgentCount(prefix string) int64 {
+	tg.mu.Lock()
+	defer tg.mu.Unlock()
+	var n int64
+	for a, c := range tg.agents {
+		if strings.HasPrefix(a, prefix) {
+			n += c
+		}
+	}
+	return n
 }
 
 // Total is the number of requests for all paths.

@@ -219,6 +219,23 @@ func TestHTTPTarget(t *testing.T) {
 	if got := strings.Join(tg.Paths(), ","); got != "/body,/fail,/ok,/slow" {
 		t.Errorf("Paths = %s", got)
 	}
+	if n := tg.AgentCount("Go-http-client/"); n != 5 || tg.AgentCount("zkload") != 0 {
+		t.Errorf("AgentCount(Go-http-client/) = %d, want 5, and none for zkload", n)
+	}
+	// Every third request of /some fails, counted per path.
+	some := HTTPTarget(t, TargetOptions{Status: map[string]int{"/some": 503}, StatusEvery: map[string]int{"/some": 3}})
+	var codes []int
+	for range 7 {
+		resp, err := http.Get(some.URL + "/some")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		codes = append(codes, resp.StatusCode)
+	}
+	if fmt.Sprint(codes) != "[200 200 503 200 200 503 200]" {
+		t.Errorf("StatusEvery 3: codes %v", codes)
+	}
 	// A request stuck in a long delay must not block cleanup.
 	slow := HTTPTarget(t, TargetOptions{Delay: time.Hour})
 	go func() {
