@@ -13,11 +13,11 @@ import (
 	"github.com/zkload/zkload/pyfmt"
 )
 
-// mixedLocustfile writes the master's locustfile for a fleet of Python and zkload
+// mixedHTTPLocustfile writes the master's locustfile for a fleet of Python and zkload
 // workers: what `zkload locustfile Http` prints, with its stub Http class replaced by
 // Locust's own HttpUser that GETs path as fast as the target answers, as zkload's Http
 // class does with --http-path path. Both kinds of worker then run the class "Http".
-func mixedLocustfile(t *testing.T, path string) string {
+func mixedHTTPLocustfile(t *testing.T, path string) string {
 	t.Helper()
 	out := runZkload(t, 0, "locustfile", "Http")
 	start := strings.Index(out, "class Http(User):")
@@ -67,7 +67,7 @@ func TestMixedFleetWithPythonWorker(t *testing.T) {
 		target := testenv.HTTPTarget(t, testenv.TargetOptions{Delay: 5 * time.Millisecond,
 			Status: map[string]int{path: 500}, StatusEvery: map[string]int{path: every}})
 		m := testenv.StartMaster(t, testenv.MasterOptions{Locust: l,
-			Locustfile: mixedLocustfile(t, path), Headless: true, ExpectWorkers: 2,
+			Locustfile: mixedHTTPLocustfile(t, path), Headless: true, ExpectWorkers: 2,
 			Users: users, SpawnRate: users, RunTime: "5s", CSVPrefix: "run", Host: target.URL,
 		})
 		py := testenv.StartPythonWorker(t, l, m.Opts.Locustfile, m.MasterPort, "--loglevel", "DEBUG")

@@ -100,9 +100,9 @@ def _write_counts(environment, **_kwargs):
             json.dump(_counts, f)
 `
 
-// mixedLocustfile writes `zkload locustfile Get` with kazooGet appended; the Python
+// mixedZKLocustfile writes `zkload locustfile Get` with kazooGet appended; the Python
 // worker writes its counts to countsPath.
-func mixedLocustfile(t *testing.T, countsPath string) string {
+func mixedZKLocustfile(t *testing.T, countsPath string) string {
 	t.Helper()
 	generated, err := os.ReadFile(zkLocustfile(t, "Get"))
 	if err != nil {
@@ -153,7 +153,7 @@ func TestZKMixedFleetWithPythonWorker(t *testing.T) {
 		t.Parallel()
 		requireKazoo(t)
 		countsPath := filepath.Join(t.TempDir(), "python_counts.json")
-		lf := mixedLocustfile(t, countsPath)
+		lf := mixedZKLocustfile(t, countsPath)
 
 		if l.Version == testenv.Debian().Version {
 			m := testenv.StartMaster(t, testenv.MasterOptions{Locust: l, Locustfile: lf, Headless: true,
