@@ -317,8 +317,12 @@ func (c *Conn) open() (*sockets, error) {
 	return &sockets{dealer: d, monitor: m, poller: p}, nil
 }
 
-func (s *sockets) close() {
-	_ = s.dealer.SetLinger(0)
+func (s *sockets) close() { s.closeLinger(0) }
+
+// closeLinger closes the sockets, giving frames libzmq holds up to linger to leave; it
+// does not wait for them.
+func (s *sockets) closeLinger(linger time.Duration) {
+	_ = s.dealer.SetLinger(linger)
 	s.closeWithMonitor()
 }
 
@@ -332,8 +336,13 @@ func (s *sockets) closeWithMonitor() {
 	_ = s.monitor.Close()
 }
 
-// reconnectPause is the wait between closing a socket and opening its replacement.
-const reconnectPause = 300 * time.Millisecond
+// reconnectPause is the wait between closing a socket and opening its replacement, on
+// a master's "reconnect"; reconnectLinger, shorter, is how long the old socket may
+// still send what it holds.
+const (
+	reconnectPause  = 300 * time.Millisecond
+	reconnectLinger = 100 * time.Millisecond
+)
 
 // pollInterval bounds how long a queued frame waits for the loop to notice it.
 const pollInterval = 2 * time.Millisecond
@@ -352,9 +361,13 @@ func (c *Conn) loop(s *sockets) {
 		case <-c.reconn:
 			c.log.Info("reconnecting to master", "addr", c.opts.Addr)
 			if s != nil {
-				s.close()
+				// The master asking for this still knows the worker: what is queued
+				// (a stats report, say) is for it, so it stays queued for the new socket,
+				// and what libzmq holds already gets a moment to leave. That moment is
+				// shorter than the pause below, so that the old connection is gone when
+				// the new one claims the same identity.
+				s.closeLinger(reconnectLinger)
 				s = nil
-				pending = c.drop(pending)
 			}
 			// The caller knows: no Disconnected, and Connected again with the new socket.
 			c.link.connected = false

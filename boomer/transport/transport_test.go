@@ -370,3 +370,43 @@ func TestDialRefusesABadAddress(t *testing.T) {
 		}
 	}
 }
+
+// TestReconnectKeepsQueuedFrames: a master's "reconnect" comes from a master that still
+// knows the worker, so what the worker queued before it (a stats report, say) goes out
+// on the new socket instead of being dropped.
+func TestReconnectKeepsQueuedFrames(t *testing.T) {
+	t.Parallel()
+	fm := fakemaster.Start(t, 0)
+	c, _ := dial(t, fmt.Sprintf("tcp://127.0.0.1:%d", fm.Port), 0)
+	waitEvent(t, c, Connected, 5*time.Second)
+	const n = 200
+	for i := 0; i < n; i++ {
+		frame, err := wire.Encode(wire.Message{Type: "custom", Data: int64(i), NodeID: "x"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Send(frame); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.Reconnect()
+	waitEvent(t, c, Connected, 5*time.Second)
+	deadline := time.Now().Add(5 * time.Second)
+	for fm.Count("custom") < n && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	var got []int64
+	for _, r := range fm.Received() {
+		if r.Msg.Type == "custom" {
+			got = append(got, r.Msg.Data.(int64))
+		}
+	}
+	if len(got) != n || c.Dropped() != 0 {
+		t.Fatalf("the master got %d of %d frames (%d dropped)", len(got), n, c.Dropped())
+	}
+	for i, v := range got {
+		if v != int64(i) {
+			t.Fatalf("frame %d is %d: out of order", i, v)
+		}
+	}
+}
