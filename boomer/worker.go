@@ -86,6 +86,7 @@ type Worker struct {
 	stopTimeout time.Duration
 	stopping    <-chan struct{} // users stopping after a stop message
 	readyAt     *time.Timer     // the end of the wait after a stop
+	afterStop   bool            // readyAt runs: client_ready waits for it, retries too
 	backlog     []wire.Message
 	bad         badFrames // malformed frames from the master, for bounded logging
 	overLimit   bool      // this test's spawns were cut to the user limit (logged once)
@@ -293,8 +294,10 @@ func (w *Worker) Run(ctx context.Context) error {
 			// The master forgets this worker now; it re-registers after the stop
 			// timeout, as Locust's workers do.
 			w.registered.Store(false)
+			w.afterStop = true
 			w.readyAt.Reset(w.stopTimeout + w.opts.WaitAfterStop)
 		case <-w.readyAt.C:
+			w.afterStop = false
 			w.state.Store(StateReady) // before client_ready: no heartbeat may say running
 			w.sendReady("stopped")
 		case ex := <-w.users.Exceptions():
@@ -305,8 +308,11 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 }
 
-// readyPending reports whether the worker is waiting for an ack (not in a stop).
-func (w *Worker) readyPending() bool { return w.stopping == nil }
+// readyPending reports whether the worker is waiting for an ack: not in a stop, nor in
+// the wait after one (a client_ready then would end the wait early, and a second one
+// once it ends could reach the master during its next test, which would then count
+// this worker twice).
+func (w *Worker) readyPending() bool { return w.stopping == nil && !w.afterStop }
 
 func (w *Worker) sendReady(why string) {
 	w.log.Info("sending client_ready", "why", why)
@@ -392,6 +398,7 @@ func (w *Worker) masterLost(reason string) {
 	w.lastSpawnTS = 0 // a new master may have a slower clock
 	w.stopping = nil
 	w.readyAt.Stop()
+	w.afterStop = false
 	w.state.Store(StateReady)
 	if w.connected {
 		w.sendReady("master lost")
@@ -488,6 +495,7 @@ func (w *Worker) spawn(ctx context.Context, m wire.Message) {
 		// A new test: what was not reported belongs to the previous one.
 		w.stopping = nil
 		w.readyAt.Stop()
+		w.afterStop = false
 		w.rec.Clear()
 		w.drainExceptions()
 		w.overLimit = false

@@ -261,13 +261,15 @@ func TestWorkerSpeaksToANewerMaster(t *testing.T) {
 
 // TestStopWaitIsNotMasterLoss: after a stop the master forgets the worker until it
 // re-registers, so no master heartbeats arrive during stop_timeout; that silence must
-// not count as losing the master (Locust issue 2621).
+// not count as losing the master (Locust issue 2621). Nor may the retries of an
+// unanswered client_ready cut that wait short.
 func TestStopWaitIsNotMasterLoss(t *testing.T) {
 	fm := fakemaster.StartWithOptions(t, fakemaster.Options{AutoHeartbeat: true})
 	var rec atomic.Int64
 	run := startWorker(t, fm, WorkerOptions{
 		Classes:       []*UserClass{recordingClass("A", 1, &rec, time.Millisecond)},
 		MasterTimeout: time.Second,
+		ReadyRetry:    200 * time.Millisecond,
 	})
 	id, _ := fm.MustAckWorker(10 * time.Second)
 	fm.MustSend(id, fakemaster.SpawnMsg(fakemaster.Now(), map[string]int{"A": 2}, nil, 3.0, nil))
