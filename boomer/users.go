@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -135,21 +136,41 @@ func (p *Users) Configure(env *Env, masterHost string, stopTimeout time.Duration
 	p.env, p.masterHost, p.stopTimeout, p.tags, p.exclude = env, masterHost, stopTimeout, tags, exclude
 }
 
-// UpdateClass applies a master's update_user_class: weight and host.
-func (p *Users) UpdateClass(name string, attrs map[string]any) error {
+// UpdateClass applies a master's update_user_class (Locust 2.25+, the web UI's class
+// editor): weight and host. It returns the other attributes, which it ignores: the
+// master dispatches the users itself (fixed_count), and its task names are not this
+// worker's (tasks).
+func (p *Users) UpdateClass(name string, attrs map[string]any) (ignored []string, err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	c, ok := p.byName[name]
 	if !ok {
-		return fmt.Errorf("no user class %q", name)
+		return nil, fmt.Errorf("no user class %q", name)
 	}
-	if w, ok := wire.Number(attrs["weight"]); ok {
-		c.Weight = int(w)
+	// Check everything before changing anything: an update applies whole or not at all.
+	weight, host := c.Weight, c.Host
+	for k, v := range attrs {
+		switch k {
+		case "user_class_name":
+		case "weight":
+			w, ok := wire.Number(v)
+			if !ok {
+				return nil, fmt.Errorf("user class %q: weight %v is not a number", name, v)
+			}
+			weight = int(w)
+		case "host":
+			h, ok := v.(string)
+			if !ok && v != nil {
+				return nil, fmt.Errorf("user class %q: host %v is not text", name, v)
+			}
+			host = h
+		default:
+			ignored = append(ignored, k)
+		}
 	}
-	if h, ok := attrs["host"].(string); ok {
-		c.Host = h
-	}
-	return nil
+	c.Weight, c.Host = weight, host
+	slices.Sort(ignored)
+	return ignored, nil
 }
 
 // Counts returns the users running per class, every class included (zeros too), plus

@@ -467,3 +467,31 @@ func TestGateLetsEveryoneThrough(t *testing.T) {
 		t.Errorf("%d users passed a closed gate", early)
 	}
 }
+
+// TestUpdateClassAppliesWeightAndHost: what the newest web UI's class editor posts (the
+// class's fields, tasks and fixed_count included) sets weight and host and names the
+// rest as ignored; an update with a bad value changes nothing.
+func TestUpdateClassAppliesWeightAndHost(t *testing.T) {
+	var a userCounts
+	c := counting("A", &a, time.Millisecond)
+	c.Host = "http://before.test"
+	us, err := NewUsers([]*UserClass{c}, recorder.New(recorder.Options{}), "", quietLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ignored, err := us.UpdateClass("A", map[string]any{"user_class_name": "A", "weight": int64(3),
+		"host": "http://after.test", "fixed_count": int64(0), "tasks": []any{"t"}})
+	if err != nil || c.Weight != 3 || c.Host != "http://after.test" || strings.Join(ignored, ",") != "fixed_count,tasks" {
+		t.Errorf("weight %d host %q ignored %v err %v; want 3, http://after.test, [fixed_count tasks]", c.Weight, c.Host, ignored, err)
+	}
+	// Locust sets the host to None: no host of the class's own.
+	if _, err := us.UpdateClass("A", map[string]any{"user_class_name": "A", "host": nil}); err != nil || c.Host != "" {
+		t.Errorf("host None: host %q err %v", c.Host, err)
+	}
+	if _, err := us.UpdateClass("A", map[string]any{"weight": "heavy", "host": "http://bad.test"}); err == nil || c.Weight != 3 || c.Host != "" {
+		t.Errorf("bad weight: err %v, weight %d host %q, want an error and nothing changed", err, c.Weight, c.Host)
+	}
+	if _, err := us.UpdateClass("Nope", map[string]any{"weight": 1}); err == nil {
+		t.Errorf("an unknown class was updated")
+	}
+}

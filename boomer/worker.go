@@ -445,7 +445,14 @@ func (w *Worker) handle(ctx context.Context, m wire.Message) bool {
 		w.log.Info("master asked to quit")
 		return true
 	case wire.TypeHeartbeat:
-		w.lastMasterHB.Store(time.Now().UnixNano())
+		// Said once per registration: from now on this master's silence means it is
+		// lost, which an operator should know before it happens.
+		if w.lastMasterHB.Swap(time.Now().UnixNano()) == 0 {
+			w.log.Info("master sends heartbeats; without one for master_timeout it counts as lost",
+				"master_timeout", w.opts.MasterTimeout)
+		} else {
+			w.log.Debug("heartbeat from master")
+		}
 	case wire.TypeReconnect:
 		w.log.Warn("master asked to reconnect")
 		if c := w.conn.Load(); c != nil {
@@ -456,11 +463,21 @@ func (w *Worker) handle(ctx context.Context, m wire.Message) bool {
 	case wire.TypeUpdateUserClass:
 		attrs, _ := m.Data.(map[string]any)
 		name, _ := attrs["user_class_name"].(string)
-		if err := w.users.UpdateClass(name, attrs); err != nil {
+		ignored, err := w.users.UpdateClass(name, attrs)
+		if err != nil {
 			w.log.Warn("update_user_class ignored", "err", err)
-		} else {
-			w.log.Info("user class updated by master", "class", name)
+			return false
 		}
+		args := []any{"class", name}
+		for _, k := range []string{"weight", "host"} {
+			if v, ok := attrs[k]; ok {
+				args = append(args, k, v)
+			}
+		}
+		if len(ignored) > 0 {
+			args = append(args, "ignored", ignored)
+		}
+		w.log.Info("user class updated by master", args...)
 	default:
 		if fn, ok := w.handlers[m.Type]; ok {
 			fn(m)
