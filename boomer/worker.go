@@ -55,11 +55,43 @@ type WorkerOptions struct {
 	// QuitGrace bounds how long quit waits for requests in flight (default 100 ms),
 	// keeping the final report well inside the master's 0.5 s window.
 	QuitGrace time.Duration
+	// OnTest, if set, is told of the tests the master runs on this worker: one starts
+	// (its first spawn), its ramp-up completes, it ends (stop, quit, master lost). It
+	// is called from the worker's own goroutine and must not block.
+	OnTest func(TestEvent)
 	// Limit is the most users the worker runs, whatever a master asks (default:
 	// MachineUserLimit when the worker is made). A spawn asking for more runs this
 	// many, and says so once a test, as an error.
 	Limit *UserLimit
 }
+
+// TestEventKind is what happened to a test (see WorkerOptions.OnTest).
+type TestEventKind int
+
+// The events of a test on a worker.
+const (
+	// TestStarted: the first spawn of a test.
+	TestStarted TestEventKind = iota
+	// TestSpawned: the ramp-up is complete: the master said so (spawning_complete,
+	// Locust 2.29+), or, from older masters, no spawn came for a ramp step after the
+	// last one (they send one a second while ramping).
+	TestSpawned
+	// TestEnded: the master stopped the test, asked the worker to quit, or was lost.
+	TestEnded
+)
+
+// TestEvent is one event of a test on a worker.
+type TestEvent struct {
+	Kind TestEventKind
+	// Index is the number the master gave this worker (unique among its workers).
+	Index int
+	// ParsedOptions are the master's options of the test.
+	ParsedOptions map[string]any
+}
+
+// spawnedAfter is how long after its last spawn an older master's ramp-up counts as
+// complete: it sends a spawn a second while ramping.
+const spawnedAfter = 1500 * time.Millisecond
 
 // Worker is a Locust worker: it registers with a master, runs the users the master
 // asks for, and reports their stats until the master tells it to quit.
@@ -70,6 +102,11 @@ type Worker struct {
 	users *Users
 
 	handlers map[string]func(wire.Message)
+	// The test in progress, for OnTest: started, and whether its ramp-up completed;
+	// spawnedTimer fires spawnedAfter after the last spawn.
+	testOn, testSpawned bool
+	testOptions         map[string]any
+	spawnedTimer        *time.Timer
 
 	conn         atomic.Pointer[transport.Conn]
 	state        atomic.Value // string: StateReady, StateSpawning, StateRunning
@@ -250,6 +287,9 @@ func (w *Worker) Run(ctx context.Context) error {
 
 	readyTick := time.NewTicker(w.opts.ReadyRetry)
 	defer readyTick.Stop()
+	w.spawnedTimer = time.NewTimer(time.Hour)
+	w.spawnedTimer.Stop()
+	defer w.testEvent(TestEnded)
 	w.readyAt = time.NewTimer(time.Hour)
 	w.readyAt.Stop()
 	for {
@@ -285,6 +325,8 @@ func (w *Worker) Run(ctx context.Context) error {
 			}
 		case reason := <-w.lost:
 			w.masterLost(reason)
+		case <-w.spawnedTimer.C:
+			w.testEvent(TestSpawned)
 		case <-w.stopping:
 			w.stopping = nil
 			// The users have stopped: report what they did since the last report now,
@@ -390,6 +432,7 @@ func (w *Worker) event(ev transport.Event) {
 // spawning/spawning_complete.
 func (w *Worker) masterLost(reason string) {
 	w.log.Warn("master lost; re-registering", "reason", reason)
+	w.testEvent(TestEnded)
 	w.registered.Store(false)
 	w.lastMasterHB.Store(0)
 	w.users.StopAll(0)
@@ -440,6 +483,7 @@ func (w *Worker) handle(ctx context.Context, m wire.Message) bool {
 			return false
 		}
 		w.log.Info("stopping users", "stop_timeout", w.stopTimeout)
+		w.testEvent(TestEnded)
 		w.stopping = w.users.StopAll(w.stopTimeout)
 	case wire.TypeQuit:
 		w.log.Info("master asked to quit")
@@ -460,6 +504,7 @@ func (w *Worker) handle(ctx context.Context, m wire.Message) bool {
 		}
 	case wire.TypeSpawningComplete:
 		w.log.Debug("master reports ramp-up complete", "data", m.Data)
+		w.testEvent(TestSpawned)
 	case wire.TypeUpdateUserClass:
 		attrs, _ := m.Data.(map[string]any)
 		name, _ := attrs["user_class_name"].(string)
@@ -537,6 +582,57 @@ func (w *Worker) spawn(ctx context.Context, m wire.Message) {
 	w.sendOrLog(wire.TypeSpawningComplete, wire.SpawningComplete{UserClassesCount: counts, UserCount: total})
 	w.state.Store(StateRunning)
 	w.log.Info("spawned users", "counts", counts)
+	w.testOptions = s.ParsedOptions
+	w.testEvent(TestStarted)
+	if !w.testSpawned && w.spawnedTimer != nil {
+		w.spawnedTimer.Reset(rampStepWait(s.ParsedOptions))
+	}
+}
+
+// rampStepWait is how long after a spawn an older master's ramp-up counts as complete:
+// spawnedAfter, or more when the spawn rate (users per second, in the master's
+// options) is under one, so that its steps come further apart.
+func rampStepWait(opts map[string]any) time.Duration {
+	var rate float64
+	switch v := opts["spawn_rate"].(type) {
+	case float64:
+		rate = v
+	case int64:
+		rate = float64(v)
+	}
+	if rate > 0 && rate < 1 {
+		return max(spawnedAfter, time.Duration(float64(spawnedAfter)/rate))
+	}
+	return spawnedAfter
+}
+
+// testEvent tells OnTest of an event, once per test and in order: started, spawned,
+// ended (a test ended before it spawned is never said to have spawned).
+func (w *Worker) testEvent(k TestEventKind) {
+	switch k {
+	case TestStarted:
+		if w.testOn {
+			return
+		}
+		w.testOn, w.testSpawned = true, false
+	case TestSpawned:
+		if !w.testOn || w.testSpawned {
+			return
+		}
+		w.testSpawned = true
+		w.spawnedTimer.Stop()
+	case TestEnded:
+		if !w.testOn {
+			return
+		}
+		w.testOn = false
+		if w.spawnedTimer != nil {
+			w.spawnedTimer.Stop()
+		}
+	}
+	if w.opts.OnTest != nil {
+		w.opts.OnTest(TestEvent{Kind: k, Index: w.index, ParsedOptions: w.testOptions})
+	}
 }
 
 // limitTargets returns the per-class counts a master asked for (asked users in all,

@@ -489,3 +489,61 @@ func TestLimitTargets(t *testing.T) {
 		}
 	}
 }
+
+// TestOnTestEvents: a test's events reach OnTest once each, in order, with the
+// worker's index: started at the first spawn, spawned when the master says so
+// (spawning_complete) or, from a master that does not, a ramp step after the last
+// spawn, ended at the stop; a stop before the ramp-up completed never says spawned.
+func TestOnTestEvents(t *testing.T) {
+	fm := fakemaster.StartWithOptions(t, fakemaster.Options{})
+	events := make(chan TestEvent, 16)
+	var rec atomic.Int64
+	startWorker(t, fm, WorkerOptions{
+		Classes: []*UserClass{recordingClass("A", 1, &rec, 5*time.Millisecond)},
+		OnTest:  func(e TestEvent) { events <- e },
+	})
+	id, idx := fm.MustAckWorker(10 * time.Second)
+	next := func(want TestEventKind, within time.Duration) TestEvent {
+		t.Helper()
+		select {
+		case e := <-events:
+			if e.Kind != want || e.Index != idx {
+				t.Fatalf("event %+v, want kind %d for index %d", e, want, idx)
+			}
+			return e
+		case <-time.After(within):
+			t.Fatalf("no event %d within %v", want, within)
+		}
+		return TestEvent{}
+	}
+	none := func(within time.Duration) {
+		t.Helper()
+		select {
+		case e := <-events:
+			t.Fatalf("unexpected event %+v", e)
+		case <-time.After(within):
+		}
+	}
+
+	// An older master: two ramp steps, no spawning_complete.
+	fm.MustSend(id, fakemaster.SpawnLatest(fakemaster.Now(), map[string]int{"A": 1}, nil, map[string]any{"spawn_rate": 1.0, "custom": "x"}))
+	if e := next(TestStarted, 5*time.Second); e.ParsedOptions["custom"] != "x" {
+		t.Errorf("started with options %v", e.ParsedOptions)
+	}
+	fm.MustSend(id, fakemaster.SpawnLatest(fakemaster.Now(), map[string]int{"A": 2}, nil, map[string]any{"spawn_rate": 1.0}))
+	none(time.Second) // a second spawn is no new test, and the ramp may go on
+	next(TestSpawned, 3*time.Second)
+	fm.MustSend(id, fakemaster.Stop())
+	next(TestEnded, 5*time.Second)
+
+	// A newer master says when the ramp-up completes; a stop before it completes.
+	fm.MustExpect(wire.TypeClientReady, 15*time.Second)
+	id, idx = fm.MustAckWorker(10 * time.Second)
+	fm.MustSend(id, fakemaster.SpawnLatest(fakemaster.Now(), map[string]int{"A": 1}, nil, map[string]any{"spawn_rate": 1.0}))
+	next(TestStarted, 5*time.Second)
+	fm.MustSend(id, fakemaster.SpawningComplete(1))
+	next(TestSpawned, time.Second)
+	fm.MustSend(id, fakemaster.Stop())
+	next(TestEnded, 5*time.Second)
+	none(2 * time.Second)
+}

@@ -28,7 +28,7 @@ type recorded struct {
 
 func newRecorded(t *testing.T) *recorded {
 	r := &recorded{}
-	tl, err := NewTimeline(&r.csv)
+	tl, err := NewTimeline(&r.csv, false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,10 +21,14 @@ type Timeline struct {
 	err error
 }
 
-// NewTimeline writes the header to w and returns the timeline.
-func NewTimeline(w io.Writer) (*Timeline, error) {
+// NewTimeline returns a timeline writing to w, after the header unless continued (w
+// appends to a timeline that has it: a worker's next test).
+func NewTimeline(w io.Writer, continued bool) (*Timeline, error) {
 	t := &Timeline{w: csv.NewWriter(w)}
 	t.w.UseCRLF = true // as Locust's CSV files, which the same tools read
+	if continued {
+		return t, nil
+	}
 	if err := t.write(TimelineHeader); err != nil {
 		return nil, fmt.Errorf("faults timeline: %w", err)
 	}

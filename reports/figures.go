@@ -32,6 +32,9 @@ type Figure struct {
 	Series []Series
 	// Markers are x values marked with a vertical line (leader moves).
 	Markers []float64
+	// Faults are x values of the faults timeline's actions, marked with a line of
+	// their own.
+	Faults []float64
 	// Relative: x is seconds from the start; Percentile: x is 1/(1-q), log scaled.
 	Relative, Percentile bool
 	LogY                 bool
@@ -115,8 +118,12 @@ func (f *Figure) draw(format string) ([]byte, error) {
 		}
 	}
 	if len(f.Markers) > 0 {
-		p.Add(vlines{xs: f.Markers})
-		p.Legend.Add("leader move", vlines{})
+		p.Add(vlines{xs: f.Markers, style: markerStyle})
+		p.Legend.Add("leader move", vlines{style: markerStyle})
+	}
+	if len(f.Faults) > 0 {
+		p.Add(vlines{xs: f.Faults, style: faultStyle})
+		p.Legend.Add("fault", vlines{style: faultStyle})
 	}
 	roomForLegend(p, f.LogY, f.legendLines())
 	wt, err := p.WriterTo(figWidth, figHeight, format)
@@ -131,9 +138,15 @@ func (f *Figure) draw(format string) ([]byte, error) {
 }
 
 // vlines marks x values with vertical red dashed lines across the data area.
-type vlines struct{ xs []float64 }
+type vlines struct {
+	xs    []float64
+	style draw.LineStyle
+}
 
-var markerStyle = draw.LineStyle{Color: color.RGBA{R: 200, A: 255}, Width: vg.Points(1), Dashes: []vg.Length{vg.Points(4), vg.Points(2)}}
+var (
+	markerStyle = draw.LineStyle{Color: color.RGBA{R: 200, A: 255}, Width: vg.Points(1), Dashes: []vg.Length{vg.Points(4), vg.Points(2)}}
+	faultStyle  = draw.LineStyle{Color: color.RGBA{R: 120, G: 0, B: 160, A: 255}, Width: vg.Points(1.5)}
+)
 
 func (v vlines) Plot(c draw.Canvas, p *plot.Plot) {
 	trX, _ := p.Transforms(&c)
@@ -142,14 +155,14 @@ func (v vlines) Plot(c draw.Canvas, p *plot.Plot) {
 			continue
 		}
 		px := trX(x)
-		c.StrokeLine2(markerStyle, px, c.Min.Y, px, c.Max.Y)
+		c.StrokeLine2(v.style, px, c.Min.Y, px, c.Max.Y)
 	}
 }
 
 // Thumbnail draws the legend entry.
 func (v vlines) Thumbnail(c *draw.Canvas) {
 	x := (c.Min.X + c.Max.X) / 2
-	c.StrokeLine2(markerStyle, x, c.Min.Y, x, c.Max.Y)
+	c.StrokeLine2(v.style, x, c.Min.Y, x, c.Max.Y)
 }
 
 // percentileTicks labels a 1/(1-q) axis with percentiles: 0%, 90%, 99%, 99.9%...
@@ -246,6 +259,9 @@ func (f *Figure) legendLines() int {
 		}
 	}
 	if len(f.Markers) > 0 {
+		n++
+	}
+	if len(f.Faults) > 0 {
 		n++
 	}
 	return n

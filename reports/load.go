@@ -38,6 +38,7 @@ type Test struct {
 	Ext      []ExtRow        // every worker's _ext_stats_<i>.csv
 	Distrib  []stats.Distribution
 	Metrics  []MetricRow // _zk_metrics.csv, every poller's merged by time
+	Faults   []FaultRow  // faults.csv: the fault dispatcher's actions
 	Problems []string
 }
 
@@ -194,6 +195,9 @@ func loadTest(label string, files rundir.Files) *Test {
 	}
 	for _, p := range files[rundir.ExtStats] {
 		t.Ext = append(t.Ext, readExt(t, p)...)
+	}
+	for _, p := range files[rundir.Faults] {
+		t.Faults = append(t.Faults, readFaults(t, p)...)
 	}
 	for _, p := range files[rundir.ExtDistrib] {
 		ds, err := stats.ReadDistributions(p)

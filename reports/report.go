@@ -10,6 +10,8 @@
 package reports
 
 import (
+	"bytes"
+	"encoding/csv"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -157,8 +159,18 @@ func buildRun(run *Run, prefix string) *RunReport {
 		if a.End.After(rr.End) {
 			rr.End = a.End
 		}
-		rr.Sections = append(rr.Sections, a.opSections(prefix)...)
-		rr.Sections = append(rr.Sections, a.ensembleSection(prefix))
+		secs := append(a.opSections(prefix), a.ensembleSection(prefix))
+		if faults := a.faultMarks(); len(faults) > 0 {
+			for _, sec := range secs {
+				for _, f := range sec.Figures {
+					if !f.Percentile && !f.Relative {
+						f.Faults = faults
+					}
+				}
+			}
+			secs = append(secs, Section{Title: faultsTitle(a), Notes: a.failoverNotes()})
+		}
+		rr.Sections = append(rr.Sections, secs...)
 	}
 	if run.Info != nil {
 		if s, err := time.Parse(time.RFC3339, run.Info.Start); err == nil {
@@ -282,7 +294,27 @@ func (rep *Report) write(out string) error {
 	if err := os.WriteFile(filepath.Join(out, "report.html"), html, 0o644); err != nil {
 		return err
 	}
+	var analyses []*Analysis
+	for _, rr := range rep.Runs {
+		analyses = append(analyses, rr.Analyses...)
+	}
+	if rows := failoverCSV(analyses); len(rows) > 1 {
+		if err := writeCSVFile(filepath.Join(out, "failover.csv"), rows); err != nil {
+			return err
+		}
+	}
 	return os.WriteFile(filepath.Join(out, "report.md"), rep.Markdown(), 0o644)
+}
+
+// writeCSVFile writes rows with CRLF line ends, as Locust's CSV files.
+func writeCSVFile(path string, rows [][]string) error {
+	var b bytes.Buffer
+	w := csv.NewWriter(&b)
+	w.UseCRLF = true
+	if err := w.WriteAll(rows); err != nil {
+		return err
+	}
+	return os.WriteFile(path, b.Bytes(), 0o644)
 }
 
 // problems lists what is missing or damaged in a run, by test.

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/zkload/zkload/boomer"
 	"github.com/zkload/zkload/connstr"
 	"github.com/zkload/zkload/faults"
 	"github.com/zkload/zkload/rundir"
@@ -193,11 +194,17 @@ func startDispatch(o *dispatchOptions, spawned <-chan struct{}, log *slog.Logger
 	d := &dispatch{done: make(chan struct{})}
 	var onAction func(faults.Action)
 	if o.csv != "" {
-		f, err := os.Create(o.csv)
+		// Appended to: a worker's next test continues the timeline.
+		f, err := os.OpenFile(o.csv, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 		if err != nil {
 			return nil, fmt.Errorf("--dispatch-csv: %w", err)
 		}
-		if d.timeline, err = faults.NewTimeline(f); err != nil {
+		st, err := f.Stat()
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("--dispatch-csv: %w", err)
+		}
+		if d.timeline, err = faults.NewTimeline(f, st.Size() > 0); err != nil {
 			f.Close()
 			return nil, fmt.Errorf("--dispatch-csv: %w", err)
 		}
@@ -219,6 +226,74 @@ func startDispatch(o *dispatchOptions, spawned <-chan struct{}, log *slog.Logger
 		}
 	}()
 	return d, nil
+}
+
+// workerDispatch runs the fault dispatcher of a worker: only the worker the master
+// numbered 0 runs it, one per test, so that a test has one dispatcher and one timeline
+// however many workers share the options.
+type workerDispatch struct {
+	o      *dispatchOptions
+	log    *slog.Logger
+	events chan boomer.TestEvent
+	done   chan struct{}
+}
+
+func newWorkerDispatch(o *dispatchOptions, log *slog.Logger) *workerDispatch {
+	wd := &workerDispatch{o: o, log: log, events: make(chan boomer.TestEvent, 64), done: make(chan struct{})}
+	go wd.loop()
+	return wd
+}
+
+// onTest is the worker's OnTest: it never blocks the worker.
+func (wd *workerDispatch) onTest(e boomer.TestEvent) {
+	select {
+	case wd.events <- e:
+	default:
+		wd.log.Warn("faults: a test event was dropped", "event", e.Kind)
+	}
+}
+
+func (wd *workerDispatch) loop() {
+	defer close(wd.done)
+	var d *dispatch
+	var spawned chan struct{}
+	told := false
+	for e := range wd.events {
+		switch e.Kind {
+		case boomer.TestStarted:
+			if e.Index != 0 {
+				if !told {
+					wd.log.Info("faults: the worker the master numbered 0 runs the fault program", "index", e.Index)
+					told = true
+				}
+				continue
+			}
+			spawned = make(chan struct{})
+			var err error
+			if d, err = startDispatch(wd.o, spawned, wd.log); err != nil {
+				wd.log.Error("faults: no fault program in this test", "err", err)
+			}
+		case boomer.TestSpawned:
+			if spawned != nil {
+				close(spawned)
+				spawned = nil
+			}
+		case boomer.TestEnded:
+			if err := d.stop(); err != nil {
+				wd.log.Error("faults", "err", err)
+			}
+			d, spawned = nil, nil
+		}
+	}
+	if err := d.stop(); err != nil {
+		wd.log.Error("faults", "err", err)
+	}
+}
+
+// close ends the last test's dispatcher (the worker has returned).
+func (wd *workerDispatch) close() {
+	close(wd.events)
+	<-wd.done
 }
 
 // stop ends the dispatcher, which brings back every member it took out, and closes the

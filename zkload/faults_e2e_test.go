@@ -79,3 +79,63 @@ func TestLeaderKillDuringSetLoad(t *testing.T) {
 		}
 	}
 }
+
+// TestOneDispatcherBehindAMaster: two zkload workers given the same fault program and
+// run directory under a real master: only the worker the master numbered 0 runs it,
+// after the ramp-up (the master's spawning_complete, or the ramp's end from 2.12.1),
+// and the run directory holds one timeline with the leader's kill and return.
+func TestOneDispatcherBehindAMaster(t *testing.T) {
+	t.Parallel()
+	connect, dir := startEnsembleCommand(t, 3)
+	lf := zkLocustfile(t, "Set")
+	testenv.ForEachLocust(t, func(t *testing.T, l testenv.Locust) {
+		out := filepath.Join(t.TempDir(), "run")
+		m := testenv.StartMaster(t, testenv.MasterOptions{Locust: l, Locustfile: lf, Headless: true, Users: 6, SpawnRate: 3,
+			RunTime: "12s", ExpectWorkers: 2, CSVPrefix: "faults"})
+		args := []string{"--hosts", connect, "--pseudo-root", "/faults-" + l.Version, "--report-dir", out,
+			"--dispatch-program", "once\npoll_initial_hatch_complete 100\nsleep 1000\ndisable_leader\nsleep 2000\nenable_all\n",
+			"--dispatch-control", dir}
+		w1, w2 := zkWorker(t, m, args...), zkWorker(t, m, args...)
+		m.Wait(90 * time.Second)
+		w1.Wait(60 * time.Second)
+		w2.Wait(60 * time.Second)
+		ran := 0
+		var zero *testenv.Proc
+		for _, w := range []*testenv.Proc{w1, w2} {
+			if w.LogContains(`faults: fault program of 5 instructions`) {
+				ran++
+				zero = w
+				if !w.LogContains(`registered with master.* index=0`) {
+					t.Errorf("%s ran the fault program without being worker 0", w.Label)
+				}
+			} else if !w.LogContains(`the worker the master numbered 0 runs the fault program`) {
+				t.Errorf("%s neither ran the program nor said who does", w.Label)
+			}
+		}
+		if ran != 1 {
+			t.Fatalf("%d workers ran the fault program, want 1", ran)
+		}
+		rows := testenv.CSVRecords(t, filepath.Join(out, "faults.csv"))
+		if len(rows) != 2 || rows[0]["Action"] != "disable" || rows[0]["Role Before"] != "leader" || rows[0]["Election (ms)"] == "" ||
+			rows[1]["Action"] != "enable" || rows[1]["Note"] != "" {
+			t.Errorf("timeline %v; want the leader's kill with an election, then its return", rows)
+		}
+		// The kill came after the ramp-up: after worker 0's last spawn (6 users at 3/s
+		// are spawned in steps over 2 s).
+		kill, err := time.Parse("2006-01-02T15:04:05.000Z", rows[0]["Time"])
+		if err != nil {
+			t.Fatalf("timeline time %q: %v", rows[0]["Time"], err)
+		}
+		var lastSpawn time.Time
+		for _, line := range zero.LogLines(`msg="spawned users"`) {
+			f := strings.Fields(line)
+			if at, err := time.Parse(time.RFC3339Nano, strings.TrimPrefix(f[0], "time=")); err == nil && at.Before(kill) {
+				lastSpawn = at
+			}
+		}
+		if n := len(zero.LogLines(`msg="spawned users"`)); n < 2 || lastSpawn.IsZero() || kill.Sub(lastSpawn) < time.Second {
+			t.Errorf("the kill at %v came %v after worker 0's last of %d spawns; want after the ramp-up and the program's 1 s sleep",
+				kill, kill.Sub(lastSpawn), n)
+		}
+	})
+}

@@ -37,6 +37,7 @@ type workerOptions struct {
 	masterTimeout time.Duration
 	waitAfterStop time.Duration
 	host          string
+	dispatch      dispatchOptions
 }
 
 func parseWorker(fs *flagSet, names []string) (*workerOptions, error) {
@@ -68,6 +69,9 @@ func parseWorker(fs *flagSet, names []string) (*workerOptions, error) {
 	if err := o.harness.parseTest(fs, names, o.host, o.host != "", hosts); err != nil {
 		return nil, err
 	}
+	if err := o.dispatch.parse(fs, o.harness.zkHosts, o.harness.reportDir.dir); err != nil {
+		return nil, err
+	}
 	o.harness.settings["master"] = net.JoinHostPort(o.masterHost, strconv.Itoa(o.masterPort))
 	return o, nil
 }
@@ -80,6 +84,9 @@ func (o *workerOptions) run(stdout, stderr io.Writer) error {
 	if info != nil {
 		info.NodeID = o.nodeID
 		mine = rundir.WorkerFiles(tag)
+		if o.dispatch.on() {
+			mine = append(mine, rundir.Name(rundir.Faults, "", ""))
+		}
 	}
 	h, err := startHarness(&o.harness, info, rundir.Name(rundir.WorkerInfo, "", tag), mine, stdout, stderr)
 	if err != nil {
@@ -95,17 +102,30 @@ func (o *workerOptions) run(stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	w, err = boomer.NewWorker(boomer.WorkerOptions{
+	opts := boomer.WorkerOptions{
 		NodeID: o.nodeID, Sink: sink, MasterHost: o.masterHost, MasterPort: o.masterPort,
 		Classes: o.harness.workload.classes, Host: o.host, Logger: h.log,
 		MasterTimeout: o.masterTimeout, WaitAfterStop: o.waitAfterStop,
-	})
+	}
+	var wd *workerDispatch
+	if o.dispatch.on() {
+		wd = newWorkerDispatch(&o.dispatch, h.log)
+		opts.OnTest = wd.onTest
+	}
+	w, err = boomer.NewWorker(opts)
 	if err != nil {
+		if wd != nil {
+			wd.close()
+		}
 		return h.fail(err)
 	}
 	ctx, stop := h.begin()
 	defer stop()
-	return h.finish(w.Run(ctx))
+	err = w.Run(ctx)
+	if wd != nil {
+		wd.close() // the members it took out are back before the worker says it is done
+	}
+	return h.finish(err)
 }
 
 // hostNameRx is what a host name may hold (letters, digits, "-", "_" and dots).
