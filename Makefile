@@ -10,7 +10,7 @@ GO ?= go
 # then the report.
 export WORKERS USERS SPAWN_RATE RUN_TIME WARMUP STATS_COLLECT ZK_LOCUST_HOSTS OUT REPORT_DIR FORCE
 
-.PHONY: all setup test-setup build test vet suite sequence http-demo bench clean
+.PHONY: all setup test-setup build test vet suite sequence failover http-demo bench clean
 
 all: setup build suite
 
@@ -27,6 +27,11 @@ suite: build
 # zk-locust's 17-step sequence (BENCH_STEP_DURATION seconds a step, BENCH_REPETITIONS times).
 sequence: build
 	@bash scripts/sequence.sh $(if $(BENCH_STEP_DURATION),--bench-step-duration $(BENCH_STEP_DURATION)) $(if $(BENCH_REPETITIONS),--bench-repetitions $(BENCH_REPETITIONS))
+
+# The ZooKeeper paper's failure experiment on a local ensemble (MEMBERS=3 or 5): faults
+# under a mixed load, the report with every fault marked, election times (doc/faults.md).
+failover: setup build
+	@bash scripts/failover.sh
 
 setup:
 	@bash scripts/setup.sh

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# zk-local.sh start|stop|status [--members 1|3] [--dir out/zk]
+# zk-local.sh start|stop|status [--members 1|3|5] [--dir out/zk]
 #
 # A local ZooKeeper ensemble from Debian's package on free loopback ports (4-letter words
 # and the AdminServer enabled), run in the background by `zkload ensemble`:
@@ -16,7 +16,7 @@ while [ $# -gt 0 ]; do
   case $1 in
     --members) members=${2:-}; shift 2 ;;
     --dir) dir=${2:-}; shift 2 ;;
-    *) echo "zk-local.sh: unknown argument \"$1\"; want --members 1|3 or --dir DIR" >&2; exit 2 ;;
+    *) echo "zk-local.sh: unknown argument \"$1\"; want --members 1|3|5 or --dir DIR" >&2; exit 2 ;;
   esac
 done
 pidfile=$dir/ensemble.pid log=$dir/ensemble.log
@@ -26,7 +26,7 @@ connect() { sed -n 's/^connect: //p' "$log" 2>/dev/null; }
 
 case $cmd in
   start)
-    [[ "$members" == 1 || "$members" == 3 ]] || { echo "zk-local.sh: --members \"$members\": want 1 or 3" >&2; exit 2; }
+    [[ "$members" == 1 || "$members" == 3 || "$members" == 5 ]] || { echo "zk-local.sh: --members \"$members\": want 1, 3 or 5" >&2; exit 2; }
     if running; then connect; exit 0; fi
     [ -x "$ZKLOAD" ] || { echo "zk-local.sh: $ZKLOAD not found; run make build" >&2; exit 2; }
     mkdir -p "$dir"
@@ -57,6 +57,6 @@ case $cmd in
     rm -f "$pidfile"
     exit 0 ;;
   *)
-    echo "usage: zk-local.sh start|stop|status [--members 1|3] [--dir DIR]" >&2
+    echo "usage: zk-local.sh start|stop|status [--members 1|3|5] [--dir DIR]" >&2
     exit 2 ;;
 esac

@@ -90,7 +90,7 @@ embedded default of "make". It prints "connect: <connect string>" once every mem
 serves, and stops the members on SIGINT/SIGTERM.`,
 			define: func(fs *flagSet) {
 				fs.add(groupCommon,
-					&setting.Spec{Flag: "members", Default: "1", Arg: "N", Help: "number of members: 1 (standalone) or 3", Expect: "1 or 3"},
+					&setting.Spec{Flag: "members", Default: "1", Arg: "N", Help: "number of members: 1 (standalone), 3 or 5", Expect: "1, 3 or 5"},
 					&setting.Spec{Flag: "dir", Default: "out/zk", Arg: "DIR", Help: "directory for the members' configs, data and logs"},
 					&setting.Spec{Flag: "start-timeout", Default: "60s", Arg: "DURATION", Help: "how long the members may take to serve", Expect: "a positive duration such as 60s"})
 			}},

@@ -401,7 +401,7 @@ func TestBadInputGivesOneLineErrors(t *testing.T) {
 		{[]string{"worker", "--http-timeout", "0s"}, nil, `--http-timeout "0s"`},
 		{[]string{"worker"}, []string{"LOCUST_WORKER_ADDITIONAL_WAIT_BEFORE_READY_AFTER_STOP=soon"}, "LOCUST_WORKER_ADDITIONAL_WAIT_BEFORE_READY_AFTER_STOP"},
 		{[]string{"locustfile", "--bogus"}, nil, "flag provided but not defined: -bogus"},
-		{[]string{"ensemble", "--members", "2"}, nil, `--members "2": want 1 or 3`},
+		{[]string{"ensemble", "--members", "2"}, nil, `--members "2": want 1, 3 or 5`},
 		// The host is checked against the classes before anything starts.
 		{[]string{"run", "-H", "ftp://127.0.0.1:8080", "-t", "30s", "Http"}, nil, `host "ftp://127.0.0.1:8080": scheme ftp: is not http or https`},
 		{[]string{"run", "-H", "127.0.0.1:8080", "-t", "30s", "Http"}, nil, `host "127.0.0.1:8080" has no scheme; want a URL such as http://127.0.0.1:8080`},

@@ -26,8 +26,8 @@ const ControlFile = "control.url"
 
 func runEnsemble(fs *flagSet, _ []string) error {
 	stdout := fs.stdout
-	members, err := fs.get("members").Int(1, 3)
-	if err != nil || members == 2 {
+	members, err := fs.get("members").Int(1, 5)
+	if err != nil || members%2 == 0 {
 		return fs.check(fs.get("members").Bad())
 	}
 	dir := fs.text("dir")
