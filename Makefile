@@ -57,7 +57,7 @@ test-setup:
 	@bash scripts/setup.sh --test
 
 test: test-setup vet
-	$(GO) test -race -count=1 -timeout 10m ./...
+	$(GO) test -race -count=1 -timeout 15m ./...
 
 clean:
 	rm -rf bin out

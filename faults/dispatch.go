@@ -58,7 +58,8 @@ type Action struct {
 	Took                      time.Duration // the action itself (a kill until the process is gone, a start until it serves)
 	// Election is, for an action that took a member out of service, the time from its
 	// end until some member served as leader again (polled every PollEvery); -1 when
-	// not applicable, or no leader came within ElectionTimeout.
+	// not applicable, or no leader came before the run's end or ElectionTimeout. The
+	// wait does not hold the program up.
 	Election time.Duration
 	Note     string // why an action was skipped, or its error
 }
@@ -98,6 +99,36 @@ type Dispatcher struct {
 	mu           sync.Mutex
 	out          map[int]Role // members this dispatcher took out: Down (disabled) or Paused
 	lastDisabled map[int]time.Time
+
+	// last is closed once the last action's row is reported. An action's wait for a
+	// leader runs beside the program (an ensemble below its quorum has none until a
+	// later action brings a member back); each row waits for the one before, so rows
+	// stay in order.
+	last chan struct{}
+}
+
+// emit reports a once measure (if any) has filled it in and every earlier row is out,
+// without holding the program up.
+func (d *Dispatcher) emit(a Action, measure func(*Action)) {
+	prev, done := d.last, make(chan struct{})
+	d.last = done
+	go func() {
+		defer close(done)
+		if measure != nil {
+			measure(&a)
+		}
+		if prev != nil {
+			<-prev
+		}
+		d.report(a)
+	}()
+}
+
+// settle waits until every row is reported.
+func (d *Dispatcher) settle() {
+	if d.last != nil {
+		<-d.last
+	}
 }
 
 // Quorum is the number of members a majority needs: ⌊n/2⌋+1.
@@ -108,6 +139,7 @@ func Quorum(n int) int { return n/2 + 1 }
 // It returns ctx's end as nil, and an error only if the ensemble could not be restored.
 func (d *Dispatcher) Run(ctx context.Context) error {
 	d.init()
+	defer d.settle()
 	defer d.restore()
 	if d.Program == nil {
 		d.runRandom(ctx)
@@ -121,6 +153,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			d.step(ctx, in)
 		}
 		if d.Program.Once {
+			d.Log.Info("fault program done (once)")
 			<-ctx.Done()
 			return nil
 		}
@@ -150,6 +183,7 @@ func (d *Dispatcher) init() {
 // restore enables and resumes every member this dispatcher took out, with a context of
 // its own: the run's has ended.
 func (d *Dispatcher) restore() {
+	d.settle()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	d.mu.Lock()
@@ -208,8 +242,8 @@ func (d *Dispatcher) step(ctx context.Context, in Instruction) {
 		roles := d.roles(ctx)
 		leader := leaderOf(roles)
 		if leader < 0 {
-			d.report(Action{Time: time.Now(), Action: "skip", Member: -1, LeaderBefore: -1, LeaderAfter: -1, Election: -1,
-				Note: fmt.Sprintf("line %d %s: no member serves as leader", in.Line, in.Op)})
+			d.emit(Action{Time: time.Now(), Action: "skip", Member: -1, LeaderBefore: -1, LeaderAfter: -1, Election: -1,
+				Note: fmt.Sprintf("line %d %s: no member serves as leader", in.Line, in.Op)}, nil)
 			return
 		}
 		d.act(ctx, base(in.Op), leader, in.Force)
@@ -217,8 +251,8 @@ func (d *Dispatcher) step(ctx context.Context, in Instruction) {
 		roles := d.roles(ctx)
 		f := d.pickFollower(roles)
 		if f < 0 {
-			d.report(Action{Time: time.Now(), Action: "skip", Member: -1, LeaderBefore: leaderOf(roles), LeaderAfter: -1, Election: -1,
-				Note: fmt.Sprintf("line %d %s: no member serves as follower", in.Line, in.Op)})
+			d.emit(Action{Time: time.Now(), Action: "skip", Member: -1, LeaderBefore: leaderOf(roles), LeaderAfter: -1, Election: -1,
+				Note: fmt.Sprintf("line %d %s: no member serves as follower", in.Line, in.Op)}, nil)
 			return
 		}
 		d.act(ctx, base(in.Op), f, in.Force)
@@ -258,7 +292,7 @@ func (d *Dispatcher) act(ctx context.Context, op Op, i int, force bool) {
 			a.Action = "skip"
 			a.Note = fmt.Sprintf("%s %d would leave %d of %d serving, below the quorum of %d (add \"force\" to the instruction to allow it)",
 				op, i, serving-1, len(addrs), q)
-			d.report(a)
+			d.emit(a, nil)
 			return
 		}
 	}
@@ -290,7 +324,7 @@ func (d *Dispatcher) act(ctx context.Context, op Op, i int, force bool) {
 	a.Took = time.Since(a.Time)
 	if err != nil {
 		a.Note = err.Error()
-		d.report(a)
+		d.emit(a, nil)
 		return
 	}
 	if op.Disables() {
@@ -299,12 +333,12 @@ func (d *Dispatcher) act(ctx context.Context, op Op, i int, force bool) {
 		d.mu.Unlock()
 	}
 	end := time.Now()
-	leader := d.waitLeader(ctx)
-	a.LeaderAfter = leader
-	if op.Disables() && leader >= 0 {
-		a.Election = time.Since(end)
-	}
-	d.report(a)
+	d.emit(a, func(a *Action) {
+		a.LeaderAfter = d.waitLeader(ctx)
+		if op.Disables() && a.LeaderAfter >= 0 {
+			a.Election = time.Since(end)
+		}
+	})
 }
 
 // waitLeader polls until some member serves as leader (or standalone) and returns its

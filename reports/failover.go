@@ -54,7 +54,8 @@ type Failover struct {
 	// successful request; -1: none before the test ended.
 	FirstSuccess time.Duration
 	// RateBefore is the successes per second over the 10 s before the fault; RateLow
-	// the lowest slot's from the fault until Recovery (or the end); Dip is 1-low/before.
+	// the lowest slot's from the fault until Recovery (or the end); Dip is 1-low/before,
+	// 0 when the rate did not fall.
 	RateBefore, RateLow, Dip float64
 	// Recovery is the time from the fault to the end of the first slot back at 90 % of
 	// RateBefore; -1: never.
@@ -171,7 +172,7 @@ func (a *Analysis) failover(f FaultRow) Failover {
 		fo.RateLow = 0
 	}
 	if fo.RateBefore > 0 {
-		fo.Dip = 1 - fo.RateLow/fo.RateBefore
+		fo.Dip = max(0, 1-fo.RateLow/fo.RateBefore) // no dip: a rate that did not fall
 	}
 	fo.P99During, fo.P99After = p99(during), p99(after)
 	return fo

@@ -139,3 +139,38 @@ func TestOneDispatcherBehindAMaster(t *testing.T) {
 		}
 	})
 }
+
+// TestFailoverScript runs `make failover`'s script with short steps: it starts a local
+// 3-member ensemble, runs the paper's sequence of faults under a Get/Set load, ends
+// the run once the program is done, and leaves a timeline of the 12 actions, a report
+// with failover.csv, and the leaders' election times in its output.
+func TestFailoverScript(t *testing.T) {
+	zktest.Require(t)
+	t.Parallel()
+	out := filepath.Join(t.TempDir(), "failover")
+	p := testenv.StartProcessOptions(t, testenv.ProcOptions{
+		Path: "bash", Args: []string{filepath.Join(repoRoot(t), "scripts", "failover.sh")},
+		Env: []string{"ZKLOAD=" + zkloadBin, "OUT=" + out, "STEP_MS=1000", "USERS=4"},
+		Dir: repoRoot(t), LogPath: filepath.Join(t.TempDir(), "failover.log"),
+	})
+	if code := p.Wait(5 * time.Minute); code != 0 {
+		t.Fatalf("failover.sh: exit %d\n%s", code, p.Log())
+	}
+	rows := testenv.CSVRecords(t, filepath.Join(out, "run", "faults.csv"))
+	actions := map[string]int{}
+	for _, r := range rows {
+		actions[r["Action"]]++
+	}
+	if actions["disable"] != 6 || actions["enable"] != 6 {
+		t.Errorf("actions %v; want 6 disables (2 of them leaders) and 6 enables", actions)
+	}
+	if fo := testenv.CSVRecords(t, filepath.Join(out, "run", "report", "failover.csv")); len(fo) != 6 {
+		t.Errorf("failover.csv: %d rows, want 6", len(fo))
+	}
+	if n := len(p.LogLines(`disable +member \d, leader: +a leader again after +[0-9.]+ ms`)); n != 2 {
+		t.Errorf("%d leader elections in the output, want 2:\n%s", n, p.Log())
+	}
+	if !p.LogContains(`report: .*report\.html`) {
+		t.Errorf("no report in the output:\n%s", p.Log())
+	}
+}
