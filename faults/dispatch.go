@@ -56,10 +56,10 @@ type Action struct {
 	// standalone) before the action and once one serves after it; -1: none.
 	LeaderBefore, LeaderAfter int
 	Took                      time.Duration // the action itself (a kill until the process is gone, a start until it serves)
-	// Election is, for an action that took a member out of service, the time from its
-	// end until some member served as leader again (polled every PollEvery); -1 when
-	// not applicable, or no leader came before the run's end or ElectionTimeout. The
-	// wait does not hold the program up.
+	// Election is, for an action that took the leader out of service, the time from
+	// its end until some member served as leader again (polled every PollEvery); -1
+	// for other actions, or when no leader came before the run's end or
+	// ElectionTimeout. The wait does not hold the program up.
 	Election time.Duration
 	Note     string // why an action was skipped, or its error
 }
@@ -335,7 +335,9 @@ func (d *Dispatcher) act(ctx context.Context, op Op, i int, force bool) {
 	end := time.Now()
 	d.emit(a, func(a *Action) {
 		a.LeaderAfter = d.waitLeader(ctx)
-		if op.Disables() && a.LeaderAfter >= 0 {
+		// Only the leader's loss makes an election: after a follower's, the first poll
+		// finds the leader still serving, which is no election time.
+		if op.Disables() && (a.Before == Leader || a.Before == Standalone) && a.LeaderAfter >= 0 {
 			a.Election = time.Since(end)
 		}
 	})
