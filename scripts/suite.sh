@@ -20,6 +20,11 @@
 # command line).
 # While a test runs, a progress line every half of RUN_TIME (at most every 5 s) gives
 # its requests, failures and rate so far, from the workers' extended statistics.
+# Faults: ZK_DISPATCH_PROGRAM (or ZK_DISPATCH_RANDOM=1) runs a fault program in each test
+# (by the worker the master numbers 0; doc/faults.md), its timeline in
+# OUT/<label>_faults.csv; on the local ensemble (MEMBERS 1, or 3 or 5 for faults) it
+# disables members through the ensemble's control, elsewhere through
+# ZK_DISPATCH_DISABLE_SCRIPT and ZK_DISPATCH_ENABLE_SCRIPT.
 # REPORT_DIR=D writes everything into D instead of OUT (refusing a D that is not empty,
 # unless FORCE=1), then D/run.json (zkload runinfo) and the report (zkload report D).
 # The name_<kind> variables are set by names_of (printf -v), unseen by shellcheck.
@@ -28,6 +33,8 @@ set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 WORKERS=${WORKERS:-2} USERS=${USERS:-128} SPAWN_RATE=${SPAWN_RATE:-32} RUN_TIME=${RUN_TIME:-10s}
 OUT=${OUT:-out} STATS_COLLECT=${STATS_COLLECT:-1000} REPORT_DIR=${REPORT_DIR:-} FORCE=${FORCE:-}
+MEMBERS=${MEMBERS:-1}
+case $MEMBERS in 1|3|5) ;; *) echo "suite.sh: MEMBERS \"$MEMBERS\": want 1, 3 or 5" >&2; exit 2 ;; esac
 WARMUP=${WARMUP:-5s}
 # seconds_of NAME VALUE sets secs to VALUE's seconds: a time span as Locust's -t takes
 # it (30, 30s, 2m, 1h30m).
@@ -110,7 +117,7 @@ trap 'exit 130' INT TERM
 hosts=${ZK_LOCUST_HOSTS:-}
 if [ -z "$hosts" ]; then
   echo "== starting a local ZooKeeper ($OUT/zk)"
-  "$ZKLOAD" ensemble --dir "$OUT/zk" >"$OUT/tmp/ensemble.log" 2>&1 &
+  "$ZKLOAD" ensemble --members "$MEMBERS" --dir "$OUT/zk" >"$OUT/tmp/ensemble.log" 2>&1 &
   ensemble_pid=$!
   for _ in $(seq 600); do
     grep -q '^connect: ' "$OUT/tmp/ensemble.log" && break
@@ -204,7 +211,8 @@ warm_up() {
   local args=(run -u "$USERS" -r "$SPAWN_RATE" -t "$WARMUP" --hosts "$hosts" --only-summary
     --stats-collect "$STATS_COLLECT" --stats-csv "$dir/ext_stats_1.csv" "$class")
   [ -n "$size" ] && args+=(--val-size "$size")
-  "$ZKLOAD" "${args[@]}" >"$dir/warmup.log" 2>&1 &
+  # No faults while warming up: the tests' fault program is theirs.
+  env -u ZK_DISPATCH_PROGRAM -u ZK_DISPATCH_RANDOM "$ZKLOAD" "${args[@]}" >"$dir/warmup.log" 2>&1 &
   local pid=$!
   progress "[warm-up]" "$warmup_s" "$dir/warmup.log" "$pid" "$dir/ext_stats_1.csv" ""
   wait "$pid"; rc=$?
@@ -239,6 +247,13 @@ for i in "${!tests[@]}"; do
   worker_args=("$class" --stats-collect "$STATS_COLLECT"
     --stats-csv "$OUT/$name_ext_stats" --stats-distrib "$OUT/$name_ext_distrib")
   [ -n "$size" ] && worker_args+=(--val-size "$size")
+  if [ -n "${ZK_DISPATCH_PROGRAM:-}" ] || [ "${ZK_DISPATCH_RANDOM:-}" = 1 ] || [ "${ZK_DISPATCH_RANDOM:-}" = true ]; then
+    rm -f "$OUT/$name_faults"
+    worker_args+=(--hosts "$hosts" --dispatch-csv "$OUT/$name_faults")
+    if [ -n "$ensemble_pid" ] && [ -z "${ZK_DISPATCH_DISABLE_SCRIPT:-}" ] && [ -z "${ZK_DISPATCH_CONTROL:-}" ]; then
+      worker_args+=(--dispatch-control "$OUT/zk")
+    fi
+  fi
   "$ZKLOAD" metrics --hosts "$hosts" --interval "$STATS_COLLECT" --csv "$OUT/$name_zk_metrics" \
     >/dev/null 2>"$work/metrics.log" &
   metrics=$!

@@ -174,3 +174,35 @@ func TestFailoverScript(t *testing.T) {
 		t.Errorf("no report in the output:\n%s", p.Log())
 	}
 }
+
+// TestSuiteRunsAFaultProgram: `make set` with ZK_DISPATCH_PROGRAM and MEMBERS=3 runs the
+// program in the test (the warm-up runs none) on the suite's own 3-member ensemble,
+// through two workers and a real master: one timeline, set_faults.csv, with the
+// leader's kill and return, which the report reads into failover.csv.
+func TestSuiteRunsAFaultProgram(t *testing.T) {
+	testenv.RequireLocust(t)
+	zktest.Require(t)
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "suite")
+	p := testenv.StartProcessOptions(t, testenv.ProcOptions{
+		Path: "bash", Args: []string{filepath.Join(repoRoot(t), "scripts", "suite.sh"), "set"},
+		Env: []string{"ZKLOAD=" + zkloadBin, "REPORT_DIR=" + dir, "RUN_TIME=10s", "WARMUP=2s", "USERS=4", "SPAWN_RATE=4",
+			"WORKERS=2", "MEMBERS=3", "ZK_LOCUST_HOSTS=", "FORCE=", "STATS_COLLECT=",
+			"ZK_DISPATCH_PROGRAM=once\npoll_initial_hatch_complete 100\nsleep 1000\ndisable_leader\nsleep 1500\nenable_all\n"},
+		Dir: repoRoot(t), LogPath: filepath.Join(t.TempDir(), "suite.log"),
+	})
+	// Exit 1: the test's requests failed while the leader was down.
+	if code := p.Wait(4 * time.Minute); code > 1 {
+		t.Fatalf("suite.sh: exit %d\n%s", code, p.Log())
+	}
+	rows := testenv.CSVRecords(t, filepath.Join(dir, "set_faults.csv"))
+	if len(rows) != 2 || rows[0]["Action"] != "disable" || rows[0]["Role Before"] != "leader" || rows[1]["Action"] != "enable" {
+		t.Errorf("set_faults.csv %v; want the leader's kill and return", rows)
+	}
+	if !strings.Contains(p.Log(), "== warming up") {
+		t.Errorf("no warm-up in the output:\n%s", p.Log())
+	}
+	if fo := testenv.CSVRecords(t, filepath.Join(dir, "report", "failover.csv")); len(fo) != 1 || fo[0]["Test"] != "set" {
+		t.Errorf("report's failover.csv %v; want the kill, in test set", fo)
+	}
+}

@@ -302,9 +302,11 @@ func (h *harness) begin() (context.Context, context.CancelFunc) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	go func() {
 		<-ctx.Done()
-		stop()
+		// The second signal's handler goes in before the first one's comes out: in
+		// between, a SIGTERM would kill the process without its final files.
 		again := make(chan os.Signal, 1)
 		signal.Notify(again, os.Interrupt, syscall.SIGTERM)
+		stop()
 		<-again
 		fmt.Fprintf(h.stderr, "zkload %s: second signal, exiting now\n", h.opts.cmd)
 		os.Exit(1)

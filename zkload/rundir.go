@@ -19,6 +19,7 @@ func runRundir(fs *flagSet, _ []string) error {
 		{"ext_stats", rundir.Name(rundir.ExtStats, label, worker)},
 		{"ext_distrib", rundir.Name(rundir.ExtDistrib, label, worker)},
 		{"zk_metrics", rundir.Name(rundir.ZKMetrics, label, "")},
+		{"faults", rundir.Name(rundir.Faults, label, "")},
 		{"log", rundir.Name(rundir.Log, label, "")},
 		{"tmp", rundir.TmpDir},
 	} {
