@@ -13,8 +13,9 @@ import (
 
 // The control protocol of a local ensemble (zkload ensemble): GET / returns the
 // members' client addresses as a JSON list; POST /members/IDX/ACTION, with ACTION one
-// of disable, enable, pause or resume, acts on one and answers 200 once done, or an
-// error status with a one-line text.
+// of disable, enable, pause, resume, partition or heal, acts on one and answers 200
+// once done, or an error status with a one-line text; GET /supports/ACTION answers
+// 200, or 501 with why the ensemble cannot take it.
 
 // ControlHandler serves the control protocol for m.
 func ControlHandler(m Members) http.Handler {
@@ -22,6 +23,13 @@ func ControlHandler(m Members) http.Handler {
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(m.Addrs())
+	})
+	mux.HandleFunc("GET /supports/{action}", func(w http.ResponseWriter, r *http.Request) {
+		if s, ok := m.(Supporter); ok {
+			if err := s.Supports(r.PathValue("action")); err != nil {
+				http.Error(w, oneLine(err.Error()), http.StatusNotImplemented)
+			}
+		}
 	})
 	mux.HandleFunc("POST /members/{idx}/{action}", func(w http.ResponseWriter, r *http.Request) {
 		i, err := strconv.Atoi(r.PathValue("idx"))
@@ -40,8 +48,12 @@ func ControlHandler(m Members) http.Handler {
 			err = m.Pause(ctx, i)
 		case "resume":
 			err = m.Resume(ctx, i)
+		case "partition":
+			err = m.Partition(ctx, i)
+		case "heal":
+			err = m.Heal(ctx, i)
 		default:
-			http.Error(w, fmt.Sprintf("action %q: want disable, enable, pause or resume", r.PathValue("action")), http.StatusNotFound)
+			http.Error(w, fmt.Sprintf("action %q: want disable, enable, pause, resume, partition or heal", r.PathValue("action")), http.StatusNotFound)
 			return
 		}
 		if err != nil {
@@ -94,6 +106,33 @@ func (c *Control) Pause(ctx context.Context, i int) error { return c.post(ctx, i
 
 // Resume thaws member i (SIGCONT).
 func (c *Control) Resume(ctx context.Context, i int) error { return c.post(ctx, i, "resume") }
+
+// Supports asks the ensemble whether it can take action; an ensemble whose control
+// predates the question can take what it could then.
+func (c *Control) Supports(action string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.URL+"/supports/"+action, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.client.Do(req)
+	if err != nil {
+		return fmt.Errorf("ensemble control: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusNotImplemented {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+		return fmt.Errorf("the local ensemble cannot %s: %s", action, strings.TrimSpace(string(b)))
+	}
+	return nil
+}
+
+// Partition cuts member i off from the others.
+func (c *Control) Partition(ctx context.Context, i int) error { return c.post(ctx, i, "partition") }
+
+// Heal ends member i's partition.
+func (c *Control) Heal(ctx context.Context, i int) error { return c.post(ctx, i, "heal") }
 
 func (c *Control) post(ctx context.Context, i int, action string) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, fmt.Sprintf("%s/members/%d/%s", c.URL, i, action), nil)

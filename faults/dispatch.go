@@ -27,6 +27,40 @@ type Members interface {
 	Pause(ctx context.Context, i int) error
 	// Resume thaws a paused member.
 	Resume(ctx context.Context, i int) error
+	// Partition cuts member i off from the other members; clients still reach it.
+	Partition(ctx context.Context, i int) error
+	// Heal ends member i's partition.
+	Heal(ctx context.Context, i int) error
+}
+
+// Supporter is implemented by Members that can take only some actions: Supports says
+// why action (disable, enable, pause, resume, partition or heal) cannot be taken, or nil.
+type Supporter interface {
+	Supports(action string) error
+}
+
+// Check refuses a program whose actions m cannot take, naming the first such line, so
+// that a run does not start a load it cannot disrupt as asked.
+func (p *Program) Check(m Members) error {
+	s, ok := m.(Supporter)
+	if !ok {
+		return nil
+	}
+	for _, in := range p.Steps {
+		var need []Op
+		switch b := base(in.Op); b {
+		case OpRestart:
+			need = []Op{OpDisable, OpEnable}
+		case OpDisable, OpEnable, OpPause, OpResume, OpPartition, OpHeal:
+			need = []Op{b}
+		}
+		for _, op := range need {
+			if err := s.Supports(string(op)); err != nil {
+				return fmt.Errorf("fault program line %d %q: %w", in.Line, in.Text, err)
+			}
+		}
+	}
+	return nil
 }
 
 // Role is a member's state as the dispatcher sees it.
@@ -37,8 +71,9 @@ const (
 	Leader     Role = "leader"
 	Follower   Role = "follower"
 	Standalone Role = "standalone"
-	Down       Role = "down"   // does not answer as a serving member
-	Paused     Role = "paused" // paused by this dispatcher
+	Down       Role = "down"        // does not answer as a serving member
+	Paused     Role = "paused"      // paused by this dispatcher
+	Cut        Role = "partitioned" // partitioned by this dispatcher
 )
 
 // Serving reports whether the role serves clients.
@@ -61,7 +96,11 @@ type Action struct {
 	// for other actions, or when no leader came before the run's end or
 	// ElectionTimeout. The wait does not hold the program up.
 	Election time.Duration
-	Note     string // why an action was skipped, or its error
+	// FirstWrite is, for an action that took a member out, the time from its end until
+	// the Probe's first successful write; -1 without a probe, for other actions, or
+	// when none succeeded before the run's end or ElectionTimeout.
+	FirstWrite time.Duration
+	Note       string // why an action was skipped, or its error
 }
 
 // RandomConfig is zk-locust's ZK_DISPATCH_CONFIG for the random dispatcher: the sleeps
@@ -95,9 +134,11 @@ type Dispatcher struct {
 	ElectionTimeout time.Duration
 	// Rand picks followers and the random dispatcher's moves (default: seeded by time).
 	Rand *rand.Rand
+	// Probe, if set, measures each fault's first successful write (Action.FirstWrite).
+	Probe *Probe
 
 	mu           sync.Mutex
-	out          map[int]Role // members this dispatcher took out: Down (disabled) or Paused
+	out          map[int]Role // members this dispatcher took out: Down (disabled), Paused or Cut
 	lastDisabled map[int]time.Time
 
 	// last is closed once the last action's row is reported. An action's wait for a
@@ -193,11 +234,7 @@ func (d *Dispatcher) restore() {
 	}
 	d.mu.Unlock()
 	for i, r := range out {
-		op := OpEnable
-		if r == Paused {
-			op = OpResume
-		}
-		d.act(ctx, op, i, false)
+		d.act(ctx, bringBack(r), i, false)
 	}
 }
 
@@ -231,27 +268,24 @@ func (d *Dispatcher) step(ctx context.Context, in Instruction) {
 		}
 	case OpEnableAll:
 		for i := range d.Members.Addrs() {
-			switch d.outRole(i) {
-			case Paused:
-				d.act(ctx, OpResume, i, false)
-			case Down:
-				d.act(ctx, OpEnable, i, false)
+			if r := d.outRole(i); r != "" {
+				d.act(ctx, bringBack(r), i, false)
 			}
 		}
-	case OpDisableLeader, OpPauseLeader, OpRestartLeader:
+	case OpDisableLeader, OpPauseLeader, OpRestartLeader, OpPartitionLeader:
 		roles := d.roles(ctx)
 		leader := leaderOf(roles)
 		if leader < 0 {
-			d.emit(Action{Time: time.Now(), Action: "skip", Member: -1, LeaderBefore: -1, LeaderAfter: -1, Election: -1,
+			d.emit(Action{Time: time.Now(), Action: "skip", Member: -1, LeaderBefore: -1, LeaderAfter: -1, Election: -1, FirstWrite: -1,
 				Note: fmt.Sprintf("line %d %s: no member serves as leader", in.Line, in.Op)}, nil)
 			return
 		}
 		d.act(ctx, base(in.Op), leader, in.Force)
-	case OpDisableFollower, OpPauseFollower:
+	case OpDisableFollower, OpPauseFollower, OpPartitionFollower:
 		roles := d.roles(ctx)
 		f := d.pickFollower(roles)
 		if f < 0 {
-			d.emit(Action{Time: time.Now(), Action: "skip", Member: -1, LeaderBefore: leaderOf(roles), LeaderAfter: -1, Election: -1,
+			d.emit(Action{Time: time.Now(), Action: "skip", Member: -1, LeaderBefore: leaderOf(roles), LeaderAfter: -1, Election: -1, FirstWrite: -1,
 				Note: fmt.Sprintf("line %d %s: no member serves as follower", in.Line, in.Op)}, nil)
 			return
 		}
@@ -270,8 +304,21 @@ func base(op Op) Op {
 		return OpPause
 	case OpRestartLeader:
 		return OpRestart
+	case OpPartitionLeader, OpPartitionFollower:
+		return OpPartition
 	}
 	return op
+}
+
+// bringBack is the action that undoes taking a member out as r.
+func bringBack(r Role) Op {
+	switch r {
+	case Paused:
+		return OpResume
+	case Cut:
+		return OpHeal
+	}
+	return OpEnable
 }
 
 // act does one action on member i and reports it. A disabling action that would leave
@@ -280,7 +327,7 @@ func (d *Dispatcher) act(ctx context.Context, op Op, i int, force bool) {
 	addrs := d.Members.Addrs()
 	roles := d.roles(ctx)
 	a := Action{Time: time.Now(), Action: string(op), Member: i, Addr: addrs[i], Before: roles[i],
-		LeaderBefore: leaderOf(roles), LeaderAfter: -1, Election: -1}
+		LeaderBefore: leaderOf(roles), LeaderAfter: -1, Election: -1, FirstWrite: -1}
 	if op.Disables() && roles[i].Serving() && !force {
 		serving := 0
 		for _, r := range roles {
@@ -314,6 +361,12 @@ func (d *Dispatcher) act(ctx context.Context, op Op, i int, force bool) {
 	case OpResume:
 		err = d.Members.Resume(actx, i)
 		d.setOut(i, "", err)
+	case OpPartition:
+		err = d.Members.Partition(actx, i)
+		d.setOut(i, Cut, err)
+	case OpHeal:
+		err = d.Members.Heal(actx, i)
+		d.setOut(i, "", err)
 	case OpRestart:
 		if err = d.Members.Disable(actx, i); err == nil {
 			d.setOut(i, Down, nil)
@@ -334,6 +387,22 @@ func (d *Dispatcher) act(ctx context.Context, op Op, i int, force bool) {
 	}
 	end := time.Now()
 	d.emit(a, func(a *Action) {
+		var wrote chan time.Time
+		if d.Probe != nil && op.Disables() {
+			wrote = make(chan time.Time, 1)
+			go func() {
+				wctx, cancel := context.WithTimeout(ctx, d.ElectionTimeout)
+				defer cancel()
+				wrote <- d.Probe.FirstWrite(wctx)
+			}()
+		}
+		defer func() {
+			if wrote != nil {
+				if at := <-wrote; !at.IsZero() {
+					a.FirstWrite = at.Sub(end)
+				}
+			}
+		}()
 		a.LeaderAfter = d.waitLeader(ctx)
 		// Only the leader's loss makes an election: after a follower's, the first poll
 		// finds the leader still serving, which is no election time.
@@ -383,7 +452,7 @@ func (d *Dispatcher) report(a Action) {
 	} else {
 		d.Log.Info("fault: "+a.Action, "member", a.Member, "addr", a.Addr, "before", string(a.Before),
 			"leader_before", a.LeaderBefore, "leader_after", a.LeaderAfter, "took", a.Took.Round(time.Millisecond),
-			"election", a.Election.Round(time.Millisecond))
+			"election", a.Election.Round(time.Millisecond), "first_write", a.FirstWrite.Round(time.Millisecond))
 	}
 	if d.OnAction != nil {
 		d.OnAction(a)
@@ -406,10 +475,12 @@ func (d *Dispatcher) roles(ctx context.Context) []Role {
 	return roles
 }
 
-// role polls member i; a member this dispatcher paused is Paused without asking it.
+// role polls member i; a member this dispatcher paused or cut off is Paused or Cut
+// without asking it (a cut leader goes on saying "leader" until it notices it has lost
+// its quorum, seconds later: it is no leader the others can follow).
 func (d *Dispatcher) role(ctx context.Context, i int) Role {
-	if d.outRole(i) == Paused {
-		return Paused
+	if r := d.outRole(i); r == Paused || r == Cut {
+		return r
 	}
 	ctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
 	defer cancel()
@@ -489,11 +560,7 @@ func (d *Dispatcher) runRandom(ctx context.Context) {
 		switch {
 		case enable && len(out) > 0:
 			i := out[d.Rand.IntN(len(out))]
-			op := OpEnable
-			if d.outRole(i) == Paused {
-				op = OpResume
-			}
-			d.act(ctx, op, i, false)
+			d.act(ctx, bringBack(d.outRole(i)), i, false)
 			wait = d.Random.SleepAfterEnable
 		case !enable && len(up) > Quorum(len(roles)):
 			d.act(ctx, OpDisable, up[d.Rand.IntN(len(up))], false)

@@ -60,7 +60,14 @@ func TestLeaderKillElectsAnotherAndQuorumHolds(t *testing.T) {
 	rec := newRecorded(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	d := &Dispatcher{Members: e, Program: prog, OnAction: rec.add, Log: quiet()}
+	pctx, pcancel := context.WithTimeout(ctx, 30*time.Second)
+	probe, err := NewProbe(pctx, e.Servers(), quiet())
+	pcancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer probe.Close()
+	d := &Dispatcher{Members: e, Program: prog, OnAction: rec.add, Log: quiet(), Probe: probe}
 	go func() { done <- d.Run(ctx) }()
 	deadline := time.After(2 * time.Minute)
 	for {
@@ -92,6 +99,14 @@ func TestLeaderKillElectsAnotherAndQuorumHolds(t *testing.T) {
 		kill.LeaderAfter == kill.Member || kill.Election <= 0 || kill.Election > 30*time.Second || kill.Note != "" {
 		t.Errorf("leader kill: %+v; want a disable of the leader, another leader after an election of 0-30 s", kill)
 	}
+	// No write succeeds without a leader: the probe's first one comes after the election
+	// (the poll's 10 ms aside).
+	if kill.FirstWrite < kill.Election-20*time.Millisecond || kill.FirstWrite > 30*time.Second {
+		t.Errorf("leader kill: first write after %v, election %v; want a write after the election, within 30 s", kill.FirstWrite, kill.Election)
+	}
+	if back.FirstWrite != -1 || pause.FirstWrite < 0 || pause.FirstWrite > 30*time.Second {
+		t.Errorf("first writes: enable %v, follower pause %v; want none for an enable, and one for the pause", back.FirstWrite, pause.FirstWrite)
+	}
 	if back.Action != "enable" || back.Member != kill.Member || back.Before != Down || back.Note != "" || back.Election >= 0 {
 		t.Errorf("enable_all: %+v; want the killed member enabled", back)
 	}
@@ -115,7 +130,7 @@ func TestLeaderKillElectsAnotherAndQuorumHolds(t *testing.T) {
 	if err != nil || len(rows) != 6 || strings.Join(rows[0], ",") != strings.Join(TimelineHeader, ",") {
 		t.Fatalf("timeline CSV: %d rows, %v", len(rows), err)
 	}
-	if rows[1][2] != "disable" || rows[1][9] == "" || rows[4][2] != "skip" || rows[4][9] != "" || rows[4][10] == "" {
+	if rows[1][2] != "disable" || rows[1][9] == "" || rows[1][10] == "" || rows[4][2] != "skip" || rows[4][9] != "" || rows[4][10] != "" || rows[4][11] == "" {
 		t.Errorf("timeline rows %q", rows[1:])
 	}
 }

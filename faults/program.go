@@ -16,28 +16,34 @@ import (
 // Op is a program instruction.
 type Op string
 
-// The instructions: zk-locust's, then zkload's additions (pause, resume, restart).
+// The instructions: zk-locust's, then zkload's additions (pause, resume, restart,
+// partition, heal).
 const (
-	OpPollInitialHatch Op = "poll_initial_hatch_complete" // MS: wait for the first spawn to complete, polling every MS
-	OpSleep            Op = "sleep"                       // MS
-	OpDisable          Op = "disable"                     // IDX
-	OpEnable           Op = "enable"                      // IDX
-	OpPollUp           Op = "poll_up"                     // IDX MS: wait until member IDX serves, polling every MS
-	OpDisableLeader    Op = "disable_leader"
-	OpDisableFollower  Op = "disable_follower" // the least recently disabled follower
-	OpEnableAll        Op = "enable_all"       // every disabled or paused member
-	OpPause            Op = "pause"            // IDX: freeze the member, as a long GC pause does
-	OpPauseLeader      Op = "pause_leader"
-	OpPauseFollower    Op = "pause_follower"
-	OpResume           Op = "resume" // IDX
-	OpRestart          Op = "restart"
-	OpRestartLeader    Op = "restart_leader"
+	OpPollInitialHatch  Op = "poll_initial_hatch_complete" // MS: wait for the first spawn to complete, polling every MS
+	OpSleep             Op = "sleep"                       // MS
+	OpDisable           Op = "disable"                     // IDX
+	OpEnable            Op = "enable"                      // IDX
+	OpPollUp            Op = "poll_up"                     // IDX MS: wait until member IDX serves, polling every MS
+	OpDisableLeader     Op = "disable_leader"
+	OpDisableFollower   Op = "disable_follower" // the least recently disabled follower
+	OpEnableAll         Op = "enable_all"       // every disabled or paused member
+	OpPause             Op = "pause"            // IDX: freeze the member, as a long GC pause does
+	OpPauseLeader       Op = "pause_leader"
+	OpPauseFollower     Op = "pause_follower"
+	OpResume            Op = "resume" // IDX
+	OpRestart           Op = "restart"
+	OpRestartLeader     Op = "restart_leader"
+	OpPartition         Op = "partition" // IDX: cut the member off from the others (clients still reach it)
+	OpPartitionLeader   Op = "partition_leader"
+	OpPartitionFollower Op = "partition_follower"
+	OpHeal              Op = "heal" // IDX: end its partition
 )
 
 // Disables reports whether op takes a member out of service.
 func (op Op) Disables() bool {
 	switch op {
-	case OpDisable, OpDisableLeader, OpDisableFollower, OpPause, OpPauseLeader, OpPauseFollower, OpRestart, OpRestartLeader:
+	case OpDisable, OpDisableLeader, OpDisableFollower, OpPause, OpPauseLeader, OpPauseFollower, OpRestart, OpRestartLeader,
+		OpPartition, OpPartitionLeader, OpPartitionFollower:
 		return true
 	}
 	return false
@@ -67,6 +73,7 @@ var syntax = map[Op]string{
 	OpPollInitialHatch: "M", OpSleep: "M", OpDisable: "I", OpEnable: "I", OpPollUp: "IM",
 	OpDisableLeader: "", OpDisableFollower: "", OpEnableAll: "",
 	OpPause: "I", OpPauseLeader: "", OpPauseFollower: "", OpResume: "I", OpRestart: "I", OpRestartLeader: "",
+	OpPartition: "I", OpPartitionLeader: "", OpPartitionFollower: "", OpHeal: "I",
 }
 
 // usage is each instruction as help and errors show it.
@@ -175,7 +182,7 @@ func parseInstruction(line string, members int) (Instruction, error) {
 // instructionList names every instruction with its arguments, for errors and help.
 func instructionList() string {
 	ops := []Op{OpPollInitialHatch, OpSleep, OpDisable, OpEnable, OpPollUp, OpDisableLeader, OpDisableFollower,
-		OpEnableAll, OpPause, OpPauseLeader, OpPauseFollower, OpResume, OpRestart, OpRestartLeader}
+		OpEnableAll, OpPause, OpPauseLeader, OpPauseFollower, OpResume, OpRestart, OpRestartLeader, OpPartition, OpPartitionLeader, OpPartitionFollower, OpHeal}
 	var s []string
 	for _, op := range ops {
 		s = append(s, usage(op))

@@ -69,3 +69,24 @@ func TestParseProgramErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestProgramCheck: a script-driven ensemble refuses a program whose actions it has no
+// script for, naming the line, and takes one it has all the scripts of.
+func TestProgramCheck(t *testing.T) {
+	p, err := ParseProgram("once\nsleep 10\ndisable_leader\nenable_all\npartition_follower\n", 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Scripts{Members: []string{"a:1", "b:1", "c:1"}, DisableScript: "true", EnableScript: "true"}
+	if err := p.Check(s); err == nil || err.Error() != `fault program line 5 "partition_follower": partition needs ZK_DISPATCH_PARTITION_SCRIPT (--dispatch-partition-script)` {
+		t.Errorf("Check without a partition script: %v", err)
+	}
+	s.PartitionScript, s.HealScript = "true", "true"
+	if err := p.Check(s); err != nil {
+		t.Errorf("Check with every script: %v", err)
+	}
+	r, _ := ParseProgram("once\nrestart 1\n", 3)
+	if err := r.Check(&Scripts{DisableScript: "true"}); err == nil || !strings.Contains(err.Error(), "ZK_DISPATCH_ENABLE_SCRIPT") {
+		t.Errorf("restart without an enable script: %v; want the enable script named", err)
+	}
+}

@@ -14,11 +14,13 @@ import (
 // each runs with sh -c, with ZK_MEMBER_HOST_AND_PORT, ZK_MEMBER_HOST, ZK_MEMBER_PORT and
 // ZK_MEMBER_STATE (the member's role before the action: leader, follower, standalone
 // or, as zk-locust said, unknown) in its environment. A pause
-// needs PauseScript and ResumeScript the same way.
+// needs PauseScript and ResumeScript the same way, a partition PartitionScript and
+// HealScript.
 type Scripts struct {
 	Members                     []string // client addresses, host:port, in connect-string order
 	DisableScript, EnableScript string
 	PauseScript, ResumeScript   string
+	PartitionScript, HealScript string
 }
 
 // Addrs returns the members.
@@ -42,6 +44,29 @@ func (s *Scripts) Pause(ctx context.Context, i int) error {
 // Resume runs the resume script for member i.
 func (s *Scripts) Resume(ctx context.Context, i int) error {
 	return s.run(ctx, "ZK_DISPATCH_RESUME_SCRIPT", s.ResumeScript, i)
+}
+
+// Supports says which script an action lacks.
+func (s *Scripts) Supports(action string) error {
+	script := map[string][2]string{
+		"disable": {"ZK_DISPATCH_DISABLE_SCRIPT", s.DisableScript}, "enable": {"ZK_DISPATCH_ENABLE_SCRIPT", s.EnableScript},
+		"pause": {"ZK_DISPATCH_PAUSE_SCRIPT", s.PauseScript}, "resume": {"ZK_DISPATCH_RESUME_SCRIPT", s.ResumeScript},
+		"partition": {"ZK_DISPATCH_PARTITION_SCRIPT", s.PartitionScript}, "heal": {"ZK_DISPATCH_HEAL_SCRIPT", s.HealScript},
+	}[action]
+	if script[1] == "" {
+		return fmt.Errorf("%s needs %s (--dispatch-%s-script)", action, script[0], action)
+	}
+	return nil
+}
+
+// Partition runs the partition script for member i.
+func (s *Scripts) Partition(ctx context.Context, i int) error {
+	return s.run(ctx, "ZK_DISPATCH_PARTITION_SCRIPT", s.PartitionScript, i)
+}
+
+// Heal runs the heal script for member i.
+func (s *Scripts) Heal(ctx context.Context, i int) error {
+	return s.run(ctx, "ZK_DISPATCH_HEAL_SCRIPT", s.HealScript, i)
 }
 
 func (s *Scripts) run(ctx context.Context, what, script string, i int) error {

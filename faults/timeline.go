@@ -11,7 +11,7 @@ import (
 
 // TimelineHeader is the faults timeline's CSV header.
 var TimelineHeader = []string{"Timestamp", "Time", "Action", "Member", "Address", "Role Before",
-	"Leader Before", "Leader After", "Took (ms)", "Election (ms)", "Note"}
+	"Leader Before", "Leader After", "Took (ms)", "Election (ms)", "First Write (ms)", "Note"}
 
 // Timeline writes actions as CSV rows, one per action, flushed as each is written so
 // that a run killed midway keeps every row before it. It is safe for concurrent use.
@@ -56,7 +56,7 @@ func (t *Timeline) Add(a Action) {
 	}
 	t.err = t.write([]string{strconv.FormatInt(a.Time.Unix(), 10), a.Time.UTC().Format("2006-01-02T15:04:05.000Z"),
 		a.Action, idx(a.Member), a.Addr, string(a.Before), idx(a.LeaderBefore), idx(a.LeaderAfter),
-		ms(a.Took), ms(a.Election), a.Note})
+		ms(a.Took), ms(a.Election), ms(a.FirstWrite), a.Note})
 }
 
 // Err returns the first write error.

@@ -19,13 +19,15 @@ type FaultRow struct {
 	RoleBefore string
 	// Election is the polled time until a member led again; -1 when not given.
 	Election time.Duration
-	Note     string
+	// FirstWrite is the time until the dispatcher's probe wrote again; -1 when not given.
+	FirstWrite time.Duration
+	Note       string
 }
 
 // takesOut reports whether the action took a member out of service.
 func (f FaultRow) takesOut() bool {
 	switch f.Action {
-	case "disable", "pause", "restart":
+	case "disable", "pause", "restart", "partition":
 		return f.Note == ""
 	}
 	return false
@@ -38,9 +40,12 @@ func readFaults(t *Test, path string) []FaultRow {
 			return FaultRow{}, false
 		}
 		f := FaultRow{Time: ts, Action: tb.get(r, "Action"), Member: tb.get(r, "Member"), RoleBefore: tb.get(r, "Role Before"),
-			Election: -1, Note: tb.get(r, "Note")}
+			Election: -1, FirstWrite: -1, Note: tb.get(r, "Note")}
 		if ms, err := strconv.ParseFloat(tb.get(r, "Election (ms)"), 64); err == nil {
 			f.Election = time.Duration(ms * float64(time.Millisecond))
+		}
+		if ms, err := strconv.ParseFloat(tb.get(r, "First Write (ms)"), 64); err == nil {
+			f.FirstWrite = time.Duration(ms * float64(time.Millisecond))
 		}
 		return f, true
 	})
@@ -207,6 +212,9 @@ func (a *Analysis) failoverNotes() []string {
 		if f.Election >= 0 {
 			line += fmt.Sprintf(": a leader again after %s (polled)", fmtDur(f.Election))
 		}
+		if f.FirstWrite >= 0 {
+			line += fmt.Sprintf("; a client wrote again after %s (probe)", fmtDur(f.FirstWrite))
+		}
 		line += fmt.Sprintf("; first success within %s; successes/s %.0f before, %.0f at the lowest (dip %.0f %%)",
 			fmtDur(fo.FirstSuccess), fo.RateBefore, fo.RateLow, 100*fo.Dip)
 		if fo.Recovery >= 0 {
@@ -239,7 +247,7 @@ func fmtDur(d time.Duration) string {
 
 // failoverCSV is failover.csv: one row per fault of every test.
 func failoverCSV(analyses []*Analysis) [][]string {
-	rows := [][]string{{"Test", "Time", "Action", "Member", "Role Before", "Election (ms)", "First Success (s)",
+	rows := [][]string{{"Test", "Time", "Action", "Member", "Role Before", "Election (ms)", "First Write (ms)", "First Success (s)",
 		"Successes/s Before", "Successes/s Lowest", "Dip (%)", "Recovery to 90% (s)", "p99 Before (ms)", "p99 During (ms)",
 		"p99 After (ms)", "Connection Loss", "Session Expired", "Other Failures"}}
 	sec := func(d time.Duration) string {
@@ -257,11 +265,14 @@ func failoverCSV(analyses []*Analysis) [][]string {
 	for _, a := range analyses {
 		for _, fo := range a.failovers() {
 			f := fo.Fault
-			el := ""
-			if f.Election >= 0 {
-				el = strconv.FormatFloat(float64(f.Election.Microseconds())/1000, 'f', 3, 64)
+			ms := func(d time.Duration) string {
+				if d < 0 {
+					return ""
+				}
+				return strconv.FormatFloat(float64(d.Microseconds())/1000, 'f', 3, 64)
 			}
-			rows = append(rows, []string{a.Test.Label, f.Time.Format("2006-01-02T15:04:05.000Z"), f.Action, f.Member, f.RoleBefore, el,
+			rows = append(rows, []string{a.Test.Label, f.Time.Format("2006-01-02T15:04:05.000Z"), f.Action, f.Member, f.RoleBefore,
+				ms(f.Election), ms(f.FirstWrite),
 				sec(fo.FirstSuccess), num(fo.RateBefore), num(fo.RateLow), num(100 * fo.Dip), sec(fo.Recovery),
 				num(fo.P99Before), num(fo.P99During), num(fo.P99After),
 				strconv.FormatInt(fo.ConnectionLoss, 10), strconv.FormatInt(fo.SessionExpired, 10), strconv.FormatInt(fo.Other, 10)})

@@ -29,7 +29,8 @@ func TestFailoverFromSlots(t *testing.T) {
 			PerKey: map[stats.Key]*stats.Summary{set: k, stats.TotalKey: tot}}
 	}
 	a := &Analysis{Test: &Test{Faults: []FaultRow{
-		{Time: t0.Add(10 * time.Second), Action: "disable", Member: "2", RoleBefore: "leader", Election: 800 * time.Millisecond},
+		{Time: t0.Add(10 * time.Second), Action: "disable", Member: "2", RoleBefore: "leader", Election: 800 * time.Millisecond,
+			FirstWrite: 950 * time.Millisecond},
 		{Time: t0.Add(12 * time.Second), Action: "skip", Member: "1", Note: "below the quorum"},
 	}}, Keys: []stats.Key{set}}
 	for i := 1; i <= 10; i++ {
@@ -62,11 +63,12 @@ func TestFailoverFromSlots(t *testing.T) {
 		t.Errorf("p99 before %v, after %v; want 2 ms", fo.P99Before, fo.P99After)
 	}
 	notes := a.failoverNotes()
-	if len(notes) != 1 || !strings.Contains(notes[0], "a leader again after 800ms (polled)") || !strings.Contains(notes[0], "back to 90 % within 4s") {
+	if len(notes) != 1 || !strings.Contains(notes[0], "a leader again after 800ms (polled)") || !strings.Contains(notes[0], "back to 90 % within 4s") ||
+		!strings.Contains(notes[0], "a client wrote again after 950ms (probe)") {
 		t.Errorf("notes %q", notes)
 	}
 	rows := failoverCSV([]*Analysis{a})
-	if len(rows) != 2 || rows[1][5] != "800.000" || rows[1][10] != "4.000" || rows[1][14] != "150" {
+	if len(rows) != 2 || rows[1][5] != "800.000" || rows[1][6] != "950.000" || rows[1][11] != "4.000" || rows[1][15] != "150" {
 		t.Errorf("failover.csv rows %q", rows)
 	}
 	if m := a.faultMarks(); len(m) != 1 {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what zkload needs on a Debian machine: libzmq (for the worker's cgo ZeroMQ
-# binding), Locust (the master), ZooKeeper and a JRE (the ensemble under test); with
+# binding), Locust (the master), ZooKeeper and a JRE (the ensemble under test), nftables
+# (zkload ensemble --partitions cuts a member off with it); with
 # --test also what only the tests use (Chromium, to open the report as a person would;
 # the Python packages that ../shared/third_party's newest Locust and Python workers with
 # kazoo need);
@@ -9,7 +10,7 @@
 set -euo pipefail
 
 need=()
-pkgs=(libzmq3-dev python3-locust zookeeper default-jre-headless pkg-config)
+pkgs=(libzmq3-dev python3-locust zookeeper default-jre-headless pkg-config nftables)
 case ${1:-} in
   --test) pkgs+=(chromium python3-packaging python3-requests python3-flask python3-flask-login
              python3-flask-cors python3-gevent python3-geventhttpclient python3-msgpack python3-psutil

@@ -92,7 +92,9 @@ serves, and stops the members on SIGINT/SIGTERM.`,
 				fs.add(groupCommon,
 					&setting.Spec{Flag: "members", Default: "1", Arg: "N", Help: "number of members: 1 (standalone), 3 or 5", Expect: "1, 3 or 5"},
 					&setting.Spec{Flag: "dir", Default: "out/zk", Arg: "DIR", Help: "directory for the members' configs, data and logs"},
-					&setting.Spec{Flag: "start-timeout", Default: "60s", Arg: "DURATION", Help: "how long the members may take to serve", Expect: "a positive duration such as 60s"})
+					&setting.Spec{Flag: "start-timeout", Default: "60s", Arg: "DURATION", Help: "how long the members may take to serve", Expect: "a positive duration such as 60s"},
+					&setting.Spec{Flag: "partitions", Default: "false", Bool: true, Expect: "true or false",
+						Help: "let fault programs cut a member off from the others (partition IDX): Linux, root and nft; loopback traffic then goes through conntrack"})
 			}},
 		{name: "serve", summary: "serve a tiny HTTP target on loopback, counting requests", synopsis: "[options]", takesArgs: false, run: runServe,
 			about: `Serves a tiny HTTP target for trying zkload: every path answers 200 "ok" and the

@@ -39,7 +39,12 @@ func dispatchSettings() []*setting.Spec {
 		{Flag: "dispatch-enable-script", Env: "ZK_DISPATCH_ENABLE_SCRIPT", Arg: "COMMAND", Help: "shell command that enables it again"},
 		{Flag: "dispatch-pause-script", Env: "ZK_DISPATCH_PAUSE_SCRIPT", Arg: "COMMAND", Help: "shell command that pauses it (for pause)"},
 		{Flag: "dispatch-resume-script", Env: "ZK_DISPATCH_RESUME_SCRIPT", Arg: "COMMAND", Help: "shell command that resumes it"},
+		{Flag: "dispatch-partition-script", Env: "ZK_DISPATCH_PARTITION_SCRIPT", Arg: "COMMAND",
+			Help: "shell command that cuts it off from the other members (for partition)"},
+		{Flag: "dispatch-heal-script", Env: "ZK_DISPATCH_HEAL_SCRIPT", Arg: "COMMAND", Help: "shell command that ends its partition"},
 		{Flag: "dispatch-csv", Arg: "FILE", Help: "faults timeline CSV (default with --report-dir: DIR/faults.csv)"},
+		{Flag: "dispatch-write-probe", Env: "ZK_DISPATCH_WRITE_PROBE", Default: "true", Bool: true, Expect: "true or false",
+			Help: "time each fault's first successful write with a session of the dispatcher's own (node /zkload-probe-N)"},
 	}
 }
 
@@ -52,6 +57,7 @@ type dispatchOptions struct {
 	scripts *faults.Scripts
 	servers []string // the ensemble's members, from its connect string
 	csv     string
+	probe   bool // the write probe
 }
 
 // on reports whether a dispatcher runs.
@@ -111,12 +117,21 @@ func (o *dispatchOptions) parse(fs *flagSet, zkHosts, reportDir string) error {
 		}
 	case disable.Text != "":
 		o.scripts = &faults.Scripts{Members: o.servers, DisableScript: disable.Text, EnableScript: fs.text("dispatch-enable-script"),
-			PauseScript: fs.text("dispatch-pause-script"), ResumeScript: fs.text("dispatch-resume-script")}
+			PauseScript: fs.text("dispatch-pause-script"), ResumeScript: fs.text("dispatch-resume-script"),
+			PartitionScript: fs.text("dispatch-partition-script"), HealScript: fs.text("dispatch-heal-script")}
 		if o.scripts.EnableScript == "" {
 			return fs.fail("--dispatch-disable-script needs --dispatch-enable-script: a disabled member must come back")
 		}
+		if o.program != nil {
+			if err := o.program.Check(o.scripts); err != nil {
+				return fs.fail("%s: %v", prog.Name(), err)
+			}
+		}
 	default:
 		return fs.fail("a fault program needs a way to disable members: --dispatch-control (a local ensemble) or --dispatch-disable-script and --dispatch-enable-script")
+	}
+	if o.probe, err = fs.get("dispatch-write-probe").Bool(); err != nil {
+		return fs.check(err)
 	}
 	o.csv = fs.text("dispatch-csv")
 	if o.csv == "" && reportDir != "" {
@@ -168,6 +183,7 @@ type dispatch struct {
 	done     chan struct{}
 	file     *os.File
 	timeline *faults.Timeline
+	probe    *faults.Probe
 }
 
 // startDispatch starts the run's dispatcher; spawned is closed when the initial spawn
@@ -188,6 +204,11 @@ func startDispatch(o *dispatchOptions, spawned <-chan struct{}, log *slog.Logger
 		}
 		if !slices.Equal(sorted(c.Addrs()), sorted(o.servers)) {
 			return nil, fmt.Errorf("--dispatch-control %s runs %s, not the ensemble %s", o.control, strings.Join(c.Addrs(), ","), strings.Join(o.servers, ","))
+		}
+		if o.program != nil {
+			if err := o.program.Check(c); err != nil {
+				return nil, fmt.Errorf("--dispatch-program: %w", err)
+			}
 		}
 		members = c
 	}
@@ -210,10 +231,19 @@ func startDispatch(o *dispatchOptions, spawned <-chan struct{}, log *slog.Logger
 		}
 		d.file, onAction = f, d.timeline.Add
 	}
+	if o.probe {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		p, err := faults.NewProbe(ctx, o.servers, log)
+		cancel()
+		if err != nil {
+			log.Warn("faults: no first-write times (--dispatch-write-probe false hides this)", "err", err)
+		}
+		d.probe = p
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	d.cancel = cancel
 	fd := &faults.Dispatcher{Members: members, Program: o.program, Random: o.config, SpawnComplete: spawned,
-		OnAction: onAction, Log: log}
+		OnAction: onAction, Log: log, Probe: d.probe}
 	what := "random dispatcher"
 	if o.program != nil {
 		what = fmt.Sprintf("fault program of %d instructions", len(o.program.Steps))
@@ -304,6 +334,9 @@ func (d *dispatch) stop() error {
 	}
 	d.cancel()
 	<-d.done
+	if d.probe != nil {
+		d.probe.Close()
+	}
 	if d.file == nil {
 		return nil
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/zkload/zkload/faults"
 	"github.com/zkload/zkload/internal/testenv"
+	"github.com/zkload/zkload/internal/zkenv"
 	"github.com/zkload/zkload/internal/zkenv/zktest"
 )
 
@@ -39,6 +41,15 @@ func TestLeaderKillDuringSetLoad(t *testing.T) {
 	if code := p.Wait(10 * time.Second); code != 2 || !strings.Contains(p.Log(), `line 3 "explode 3": unknown instruction "explode"`) ||
 		strings.Count(strings.TrimSpace(p.Log()), "\n") != 0 || strings.Contains(p.Log(), "Ramping") {
 		t.Errorf("bad program: exit %d, output:\n%s\nwant exit 2 and one line naming line 3", code, p.Log())
+	}
+
+	// A partition asked of an ensemble started without --partitions: refused before the
+	// load, naming the line.
+	p = testenv.StartProcess(t, zkloadBin, []string{"run", "--hosts", connect, "-t", "5s", "Set",
+		"--dispatch-program", "once\nsleep 100\npartition_leader\n", "--dispatch-control", dir}, nil)
+	if code := p.Wait(10 * time.Second); code == 0 || !strings.Contains(p.Log(), `line 3 "partition_leader": the local ensemble cannot partition: partitions are off`) ||
+		strings.Contains(p.Log(), "Ramping") {
+		t.Errorf("a partition of an ensemble without partitions: exit %d, output:\n%s\nwant a refusal naming line 3 before the load", code, p.Log())
 	}
 
 	out := filepath.Join(t.TempDir(), "run")
@@ -204,5 +215,71 @@ func TestSuiteRunsAFaultProgram(t *testing.T) {
 	}
 	if fo := testenv.CSVRecords(t, filepath.Join(dir, "report", "failover.csv")); len(fo) != 1 || fo[0]["Test"] != "set" {
 		t.Errorf("report's failover.csv %v; want the kill, in test set", fo)
+	}
+}
+
+// TestPauseAndPartitionInTheReport: under a Set load on a local 3-member ensemble
+// started with --partitions, a fault program pauses a follower, resumes it, then cuts
+// the leader off from the others and heals it. The timeline has the four actions (the
+// cut leader replaced by another after an election), and the report's failover table
+// and page have the pause and the partition.
+func TestPauseAndPartitionInTheReport(t *testing.T) {
+	if err := zkenv.PartitionsAvailable(); err != nil {
+		t.Skipf("partitions: %v", err)
+	}
+	t.Parallel()
+	zktest.Require(t)
+	dir := filepath.Join(t.TempDir(), "zk")
+	e := testenv.StartProcess(t, zkloadBin, []string{"ensemble", "--members", "3", "--partitions", "--dir", dir}, nil)
+	connect := strings.TrimPrefix(strings.TrimSpace(e.WaitLog(`^connect: `, 120*time.Second)), "connect: ")
+
+	out := filepath.Join(t.TempDir(), "run")
+	p := testenv.StartProcess(t, zkloadBin, []string{"run", "--hosts", connect, "-u", "6", "-r", "6", "-t", "20s", "--only-summary",
+		"--report-dir", out, "Set", "--dispatch-control", dir, "--dispatch-program",
+		"once\npoll_initial_hatch_complete 100\nsleep 1500\npause_follower\nsleep 2000\nenable_all\nsleep 2000\n" +
+			"partition_leader\nsleep 4000\nenable_all\n"}, nil)
+	if code := p.Wait(2 * time.Minute); code > 1 {
+		t.Fatalf("zkload run: exit %d\n%s", code, p.Log())
+	}
+	rows := testenv.CSVRecords(t, filepath.Join(out, "faults.csv"))
+	var got []string
+	for _, r := range rows {
+		got = append(got, r["Action"]+":"+r["Role Before"])
+	}
+	if strings.Join(got, " ") != "pause:follower resume:paused partition:leader heal:partitioned" {
+		t.Fatalf("timeline %v; want a follower paused and resumed, then the leader cut off and healed", got)
+	}
+	cut := rows[2]
+	if ms, err := strconv.ParseFloat(cut["Election (ms)"], 64); err != nil || ms <= 0 || cut["Leader After"] == cut["Member"] ||
+		cut["Leader After"] == "" || cut["Note"] != "" {
+		t.Errorf("the partition: %v; want another member leading after an election", cut)
+	}
+	fo := testenv.CSVRecords(t, filepath.Join(out, "report", "failover.csv"))
+	var kinds []string
+	for _, r := range fo {
+		kinds = append(kinds, r["Action"])
+	}
+	if strings.Join(kinds, " ") != "pause partition" {
+		t.Errorf("failover.csv actions %v; want the pause and the partition", kinds)
+	}
+	page, err := os.ReadFile(filepath.Join(out, "report", "report.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"partition", "pause"} {
+		if !strings.Contains(string(page), want) {
+			t.Errorf("report.html does not mention %q", want)
+		}
+	}
+	// The ensemble is whole again: every member serves.
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for _, addr := range strings.Split(connect, ",") {
+		for !faults.PollRole(ctx, addr).Serving() && ctx.Err() == nil {
+			time.Sleep(100 * time.Millisecond)
+		}
+		if r := faults.PollRole(ctx, addr); !r.Serving() {
+			t.Errorf("member %s after the run: %s, want serving", addr, r)
+		}
 	}
 }

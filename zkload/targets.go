@@ -35,6 +35,18 @@ func runEnsemble(fs *flagSet, _ []string) error {
 	if err != nil {
 		return fs.check(err)
 	}
+	partitions, err := fs.get("partitions").Bool()
+	if err != nil {
+		return fs.check(err)
+	}
+	if partitions {
+		if members == 1 {
+			return fs.fail("--partitions: a standalone server has no others to be cut off from; want --members 3 or 5")
+		}
+		if err := zkenv.PartitionsAvailable(); err != nil {
+			return fs.fail("--partitions: %v", err)
+		}
+	}
 	if err := zkenv.Available(); err != nil {
 		return fmt.Errorf("ZooKeeper is not installed (scripts/setup.sh installs it): %w", err)
 	}
@@ -50,7 +62,7 @@ func runEnsemble(fs *flagSet, _ []string) error {
 	startCtx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	fmt.Fprintf(stdout, "starting %d ZooKeeper member(s) in %s\n", members, abs)
-	e, err := zkenv.Start(startCtx, zkenv.Options{Members: members, Dir: abs})
+	e, err := zkenv.Start(startCtx, zkenv.Options{Members: members, Dir: abs, Partitions: partitions})
 	if err != nil {
 		return fmt.Errorf("start ensemble: %w", err)
 	}
@@ -59,7 +71,7 @@ func runEnsemble(fs *flagSet, _ []string) error {
 		fmt.Fprintf(stdout, "member %d: %s, AdminServer %s, log %s\n", m.ID, m.Addr(), m.AdminURL(), m.LogPath())
 	}
 	// The control endpoint lets a fault program (zkload run/worker --dispatch-control)
-	// kill, start, pause and resume the members this process owns.
+	// kill, start, pause, resume, cut off and heal the members this process owns.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return fmt.Errorf("ensemble control: %w", err)

@@ -57,6 +57,10 @@ type Options struct {
 	// StartTimeout bounds how long Start and StartMember wait for members to serve
 	// (default 60s); a context deadline, if earlier, wins.
 	StartTimeout time.Duration
+	// Partitions lets PartitionMember cut a member off from the others (Linux, root and
+	// nft: see PartitionsAvailable). Off by default: it filters loopback traffic
+	// through conntrack, which a plain benchmark should not pay for.
+	Partitions bool
 }
 
 // Member is one server of an Ensemble.
@@ -185,6 +189,11 @@ func start(ctx context.Context, opts Options, attempt int) (*Ensemble, error) {
 			return nil, err
 		}
 	}
+	if opts.Partitions && n > 1 {
+		if err := e.setupPartitions(ctx); err != nil {
+			return nil, err
+		}
+	}
 	for _, m := range e.members {
 		if err := e.launch(m); err != nil {
 			e.Close()
@@ -305,6 +314,7 @@ func (e *Ensemble) launch(m *Member) error {
 	cmd.Dir = m.Dir
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = sysProcAttr()
+	e.credential(m, cmd.SysProcAttr)
 	if err := cmd.Start(); err != nil {
 		logf.Close()
 		return fmt.Errorf("zkenv: start member %d: %w", m.ID, err)
@@ -492,6 +502,7 @@ func (e *Ensemble) Close() error {
 			errs = append(errs, err)
 		}
 	}
+	e.closePartitions()
 	return errors.Join(errs...)
 }
 
@@ -536,3 +547,23 @@ func (e *Ensemble) Pause(_ context.Context, i int) error { return e.PauseMember(
 
 // Resume thaws member i (ResumeMember).
 func (e *Ensemble) Resume(_ context.Context, i int) error { return e.ResumeMember(i) }
+
+// Supports says why the ensemble cannot take action (as package faults names them).
+func (e *Ensemble) Supports(action string) error {
+	switch action {
+	case "partition", "heal":
+		if len(e.members) < 2 {
+			return errors.New("a standalone server has no others to be cut off from")
+		}
+		if !e.opts.Partitions {
+			return errors.New("partitions are off: start the ensemble with them (zkload ensemble --partitions)")
+		}
+	}
+	return nil
+}
+
+// Partition cuts member i off from the others (PartitionMember).
+func (e *Ensemble) Partition(ctx context.Context, i int) error { return e.PartitionMember(ctx, i) }
+
+// Heal ends member i's partition (HealMember).
+func (e *Ensemble) Heal(ctx context.Context, i int) error { return e.HealMember(ctx, i) }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/zkload/zkload/fourlw"
+	"github.com/zkload/zkload/internal/zkenv"
 
 	"github.com/zkload/zkload/internal/zkenv/zktest"
 )
@@ -75,5 +76,66 @@ func TestEnsembleStopStartMember(t *testing.T) {
 	}
 	if mode, err := e.Mode(ctx, leader); err != nil || (mode != "follower" && mode != "leader") {
 		t.Fatalf("restarted member mode %q, %v", mode, err)
+	}
+}
+
+// TestPartitionMember: the leader cut off from the others stops serving (it has no
+// quorum) while its client port still answers, the two others elect a leader of their
+// own, and after the heal the cut member serves again, as a follower.
+func TestPartitionMember(t *testing.T) {
+	t.Parallel()
+	if err := zkenv.PartitionsAvailable(); err != nil {
+		t.Skipf("partitions: %v", err)
+	}
+	e := zktest.StartOptions(t, zkenv.Options{Members: 3, Partitions: true})
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	leader := -1
+	for i := range e.Members() {
+		if mode, _ := e.Mode(ctx, i); mode == "leader" {
+			leader = i
+		}
+	}
+	if leader < 0 {
+		t.Fatal("no leader")
+	}
+	if err := e.PartitionMember(ctx, leader); err != nil {
+		t.Fatal(err)
+	}
+	// Another leader, and the cut one out of service but reachable.
+	waitFor(ctx, t, "another leader, the cut member not serving", func() bool {
+		cut, _ := fourlw.Ask(ctx, e.Members()[leader].Addr(), "srvr")
+		for i := range e.Members() {
+			if mode, _ := e.Mode(ctx, i); i != leader && mode == "leader" {
+				return strings.Contains(cut, "not currently serving")
+			}
+		}
+		return false
+	})
+	if !e.Members()[leader].Running() {
+		t.Fatal("the cut member's process is gone")
+	}
+	if err := e.HealMember(ctx, leader); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.WaitServing(ctx, leader); err != nil {
+		t.Fatal(err)
+	}
+	if mode, err := e.Mode(ctx, leader); err != nil || mode != "follower" {
+		t.Fatalf("healed member: mode %q, %v; want follower (another leads now)", mode, err)
+	}
+	if err := e.HealMember(ctx, leader); err != nil {
+		t.Errorf("a second heal: %v; want none", err)
+	}
+}
+
+func waitFor(ctx context.Context, t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	for !ok() {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("waiting for %s: %v", what, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
 }
