@@ -91,12 +91,19 @@ if [ "$rc" -gt 1 ]; then
   echo "failover.sh: zkload run failed (exit $rc):" >&2; tail -20 "$OUT/run.log" >&2; exit "$rc"
 fi
 [ -f "$OUT/run/faults.csv" ] || { echo "failover.sh: no faults timeline in $OUT/run" >&2; exit 1; }
-echo "== elections after each leader's failure (polled every 10 ms, under load), beside the paper's < 200 ms:"
-awk -F, '{ sub(/\r$/, "") } NR > 1 && ($3 == "disable" || $3 == "pause") && $6 == "leader" && $11 == "" {
-  printf "   %-8s member %s, %-9s a leader again after %8s ms\n", $3, $4, $6 ":", ($10 == "" ? "-" : $10)
+echo "== elections after each leader's failure (polled every 10 ms, under load), beside the paper's < 200 ms,"
+echo "   and the first successful write after it (the dispatcher's probe session):"
+# Columns are found by their header's name: a file with more columns reads the same.
+awk -F, '{ sub(/\r$/, "") } NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+  ($c["Action"] == "disable" || $c["Action"] == "pause" || $c["Action"] == "partition") && $c["Role Before"] == "leader" && $c["Note"] == "" {
+  printf "   %-8s member %s, %-9s a leader again after %8s ms, a write after %8s ms\n", $c["Action"], $c["Member"], $c["Role Before"] ":",
+    ($c["Election (ms)"] == "" ? "-" : $c["Election (ms)"]), ($c["First Write (ms)"] == "" ? "-" : $c["First Write (ms)"])
 }' "$OUT/run/faults.csv"
 if [ -f "$OUT/run/report/failover.csv" ]; then
   echo "== what the load saw (failover.csv):"
-  awk -F, '{ sub(/\r$/, "") } NR > 1 { printf "   %-8s member %s: first success %ss, dip %s%%, back to 90%% in %ss, p99 %s ms before, %s during\n", $3, $4, $7, $10, ($11 == "" ? "never " : $11), $12, $13 }' "$OUT/run/report/failover.csv"
+  awk -F, '{ sub(/\r$/, "") } NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+  { printf "   %-8s member %s: first write %s ms, dip %s%%, back to 90%% in %ss, p99 %s ms before, %s during\n", $c["Action"], $c["Member"],
+      ($c["First Write (ms)"] == "" ? "-" : $c["First Write (ms)"]), $c["Dip (%)"],
+      ($c["Recovery to 90% (s)"] == "" ? "never " : $c["Recovery to 90% (s)"]), $c["p99 Before (ms)"], $c["p99 During (ms)"] }' "$OUT/run/report/failover.csv"
 fi
 echo "== report: $OUT/run/report/report.html"

@@ -178,7 +178,7 @@ func TestFailoverScript(t *testing.T) {
 	if fo := testenv.CSVRecords(t, filepath.Join(out, "run", "report", "failover.csv")); len(fo) != 6 {
 		t.Errorf("failover.csv: %d rows, want 6", len(fo))
 	}
-	if n := len(p.LogLines(`disable +member \d, leader: +a leader again after +[0-9.]+ ms`)); n != 2 {
+	if n := len(p.LogLines(`disable +member \d, leader: +a leader again after +[0-9.]+ ms, a write after +[0-9.]+ ms`)); n != 2 {
 		t.Errorf("%d leader elections in the output, want 2:\n%s", n, p.Log())
 	}
 	if !p.LogContains(`report: .*report\.html`) {
