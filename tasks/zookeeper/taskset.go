@@ -21,7 +21,11 @@ type TaskSet struct {
 	Sized bool
 	// Suite is the task set's place in zk-locust's suite (its Makefile's list of tests),
 	// from 1; 0 for a task set the suites run only when named (connect).
-	Suite       int
+	Suite int
+	// Passive task sets send no requests: their one task waits for what happens to the
+	// user's session and records it (Standby). They take no part in the open loop
+	// (--rate) or pipelining (--outstanding), and have no think time.
+	Passive     bool
 	Description string
 	Tasks       []TaskDef
 	// setup opens the user's session (if the task set has one) and returns the user's
@@ -31,6 +35,8 @@ type TaskSet struct {
 
 // TaskDef is one weighted request type of a task set, and the operation that makes it.
 type TaskDef struct {
+	// Method is the request type it records; a task that records under several (a
+	// passive task set's, whose operation returns recordAs) is named for what it does.
 	Method string
 	Weight int
 	// run does one request on the user's task-set state (setup's). It returns the
@@ -39,7 +45,7 @@ type TaskDef struct {
 	run func(state any, ctx context.Context, t0 time.Time) (time.Duration, int64, error)
 }
 
-// TaskSets returns zk-locust's ten task sets, in the order zkload lists them, which
+// TaskSets returns zk-locust's task sets, in the order zkload lists them, which
 // zk-locust's sequence follows. A new task set is its own file and one line here.
 func TaskSets() []*TaskSet {
 	return []*TaskSet{
@@ -53,6 +59,7 @@ func TaskSets() []*TaskSet {
 		getChildrenTaskSet(),
 		getChildren2TaskSet(),
 		connectTaskSet(),
+		standbyTaskSet(),
 	}
 }
 

@@ -39,7 +39,7 @@ func TestTestsAreTheSuites(t *testing.T) {
 	if got := strings.Join(others, " "); got != "watch exists exists_many get_children get_children2" {
 		t.Errorf("other tests in sequence order: %s", got)
 	}
-	if got := strings.Join(named, " "); got != "connect=Connect" {
+	if got := strings.Join(named, " "); got != "connect=Connect standby=Standby" {
 		t.Errorf("tests only run when named: %s", got)
 	}
 	seen := map[int]bool{}

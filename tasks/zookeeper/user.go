@@ -21,6 +21,27 @@ import (
 // request is recorded.
 var errSkip = errors.New("skip")
 
+// recordedAs is what a task's operation returns to record its request under another
+// request type than the task's own: a passive task set's one task waits for whatever
+// happens next to its session (Standby: a connect, a reconnect or an expiry). err is
+// the request's own error; nil records a success.
+type recordedAs struct {
+	method string
+	err    error
+}
+
+// recordAs records the request as method, failed with err (nil: a success).
+func recordAs(method string, err error) error { return &recordedAs{method: method, err: err} }
+
+func (r *recordedAs) Error() string {
+	if r.err == nil {
+		return r.method + ": success"
+	}
+	return r.method + ": " + r.err.Error()
+}
+
+func (r *recordedAs) Unwrap() error { return r.err }
+
 // LateStartMethod is the request type under which an open loop records starts taken
 // later than planned (the response time is how late); the name is the task set's.
 const LateStartMethod = "late_start"
@@ -41,6 +62,8 @@ type user struct {
 	state  any // the task set's per-user state, from its setup; its tasks run on it
 	pacer  *Pacer
 	closed atomic.Bool
+	// passive: the task set sends no requests (TaskSet.Passive): no think time.
+	passive bool
 
 	// Pipelining: sem holds a token per request in flight; jobs feeds the user's
 	// Outstanding pipeline goroutines (persistent: a goroutine per request costs more
@@ -65,6 +88,9 @@ type user struct {
 	// woken; it must not block.
 	newSession func(sid int64)
 	ownChanged func(i int)
+	// closeState, if set, runs when the user closes: it ends what the task set's state
+	// holds beyond conn (Standby's own session).
+	closeState func()
 }
 
 func (ts *TaskSet) class(w Workload, l setting.Layers, sh *shared) *boomer.UserClass {
@@ -91,7 +117,7 @@ func (ts *TaskSet) class(w Workload, l setting.Layers, sh *shared) *boomer.UserC
 		if err != nil {
 			return err
 		}
-		u := &user{s: s, log: w.Logger, name: ts.Name(s), root: s.Root(), acl: ACL(s)}
+		u := &user{s: s, log: w.Logger, name: ts.Name(s), root: s.Root(), acl: ACL(s), passive: ts.Passive}
 		st, err := ts.setup(ctx, u, bu.Rand)
 		if err != nil {
 			u.close()
@@ -105,10 +131,10 @@ func (ts *TaskSet) class(w Workload, l setting.Layers, sh *shared) *boomer.UserC
 			return err
 		}
 		u.state = st
-		if s.Outstanding > 1 {
+		if s.Outstanding > 1 && !ts.Passive {
 			u.startPipeline(ctx, bu, s.Outstanding)
 		}
-		if s.Rate > 0 {
+		if s.Rate > 0 && !ts.Passive {
 			u.pacer = sh.pacerFor(s.Rate)
 			u.pacer.Join()
 		}
@@ -142,6 +168,9 @@ func (u *user) close() {
 	u.closed.Store(true)
 	if u.conn != nil {
 		u.conn.Close()
+	}
+	if u.closeState != nil {
+		u.closeState()
 	}
 }
 
@@ -234,7 +263,7 @@ func (u *user) pipelined(ctx context.Context, bu *boomer.User, j job) {
 
 // think waits the closed loop's think time, uniform in [MinWait, MaxWait].
 func (u *user) think(ctx context.Context, bu *boomer.User) {
-	if u.pacer != nil || u.s.MaxWait <= 0 {
+	if u.pacer != nil || u.passive || u.s.MaxWait <= 0 {
 		return
 	}
 	d := u.s.MinWait
@@ -263,14 +292,18 @@ func (u *user) exec(ctx context.Context, bu *boomer.User, td *TaskDef, t0 time.T
 		}
 	}
 	elapsed, n, err := td.run(u.state, ctx, t0)
+	method := td.Method
+	if as, ok := err.(*recordedAs); ok {
+		method, err = as.method, as.err
+	}
 	if err == nil {
-		bu.Record(td.Method, u.name, elapsed, n, nil)
+		bu.Record(method, u.name, elapsed, n, nil)
 		return nil
 	}
 	if errors.Is(err, errSkip) {
 		return nil
 	}
-	return u.fail(ctx, bu, td.Method, elapsed, err)
+	return u.fail(ctx, bu, method, elapsed, err)
 }
 
 func (u *user) fail(ctx context.Context, bu *boomer.User, method string, elapsed time.Duration, err error) error {

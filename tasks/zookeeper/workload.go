@@ -70,7 +70,8 @@ func (Workload) Notes(l setting.Layers) []string {
 }
 
 // Classes returns one user class per zk-locust task set: Set, Get, SetAndGet,
-// CreateAndDelete, Watch, Exists, ExistsMany, GetChildren, GetChildren2, Connect. Each
+// CreateAndDelete, Watch, Exists, ExistsMany, GetChildren, GetChildren2, Connect,
+// Standby. Each
 // user resolves its settings when it starts, from l and the master's options (Resolve).
 // The classes of one call share one open-loop plan (--rate is per worker).
 func (w Workload) Classes(l setting.Layers) []*boomer.UserClass {
