@@ -51,7 +51,8 @@ const standbyRedial = time.Second
 // Times come from go-zookeeper's session events, stamped in its event callback as they
 // arrive, not when the user's goroutine wakes up. zk-locust's locustfile also disabled
 // the leader once, ZK_LOCUST_BENCH_WAIT_DISABLE_MS (15000) after the users were
-// spawned; here the fault dispatcher does that (doc/faults.md).
+// spawned; here the fault dispatcher does that (doc/faults.md; Workload.Notes gives a
+// worker given that setting the program).
 func standbyTaskSet() *TaskSet {
 	return define(TaskSet{Class: "Standby", BaseName: "standby", Passive: true,
 		Description: "standby: one idle session; times its connect, every reconnect and expiry"},

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/zkload/zkload/boomer"
@@ -48,9 +49,33 @@ func (Workload) Settings() []*setting.Spec {
 func (Workload) Check(l setting.Layers) error { return check(l) }
 
 // Notes says when the worker's own --max-wait is below its --min-wait: zk-locust then
-// uses the minimum for both, which Resolve does too.
+// uses the minimum for both, which Resolve does too; and, for a worker given zk-locust's
+// --bench-wait-disable-ms, which fault program does what that setting did.
 func (Workload) Notes(l setting.Layers) []string {
 	l.Master = nil
+	var notes []string
+	if v, ok := NewBench(l).Lookup("wait_disable_ms"); ok {
+		notes = append(notes, waitDisableNote(v))
+	}
+	return append(notes, waitNotes(l)...)
+}
+
+// waitDisableNote answers zk-locust's ZK_LOCUST_BENCH_WAIT_DISABLE_MS: its standby
+// locustfile had a dispatcher of its own that disabled the leader once, that long after
+// the users were spawned. zkload's users never disrupt the ensemble: faults come from
+// one fault dispatcher per test (worker 0's, or zkload run's; doc/faults.md), which
+// reaches the members, guards the quorum and writes the timeline with the election
+// time, where a dispatcher in the Standby class would run on every worker and record
+// none of it. So the setting changes nothing, and the note gives the program that does
+// what it did, with its wait.
+func waitDisableNote(v setting.Value) string {
+	return fmt.Sprintf("%s %s: zk-locust's standby disabled the leader once after this wait; zkload users never disable members: "+
+		"give the fault dispatcher the program \"once / poll_initial_hatch_complete 100 / sleep %s / disable_leader\" "+
+		"(--dispatch-program, one instruction a line; doc/faults.md)", v.Name(), v.Text, strings.TrimSpace(v.Text))
+}
+
+// waitNotes says when the worker's own --max-wait is below its --min-wait.
+func waitNotes(l setting.Layers) []string {
 	var minWait, maxWait setting.Value
 	for _, e := range settingsTable() {
 		switch e.Flag {

@@ -1,10 +1,13 @@
 package zookeeper
 
 import (
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/zkload/zkload/faults"
 	"github.com/zkload/zkload/internal/zkenv/zktest"
+	"github.com/zkload/zkload/setting"
 )
 
 func TestEveryTaskSetAgainstStandalone(t *testing.T) {
@@ -79,5 +82,34 @@ func TestNotesSayWhichWaitIsUsed(t *testing.T) {
 	s, err := Resolve(layers(map[string]string{"hosts": "h:1", "min-wait": "10", "max-wait": "5"}), "")
 	if err != nil || s.MinWait != 10*time.Millisecond || s.MaxWait != 10*time.Millisecond {
 		t.Errorf("Resolve: %+v, %v; want 10 ms both, as the note says", s, err)
+	}
+}
+
+// TestNotesGiveTheStandbyProgram: zk-locust's --bench-wait-disable-ms (its standby's
+// leader disable) is answered with the fault program that does it, with its wait, and
+// that program parses.
+func TestNotesGiveTheStandbyProgram(t *testing.T) {
+	w := Workload{}
+	for _, c := range []struct {
+		l    setting.Layers
+		name string
+	}{
+		{layers(map[string]string{"bench-wait-disable-ms": "15000"}), "--bench-wait-disable-ms"},
+		{layers(nil, "ZK_LOCUST_BENCH_WAIT_DISABLE_MS=15000"), "ZK_LOCUST_BENCH_WAIT_DISABLE_MS"},
+	} {
+		got := w.Notes(c.l)
+		want := c.name + ` 15000: zk-locust's standby disabled the leader once after this wait; zkload users never disable members: ` +
+			`give the fault dispatcher the program "once / poll_initial_hatch_complete 100 / sleep 15000 / disable_leader" ` +
+			`(--dispatch-program, one instruction a line; doc/faults.md)`
+		if len(got) != 1 || got[0] != want {
+			t.Errorf("notes %q, want [%s]", got, want)
+			continue
+		}
+		_, program, _ := strings.Cut(got[0], `program "`)
+		program, _, _ = strings.Cut(program, `"`)
+		p, err := faults.ParseProgram(strings.ReplaceAll(program, " / ", "\n"), 3)
+		if err != nil || !p.Once || len(p.Steps) != 3 {
+			t.Errorf("the note's program %q: %+v, %v", program, p, err)
+		}
 	}
 }
