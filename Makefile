@@ -19,7 +19,7 @@ suite: build
 	@bash scripts/suite.sh
 
 # Any other target is one test of the suite, by its label (`bin/zkload list --suite`):
-# `make get`, `make set_and_get`, `make connect`.
+# `make get`, `make set_and_get`, `make connect`, `make standby`.
 .DEFAULT:
 	@$(MAKE) --no-print-directory build
 	@bash scripts/suite.sh $@

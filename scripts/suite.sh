@@ -7,7 +7,7 @@
 #
 # Tests (default: all, in zk-locust's order; `zkload list --suite` lists them):
 # create_and_delete exists_many exists get_children2 get_children get set_and_get set
-# watch, and connect when named.
+# watch, and connect and standby when named.
 # Beside Locust's files, each test leaves zkload's extended statistics of every worker
 # (OUT/<label>_ext_stats_<i>.csv, OUT/<label>_ext_distrib_<i>.jsonl) and the ensemble's
 # metrics (OUT/<label>_zk_metrics.csv).
