@@ -110,7 +110,7 @@ func checkSummaryAligned(t *testing.T, log string, labels ...string) {
 
 // TestSuiteScriptProgressWarmupLongLabel runs scripts/suite.sh for one short test with a
 // long label (create_and_delete_8.0_KiB) into REPORT_DIR: the ensemble is warmed up
-// first (WARMUP=2s, with progress lines of its own), the test's progress lines count
+// first (WARMUP=4s: a cold JVM may give no statistics in its first second, with progress lines of its own), the test's progress lines count
 // and rate its requests, the summary table's columns line up for the long label, and
 // run.json and the report say the warm-up was done.
 func TestSuiteScriptProgressWarmupLongLabel(t *testing.T) {
@@ -122,7 +122,7 @@ func TestSuiteScriptProgressWarmupLongLabel(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "suite")
 	p := testenv.StartProcessOptions(t, testenv.ProcOptions{
 		Path: "bash", Args: []string{filepath.Join(repoRoot(t), "scripts", "suite.sh"), "create_and_delete:8192"},
-		Env: []string{"ZKLOAD=" + zkloadBin, "REPORT_DIR=" + dir, "RUN_TIME=2s", "WARMUP=2s", "USERS=2", "SPAWN_RATE=2",
+		Env: []string{"ZKLOAD=" + zkloadBin, "REPORT_DIR=" + dir, "RUN_TIME=2s", "WARMUP=4s", "USERS=2", "SPAWN_RATE=2",
 			"WORKERS=1", "ZK_LOCUST_HOSTS=", "FORCE=", "STATS_COLLECT="},
 		Dir: repoRoot(t), LogPath: filepath.Join(t.TempDir(), "suite.log"),
 	})
@@ -131,18 +131,18 @@ func TestSuiteScriptProgressWarmupLongLabel(t *testing.T) {
 	}
 	log := p.Log()
 	label := "create_and_delete_8.0_KiB"
-	warm := strings.Index(log, "== warming up the ensemble: 2s of CreateAndDelete, 2 users, not measured (WARMUP=0 skips it")
+	warm := strings.Index(log, "== warming up the ensemble: 4s of CreateAndDelete, 2 users, not measured (WARMUP=0 skips it")
 	if first := strings.Index(log, "== [1/1] "+label); warm < 0 || first < warm {
 		t.Errorf("no warm-up line before the first test:\n%s", log)
 	}
 	checkProgress(t, log, "warm-up", label)
 	checkSummaryAligned(t, log, label)
 	m := readRunJSON(t, filepath.Join(dir, "run.json"))
-	if s, _ := m["settings"].(map[string]any); s["warmup"] != "2s of CreateAndDelete before the first test, not measured" {
+	if s, _ := m["settings"].(map[string]any); s["warmup"] != "4s of CreateAndDelete before the first test, not measured" {
 		t.Errorf("run.json settings: warmup %q", s["warmup"])
 	}
 	if page, err := os.ReadFile(filepath.Join(dir, "report", "report.html")); err != nil ||
-		!strings.Contains(string(page), "<th>setting warmup</th><td class=\"l\">2s of CreateAndDelete before the first test, not measured</td>") {
+		!strings.Contains(string(page), "<th>setting warmup</th><td class=\"l\">4s of CreateAndDelete before the first test, not measured</td>") {
 		t.Errorf("report.html does not say the warm-up was done (%v)", err)
 	}
 	// The warm-up's files are scratch, not a test of the report.
