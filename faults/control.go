@@ -26,7 +26,7 @@ func ControlHandler(m Members) http.Handler {
 	})
 	mux.HandleFunc("GET /supports/{action}", func(w http.ResponseWriter, r *http.Request) {
 		if s, ok := m.(Supporter); ok {
-			if err := s.Supports(r.PathValue("action")); err != nil {
+			if err := s.Supports(r.Context(), r.PathValue("action")); err != nil {
 				http.Error(w, oneLine(err.Error()), http.StatusNotImplemented)
 			}
 		}
@@ -109,8 +109,8 @@ func (c *Control) Resume(ctx context.Context, i int) error { return c.post(ctx, 
 
 // Supports asks the ensemble whether it can take action; an ensemble whose control
 // predates the question can take what it could then.
-func (c *Control) Supports(action string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+func (c *Control) Supports(ctx context.Context, action string) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.URL+"/supports/"+action, nil)
 	if err != nil {

@@ -36,12 +36,12 @@ type Members interface {
 // Supporter is implemented by Members that can take only some actions: Supports says
 // why action (disable, enable, pause, resume, partition or heal) cannot be taken, or nil.
 type Supporter interface {
-	Supports(action string) error
+	Supports(ctx context.Context, action string) error
 }
 
 // Check refuses a program whose actions m cannot take, naming the first such line, so
 // that a run does not start a load it cannot disrupt as asked.
-func (p *Program) Check(m Members) error {
+func (p *Program) Check(ctx context.Context, m Members) error {
 	s, ok := m.(Supporter)
 	if !ok {
 		return nil
@@ -55,7 +55,7 @@ func (p *Program) Check(m Members) error {
 			need = []Op{b}
 		}
 		for _, op := range need {
-			if err := s.Supports(string(op)); err != nil {
+			if err := s.Supports(ctx, string(op)); err != nil {
 				return fmt.Errorf("fault program line %d %q: %w", in.Line, in.Text, err)
 			}
 		}

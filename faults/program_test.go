@@ -1,6 +1,7 @@
 package faults
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -78,15 +79,15 @@ func TestProgramCheck(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := &Scripts{Members: []string{"a:1", "b:1", "c:1"}, DisableScript: "true", EnableScript: "true"}
-	if err := p.Check(s); err == nil || err.Error() != `fault program line 5 "partition_follower": partition needs ZK_DISPATCH_PARTITION_SCRIPT (--dispatch-partition-script)` {
+	if err := p.Check(context.Background(), s); err == nil || err.Error() != `fault program line 5 "partition_follower": partition needs ZK_DISPATCH_PARTITION_SCRIPT (--dispatch-partition-script)` {
 		t.Errorf("Check without a partition script: %v", err)
 	}
 	s.PartitionScript, s.HealScript = "true", "true"
-	if err := p.Check(s); err != nil {
+	if err := p.Check(context.Background(), s); err != nil {
 		t.Errorf("Check with every script: %v", err)
 	}
 	r, _ := ParseProgram("once\nrestart 1\n", 3)
-	if err := r.Check(&Scripts{DisableScript: "true"}); err == nil || !strings.Contains(err.Error(), "ZK_DISPATCH_ENABLE_SCRIPT") {
+	if err := r.Check(context.Background(), &Scripts{DisableScript: "true"}); err == nil || !strings.Contains(err.Error(), "ZK_DISPATCH_ENABLE_SCRIPT") {
 		t.Errorf("restart without an enable script: %v; want the enable script named", err)
 	}
 }

@@ -47,7 +47,7 @@ func (s *Scripts) Resume(ctx context.Context, i int) error {
 }
 
 // Supports says which script an action lacks.
-func (s *Scripts) Supports(action string) error {
+func (s *Scripts) Supports(_ context.Context, action string) error {
 	script := map[string][2]string{
 		"disable": {"ZK_DISPATCH_DISABLE_SCRIPT", s.DisableScript}, "enable": {"ZK_DISPATCH_ENABLE_SCRIPT", s.EnableScript},
 		"pause": {"ZK_DISPATCH_PAUSE_SCRIPT", s.PauseScript}, "resume": {"ZK_DISPATCH_RESUME_SCRIPT", s.ResumeScript},

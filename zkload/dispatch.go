@@ -72,7 +72,8 @@ func (o *dispatchOptions) parse(fs *flagSet, zkHosts, reportDir string) error {
 		return fs.check(err)
 	}
 	if prog.Text == "" && !o.random {
-		for _, f := range []string{"dispatch-config", "dispatch-control", "dispatch-disable-script", "dispatch-enable-script", "dispatch-csv"} {
+		for _, f := range []string{"dispatch-config", "dispatch-control", "dispatch-disable-script", "dispatch-enable-script",
+			"dispatch-pause-script", "dispatch-resume-script", "dispatch-partition-script", "dispatch-heal-script", "dispatch-csv"} {
 			if v := fs.get(f); v.Given() {
 				return fs.fail("%s is set but no fault program runs: set --dispatch-program or --dispatch-random", v.Name())
 			}
@@ -123,7 +124,7 @@ func (o *dispatchOptions) parse(fs *flagSet, zkHosts, reportDir string) error {
 			return fs.fail("--dispatch-disable-script needs --dispatch-enable-script: a disabled member must come back")
 		}
 		if o.program != nil {
-			if err := o.program.Check(o.scripts); err != nil {
+			if err := o.program.Check(context.Background(), o.scripts); err != nil {
 				return fs.fail("%s: %v", prog.Name(), err)
 			}
 		}
@@ -206,7 +207,10 @@ func startDispatch(o *dispatchOptions, spawned <-chan struct{}, log *slog.Logger
 			return nil, fmt.Errorf("--dispatch-control %s runs %s, not the ensemble %s", o.control, strings.Join(c.Addrs(), ","), strings.Join(o.servers, ","))
 		}
 		if o.program != nil {
-			if err := o.program.Check(c); err != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			err := o.program.Check(ctx, c)
+			cancel()
+			if err != nil {
 				return nil, fmt.Errorf("--dispatch-program: %w", err)
 			}
 		}

@@ -549,7 +549,7 @@ func (e *Ensemble) Pause(_ context.Context, i int) error { return e.PauseMember(
 func (e *Ensemble) Resume(_ context.Context, i int) error { return e.ResumeMember(i) }
 
 // Supports says why the ensemble cannot take action (as package faults names them).
-func (e *Ensemble) Supports(action string) error {
+func (e *Ensemble) Supports(_ context.Context, action string) error {
 	switch action {
 	case "partition", "heal":
 		if len(e.members) < 2 {
