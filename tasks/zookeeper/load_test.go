@@ -4,7 +4,6 @@ import (
 	"context"
 	"math"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,72 +19,6 @@ func classByName(cs []*boomer.UserClass, name string) *boomer.UserClass {
 		}
 	}
 	return nil
-}
-
-func TestPacerPlan(t *testing.T) {
-	p := NewPacer(500)
-	p.Join()
-	ctx := context.Background()
-	start := time.Now()
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var got []time.Time
-	for w := 0; w < 8; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; i < 63; i++ {
-				at, _, err := p.Next(ctx)
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				mu.Lock()
-				got = append(got, at)
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	el := time.Since(start)
-	// 504 starts at 500/s take 1006 ms of plan.
-	if el < 1000*time.Millisecond || el > 1200*time.Millisecond {
-		t.Errorf("504 starts at 500/s took %v", el)
-	}
-	// Idle users are on time, bar a few scheduling hiccups of a busy test machine.
-	if p.Late() > 10 {
-		t.Errorf("%d late starts of 504 with idle users", p.Late())
-	}
-	// Planned starts are evenly spaced: every 2 ms, none twice.
-	first := got[0]
-	for _, at := range got {
-		if at.Before(first) {
-			first = at
-		}
-	}
-	seen := map[int64]bool{}
-	for _, at := range got {
-		ms := int64(math.Round(float64(at.Sub(first)) / 2e6))
-		seen[ms] = true
-	}
-	if len(seen) != 504 {
-		t.Errorf("%d distinct planned starts of 504", len(seen))
-	}
-	// A user busy past its due time takes late starts, which count.
-	p2 := NewPacer(1000)
-	p2.Join()
-	p2.Next(ctx)
-	time.Sleep(20 * time.Millisecond)
-	_, late, _ := p2.Next(ctx)
-	if late < 15*time.Millisecond || p2.Late() != 1 {
-		t.Errorf("late by %v, %d late", late, p2.Late())
-	}
-	// Leaving and joining again restarts the plan: no backlog from the idle time.
-	p2.Leave()
-	p2.Join()
-	if _, late, _ := p2.Next(ctx); late != 0 {
-		t.Errorf("restarted plan starts late by %v", late)
-	}
 }
 
 // TestOpenLoopHoldsRate: --rate 2000 over 20 users holds 2000/s within 1% over 3 s,

@@ -15,6 +15,7 @@ import (
 
 	"github.com/zkload/zkload/boomer"
 	"github.com/zkload/zkload/setting"
+	"github.com/zkload/zkload/tasks/openloop"
 )
 
 // errSkip marks an operation that had nothing to do (delete with an empty queue): no
@@ -60,7 +61,7 @@ type user struct {
 	root   string
 	acl    []zk.ACL
 	state  any // the task set's per-user state, from its setup; its tasks run on it
-	pacer  *Pacer
+	pacer  *openloop.Pacer
 	closed atomic.Bool
 	// passive: the task set sends no requests (TaskSet.Passive): no think time.
 	passive bool

@@ -1,6 +1,6 @@
 // Package zookeeper is zkload's ZooKeeper workload: the operations and task sets of the
 // Python harness zk-locust, one user class per task set, with zk-locust's settings, and
-// two load models it lacked: an open loop at a fixed rate (Pacer) and pipelining
+// two load models it lacked: an open loop at a fixed rate (tasks/openloop) and pipelining
 // (several requests in flight per session).
 //
 // As in zk-locust, one user is one ZooKeeper session; all users of all workers share a
@@ -19,6 +19,7 @@ import (
 	"github.com/zkload/zkload/boomer"
 	"github.com/zkload/zkload/setting"
 	"github.com/zkload/zkload/tasks"
+	"github.com/zkload/zkload/tasks/openloop"
 )
 
 // Workload is the ZooKeeper workload: zk-locust's task sets as user classes, and its
@@ -108,18 +109,27 @@ func (w Workload) Classes(l setting.Layers) []*boomer.UserClass {
 	return out
 }
 
-// shared is what the classes of one worker share: the open-loop pacer.
+// shared is what the classes of one worker share: the open-loop pacer, and the rate
+// the settings last asked of it.
 type shared struct {
 	mu    sync.Mutex
-	pacer *Pacer
+	pacer *openloop.Pacer
+	rate  float64
 }
 
-func (sh *shared) pacerFor(rate float64) *Pacer {
+// pacerFor returns the worker's pacer for a user whose settings ask for rate. A rate
+// other than the one the settings last asked for (a new test's) is set on the pacer; the
+// same one leaves it as it is, whatever rate it runs at now.
+func (sh *shared) pacerFor(rate float64) *openloop.Pacer {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	if sh.pacer == nil || sh.pacer.Rate() != rate {
-		sh.pacer = NewPacer(rate)
+	switch {
+	case sh.pacer == nil:
+		sh.pacer = openloop.New(rate)
+	case sh.rate != rate:
+		_ = sh.pacer.SetRate(rate) // Resolve checked it: finite, 0 or more
 	}
+	sh.rate = rate
 	return sh.pacer
 }
 
