@@ -175,6 +175,18 @@ func (u *User) Record(method, name string, elapsed time.Duration, contentLength 
 	}
 }
 
+// RecordValue records a value that is not a request, such as an open loop's schedule
+// lag, into the extra sink only (the extended statistics): nothing of it reaches the
+// master or Locust's request totals. method must be in record's value namespace
+// (record.IsValue: "~schedule_lag"); a value under any other method, or without an
+// extra sink, is not recorded. Safe for concurrent use, as Record.
+func (u *User) RecordValue(method, name string, v time.Duration) {
+	if u.extra == nil || !record.IsValue(method) || u.dead.Load() {
+		return
+	}
+	u.extra.Record(method, name, v, 0, nil)
+}
+
 // filterTasks returns the tasks selected by Locust-style tags: with tags set, only
 // tasks carrying one of them; then minus tasks carrying an excluded tag.
 func filterTasks(tasks []Task, tags, exclude []string) []Task {

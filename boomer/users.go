@@ -112,7 +112,8 @@ func NewUsers(classes []*UserClass, rec *recorder.Recorder, host string, log *sl
 	return p, nil
 }
 
-// SetSink makes every request recorded by users started afterwards also go to s.
+// SetSink makes every request recorded by users started afterwards also go to s, and
+// the values they record (User.RecordValue) go to s alone.
 func (p *Users) SetSink(s record.Sink) {
 	p.mu.Lock()
 	defer p.mu.Unlock()

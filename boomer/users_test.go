@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"strings"
 	"sync"
@@ -313,6 +314,45 @@ func TestSinkSeesEveryRequest(t *testing.T) {
 	}
 	if got := rec.Report().StatsTotal.NumRequests; got != total {
 		t.Errorf("sink saw %d requests, the Locust stats %d", total, got)
+	}
+}
+
+// methodSink keeps the methods that reach it.
+type methodSink struct {
+	mu      sync.Mutex
+	methods map[string]int
+}
+
+func (s *methodSink) Shard(int) record.Recorder { return s }
+
+func (s *methodSink) Record(method, _ string, _ time.Duration, _ int64, _ error) {
+	s.mu.Lock()
+	s.methods[method]++
+	s.mu.Unlock()
+}
+
+// TestRecordValueGoesToTheSinkOnly: a value (an open loop's schedule lag) reaches the
+// extra sink and never the Locust stats; one outside the value namespace is not
+// recorded at all, and neither is one without a sink.
+func TestRecordValueGoesToTheSinkOnly(t *testing.T) {
+	rec := recorder.New(recorder.Options{})
+	sink := &methodSink{methods: map[string]int{}}
+	var dead atomic.Bool
+	u := &User{shard: rec.Shard(0), extra: sink, dead: &dead}
+	u.Record("get", "Get", time.Millisecond, 0, nil)
+	u.RecordValue("~schedule_lag", "Get", 5*time.Millisecond)
+	u.RecordValue("late_start", "Get", 5*time.Millisecond) // not a value: dropped
+	r := rec.Report()
+	if r.StatsTotal.NumRequests != 1 || len(r.Stats) != 1 || r.Stats[0].Method != "get" {
+		t.Errorf("Locust stats: total %d, entries %+v; want the one get", r.StatsTotal.NumRequests, r.Stats)
+	}
+	if want := map[string]int{"get": 1, "~schedule_lag": 1}; !maps.Equal(sink.methods, want) {
+		t.Errorf("sink saw %v, want %v", sink.methods, want)
+	}
+	alone := &User{shard: rec.Shard(0), dead: &dead}
+	alone.RecordValue("~schedule_lag", "Get", time.Millisecond) // no sink: nothing, no panic
+	if n := rec.Report().StatsTotal.NumRequests; n != 0 {
+		t.Errorf("a value without a sink reached the Locust stats: %d", n)
 	}
 }
 

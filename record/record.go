@@ -24,3 +24,18 @@ type Recorder interface {
 type Sink interface {
 	Shard(i int) Recorder
 }
+
+// ValuePrefix begins every method of the value namespace. Not everything worth
+// measuring is a request: an open loop's schedule lag (how late a planned start was
+// taken) is a time, but counted as a request it would inflate the request totals that
+// users read. A value is recorded through a Recorder like a request, under a method that
+// starts with ValuePrefix ("~schedule_lag") and a name as a request's (the class's stats
+// name), with the value as the elapsed time, size 0 and no error.
+//
+// Values go to the Sink only, never to Locust: boomer.User.RecordValue takes them,
+// and User.Record is for requests. A Sink keeps a value series as an entry of its own,
+// outside any request total; readers of its files tell the entry by IsValue.
+const ValuePrefix = "~"
+
+// IsValue reports whether method is in the value namespace (it starts with ValuePrefix).
+func IsValue(method string) bool { return len(method) > 0 && method[0] == ValuePrefix[0] }

@@ -33,8 +33,11 @@ type Slot struct {
 // Analysis is what the report shows of one test.
 type Analysis struct {
 	Test    *Test
-	Keys    []stats.Key // the task set/operation entries, Total excluded, sorted
+	Keys    []stats.Key // the task set/operation entries, Total and values excluded, sorted
 	Summary []SummaryRow
+	// Values are the value series (stats.Key.IsValue: an open loop's schedule lag), one
+	// row each, sorted: they are not requests, and no request count or rate has them.
+	Values  []SummaryRow
 	Merged  map[stats.Key]*stats.Summary // whole-run distributions, Total included
 	Slots   []Slot
 	Start   time.Time
@@ -59,7 +62,7 @@ func analyze(t *Test) *Analysis {
 		}
 		sort.Strings(a.Clients)
 		for k := range a.Merged {
-			if !k.IsTotal() {
+			if !k.IsTotal() && !k.IsValue() {
 				a.Keys = append(a.Keys, k)
 			}
 		}
@@ -80,6 +83,7 @@ func analyze(t *Test) *Analysis {
 		return a.Keys[i].Method < a.Keys[j].Method
 	})
 	a.Summary = a.summary()
+	a.Values = a.values()
 	a.Members, a.LeaderMoves = members(t.Metrics)
 	if a.Start.IsZero() && len(t.Metrics) > 0 {
 		a.Start, a.End = t.Metrics[0].Time, t.Metrics[len(t.Metrics)-1].Time
@@ -190,6 +194,46 @@ func (a *Analysis) summary() []SummaryRow {
 			RPS: s.RPS, P50: s.P50, P90: s.P90, P99: s.P99, P999: s.P999, Max: s.Max})
 	}
 	return out
+}
+
+// values are the value series' rows, as the summary's: Requests counts the values.
+func (a *Analysis) values() []SummaryRow {
+	var keys []stats.Key
+	for k := range a.Merged {
+		if k.IsValue() {
+			keys = append(keys, k)
+		}
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if keys[i].Name != keys[j].Name {
+			return keys[i].Name < keys[j].Name
+		}
+		return keys[i].Method < keys[j].Method
+	})
+	secs := a.End.Sub(a.Start).Seconds()
+	var out []SummaryRow
+	for _, k := range keys {
+		s := a.Merged[k]
+		r := SummaryRow{Test: a.Test.Label, Key: k, Requests: s.Requests, Exact: true,
+			P50: usMS(s.Percentile(50)), P90: usMS(s.Percentile(90)), P99: usMS(s.Percentile(99)),
+			P999: usMS(s.Percentile(99.9)), Max: float64(s.MaxNanos) / 1e6}
+		if secs > 0 {
+			r.RPS = float64(s.Requests) / secs
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// requests returns the merged requests of a task set (every operation of the name).
+func (a *Analysis) requests(name string) int64 {
+	var n int64
+	for _, k := range a.Keys {
+		if k.Name == name && a.Merged[k] != nil {
+			n += a.Merged[k].Requests
+		}
+	}
+	return n
 }
 
 func usMS(us int64) float64 { return float64(us) / 1000 }

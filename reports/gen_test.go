@@ -11,6 +11,7 @@ import (
 
 	"github.com/zkload/zkload/stats"
 	"github.com/zkload/zkload/stats/ensemble"
+	"github.com/zkload/zkload/tasks/openloop"
 )
 
 // t0 is the generated runs' start.
@@ -28,6 +29,9 @@ type genRun struct {
 	// ext_distrib_<tag>.jsonl, zk_metrics_<tag>.csv (its polls 250 ms after the
 	// previous worker's), worker_<tag>.log and worker_<tag>.json. label must be "".
 	tags []string
+	// lag, if set, records an open loop's schedule lag beside the requests: 10 late
+	// starts a second per worker, 1 to 10 ms late.
+	lag bool
 }
 
 // worker returns the file name suffix of worker w (from 1): its tag or its number.
@@ -84,6 +88,9 @@ func writeRun(t *testing.T, dir string, g genRun) {
 				}
 				rec.Record(method, "SetAndGet", d, 8, err)
 				total++
+			}
+			for i := 1; g.lag && i <= 10; i++ {
+				rec.Record(openloop.ScheduleLag, "SetAndGet", time.Duration(i)*time.Millisecond, 0, nil)
 			}
 			now = now.Add(time.Second)
 			if err := c.Collect(); err != nil {

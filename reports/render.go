@@ -8,6 +8,8 @@ import (
 	"math"
 	"strings"
 	"time"
+
+	"github.com/zkload/zkload/record"
 )
 
 // summaryHeader is the summary table's columns (times in ms, µs precision).
@@ -28,6 +30,21 @@ func summaryCells(r SummaryRow) []string {
 	}
 	return cells
 }
+
+// valueHeader is the values table's columns: series that are not requests (an open
+// loop's schedule lag: the starts taken late, and how late).
+var valueHeader = []string{"test", "task set", "value", "count", "per s", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "max ms"}
+
+func valueCells(r SummaryRow) []string {
+	cells := []string{r.Test, r.Key.Name, strings.TrimPrefix(r.Key.Method, record.ValuePrefix), fmt.Sprint(r.Requests), fmt.Sprintf("%.1f", r.RPS)}
+	for _, v := range []float64{r.P50, r.P90, r.P99, r.P999, r.Max} {
+		cells = append(cells, fmtMS(v))
+	}
+	return cells
+}
+
+// valuesNote says what the values table holds.
+const valuesNote = "Not requests, in no count or rate above: schedule_lag is an open loop's starts taken more than 1 ms after their planned time (every user busy), and how late."
 
 var diffHeader = []string{"test", "task set", "op", "run", "req/s", "p50", "p99", "p99.9", "max", "failures"}
 
@@ -150,6 +167,8 @@ section{page-break-inside:avoid}
 <h3>Summary</h3>
 {{if .Summary}}<table><tr>{{range $.SummaryHeader}}<th>{{.}}</th>{{end}}</tr>
 {{range .Summary}}<tr>{{range .}}<td>{{.}}</td>{{end}}</tr>{{end}}</table>{{else}}<p class="problem">No statistics to summarize.</p>{{end}}
+{{if .Values}}<h3>Values</h3><p class="note">{{$.ValuesNote}}</p><table><tr>{{range $.ValueHeader}}<th>{{.}}</th>{{end}}</tr>
+{{range .Values}}<tr>{{range .}}<td>{{.}}</td>{{end}}</tr>{{end}}</table>{{end}}
 {{if .Problems}}<h3 id="problems-{{.Label}}">Problems</h3><ul>{{range .Problems}}<li class="problem">{{.}}</li>{{end}}</ul>{{end}}
 {{range .Sections}}<section><h3>{{.Title}}</h3>
 {{range .Notes}}<p class="note">{{.}}</p>{{end}}
@@ -201,6 +220,7 @@ type runView struct {
 	Label    string
 	Front    [][2]string
 	Summary  [][]string
+	Values   [][]string
 	Problems []string
 	Sections []sectionView
 }
@@ -218,6 +238,9 @@ func (rep *Report) view(inline bool) map[string]any {
 		for _, r := range rr.Summary {
 			v.Summary = append(v.Summary, summaryCells(r))
 		}
+		for _, r := range rr.Values {
+			v.Values = append(v.Values, valueCells(r))
+		}
 		runs = append(runs, v)
 	}
 	var cmp *compareView
@@ -230,6 +253,7 @@ func (rep *Report) view(inline bool) map[string]any {
 	return map[string]any{
 		"Title": rep.Title, "Made": rep.Made.Format(time.RFC3339), "Verdicts": rep.Verdicts, "Problems": rep.Problems,
 		"Runs": runs, "Compare": cmp, "SummaryHeader": summaryHeader, "DiffHeader": diffHeader,
+		"ValueHeader": valueHeader, "ValuesNote": valuesNote,
 	}
 }
 
@@ -257,6 +281,10 @@ func (rep *Report) Markdown() []byte {
 			mdTable(&b, summaryHeader, r.Summary)
 		} else {
 			b.WriteString("No statistics to summarize.\n\n")
+		}
+		if len(r.Values) > 0 {
+			fmt.Fprintf(&b, "### Values\n\n*%s*\n\n", mdEscape(valuesNote))
+			mdTable(&b, valueHeader, r.Values)
 		}
 		mdList(&b, "### Problems", r.Problems)
 		mdSections(&b, r.Sections)

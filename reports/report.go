@@ -21,6 +21,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/zkload/zkload/tasks/openloop"
 )
 
 // Options are what `zkload report` is given.
@@ -46,6 +48,7 @@ type RunReport struct {
 	Run      *Run
 	Analyses []*Analysis
 	Summary  []SummaryRow
+	Values   []SummaryRow // the value series (schedule lag), not requests
 	Sections []Section
 	Verdicts []string
 	Start    time.Time
@@ -153,6 +156,7 @@ func buildRun(run *Run, prefix string) *RunReport {
 		a := analyze(t)
 		rr.Analyses = append(rr.Analyses, a)
 		rr.Summary = append(rr.Summary, a.Summary...)
+		rr.Values = append(rr.Values, a.Values...)
 		if !a.Start.IsZero() && (rr.Start.IsZero() || a.Start.Before(rr.Start)) {
 			rr.Start = a.Start
 		}
@@ -207,6 +211,19 @@ func verdicts(rr *RunReport) []string {
 		}
 		out = append(out, fmt.Sprintf("Failures: %s %s (test %s): %d of %d (%.2f %%).",
 			r.Key.Name, r.Key.Method, r.Test, r.Failures, r.Requests, 100*float64(r.Failures)/float64(r.Requests)))
+	}
+	for _, a := range rr.Analyses {
+		for _, r := range a.Values {
+			if r.Key.Method != openloop.ScheduleLag || r.Requests == 0 {
+				continue
+			}
+			of := ""
+			if n := a.requests(r.Key.Name); n > 0 {
+				of = fmt.Sprintf(" (%.1f %% of %d)", 100*float64(r.Requests)/float64(n), n)
+			}
+			out = append(out, fmt.Sprintf("Open loop behind its plan: %s (test %s): %d starts late%s, up to %s ms.",
+				r.Key.Name, r.Test, r.Requests, of, fmtMS(r.Max)))
+		}
 	}
 	stopped := false
 	for _, a := range rr.Analyses {

@@ -76,6 +76,45 @@ func readFile(t *testing.T, path string) string {
 	return string(b)
 }
 
+// TestReportScheduleLag: an open loop's schedule lag in the extended statistics is
+// shown as a value (its table, a verdict), and counted in no request count or rate:
+// the Total is the requests', and the lag gets no figures as an operation would.
+func TestReportScheduleLag(t *testing.T) {
+	run, out := t.TempDir(), t.TempDir()
+	writeRun(t, run, genRun{label: "get", workers: 2, seconds: 4, slow: 1, lag: true})
+	rep, err := Generate(Options{Dirs: []string{run}, Out: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rr := rep.Runs[0]
+	for _, r := range rr.Summary {
+		if r.Key.IsValue() {
+			t.Errorf("summary row for a value: %+v", r)
+		}
+		if r.Key.IsTotal() && r.Requests != 2*4*1000 {
+			t.Errorf("Total %d requests, want the 8000 requests only", r.Requests)
+		}
+	}
+	if len(rr.Values) != 1 || rr.Values[0].Requests != 2*4*10 || rr.Values[0].Max != 10 {
+		t.Fatalf("values %+v, want the 80 late starts up to 10 ms", rr.Values)
+	}
+	html := readFile(t, filepath.Join(out, "report.html"))
+	md := readFile(t, filepath.Join(out, "report.md"))
+	row := "<td>get</td><td>SetAndGet</td><td>schedule_lag</td><td>80</td>"
+	if !strings.Contains(html, row) || !strings.Contains(md, `| get | SetAndGet | schedule\_lag | 80 |`) {
+		t.Errorf("the values table lacks %q", row)
+	}
+	verdict := "Open loop behind its plan: SetAndGet (test get): 80 starts late (1.0 % of 8000), up to 10.000 ms."
+	if !strings.Contains(html, verdict) {
+		t.Errorf("report.html lacks the verdict %q", verdict)
+	}
+	for alt := range htmlImages(t, html) {
+		if strings.Contains(alt, "schedule_lag") {
+			t.Errorf("a figure for the schedule lag as an operation: %q", alt)
+		}
+	}
+}
+
 // TestReportSingleRun: a suite-layout run gives a report with the summary table
 // (exact merged percentiles), verdicts, a latency plot per operation and the ensemble's
 // figures, in report.html (inline) and report.md (files).

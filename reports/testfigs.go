@@ -111,7 +111,7 @@ func (a *Analysis) opSection(prefix string, k stats.Key) Section {
 	texts := map[string]bool{}
 	for _, sl := range a.Slots {
 		for kk, sum := range sl.PerKey {
-			if (kk == k || (k.IsTotal() && !kk.IsTotal())) && len(sum.Errors) > 0 {
+			if (kk == k || (k.IsTotal() && !kk.IsTotal() && !kk.IsValue())) && len(sum.Errors) > 0 {
 				for e := range sum.Errors {
 					texts[e] = true
 				}
@@ -128,7 +128,7 @@ func (a *Analysis) opSection(prefix string, k stats.Key) Section {
 		for _, sl := range a.Slots {
 			var n int64
 			for kk, sum := range sl.PerKey {
-				if kk == k || (k.IsTotal() && !kk.IsTotal()) {
+				if kk == k || (k.IsTotal() && !kk.IsTotal() && !kk.IsValue()) {
 					n += sum.Errors[e]
 				}
 			}

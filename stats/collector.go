@@ -208,8 +208,9 @@ func (c *Collector) Close() error {
 
 // Collect ends the current window now: it takes every shard's window and appends the
 // window's rows and distributions to the files, each file in one write. The loop calls
-// it every interval; tests may call it directly. A window without requests writes
-// nothing (as zk-locust skips collections when the request count has not changed).
+// it every interval; tests may call it directly. A window without requests or values
+// writes nothing (as zk-locust skips collections when the request count has not
+// changed). Values (record.IsValue) get rows of their own and stay out of the Total.
 func (c *Collector) Collect() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -235,12 +236,16 @@ func (c *Collector) Collect() error {
 			e.Reset()
 		}
 	}
+	values := false
 	for k, w := range c.win {
-		if !k.IsTotal() {
+		switch {
+		case k.IsValue(): // not a request: never in the Total
+			values = values || w.Requests > 0
+		case !k.IsTotal():
 			total.Add(w) // Add skips empty windows
 		}
 	}
-	if total.Requests == 0 {
+	if total.Requests == 0 && !values {
 		return c.err
 	}
 	keys := make([]Key, 0, len(c.win))

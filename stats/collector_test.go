@@ -246,6 +246,57 @@ func TestKnownLatencies(t *testing.T) {
 	}
 }
 
+// TestValuesStayOutOfTheTotal: a value series (an open loop's schedule lag) gets rows
+// of its own, after its name's operations, with the values as times; the Total counts
+// requests only. A window with values and no request (a frozen server) is written.
+func TestValuesStayOutOfTheTotal(t *testing.T) {
+	clk := &fakeClock{t: time.Unix(1000, 0)}
+	c, csvPath, distPath := newTestCollector(t, clk, 2)
+	r := c.Shard(0)
+	for i := 0; i < 100; i++ {
+		r.Record("get", "get", time.Millisecond, 0, nil)
+	}
+	for _, lag := range []time.Duration{2 * time.Millisecond, 40 * time.Millisecond, 400 * time.Millisecond} {
+		r.Record("~schedule_lag", "get", lag, 0, nil)
+	}
+	clk.add(time.Second)
+	if err := c.Collect(); err != nil {
+		t.Fatal(err)
+	}
+	r.Record("~schedule_lag", "get", 300*time.Millisecond, 0, nil) // no request completes
+	clk.add(time.Second)
+	if err := c.Collect(); err != nil {
+		t.Fatal(err)
+	}
+	tb := readCSV(t, csvPath)
+	var got []string
+	for _, row := range tb.rows {
+		got = append(got, row[tb.col["method"]]+" "+row[tb.col["name"]]+" "+row[tb.col["num_requests"]])
+	}
+	want := []string{"get get 100", "~schedule_lag get 3", " Total 100", "~schedule_lag get 1", " Total 0"}
+	if !slices.Equal(got, want) {
+		t.Errorf("rows %q, want %q", got, want)
+	}
+	lag := tb.row(t, 0, "~schedule_lag", "get")
+	if max := tb.get(t, lag, "max_response_time"); max != 400 {
+		t.Errorf("schedule lag max %v ms, want 400", max)
+	}
+	if cum := tb.get(t, tb.rows[4], "cum_num_requests"); cum != 100 {
+		t.Errorf("cumulative Total %v requests, want 100", cum)
+	}
+	ds, err := ReadDistributions(distPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := Merge(ds)
+	if n := m[TotalKey].Requests; n != 100 {
+		t.Errorf("merged Total %d requests, want 100", n)
+	}
+	if k := (Key{"~schedule_lag", "get"}); !k.IsValue() || m[k].Requests != 4 || m[k].MaxNanos != int64(400*time.Millisecond) {
+		t.Errorf("merged schedule lag: %+v", m[k])
+	}
+}
+
 func TestEmptyWindowWritesNothing(t *testing.T) {
 	clk := &fakeClock{t: time.Unix(1000, 0)}
 	c, csvPath, distPath := newTestCollector(t, clk, 0)

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/zkload/zkload/record"
 )
 
 // Histogram geometry shared by every histogram of this package: values are response
@@ -45,6 +47,11 @@ var TotalKey = Key{Name: "Total"}
 
 // IsTotal reports whether k is the total entry's key.
 func (k Key) IsTotal() bool { return k == TotalKey }
+
+// IsValue reports whether k is a value series, not requests (record.IsValue: an open
+// loop's "~schedule_lag"). Its "requests" count values, its response times are the
+// values; it is never part of the Total, nor of any request count or rate.
+func (k Key) IsValue() bool { return record.IsValue(k.Method) }
 
 // Summary is the statistics of a set of requests: counts, exact sums and extremes, the
 // errors by text, and the response-time histogram in microseconds. Summaries merge

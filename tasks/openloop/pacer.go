@@ -5,7 +5,8 @@
 // tasks/httpload) pace their users with a Pacer; a controller may change its rate
 // during a run (SetRate) and read what it planned and what was taken (Counts).
 //
-// It knows nothing of users, Locust or the transport.
+// It knows nothing of users, Locust or the transport: it imports only record, for the
+// value series under which the workloads record how late starts were (ScheduleLag).
 package openloop
 
 import (
@@ -15,7 +16,14 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/zkload/zkload/record"
 )
+
+// ScheduleLag is the value series (record.ValuePrefix) under which the workloads record
+// a late start, with the class's stats name and how late it was taken as its time: it
+// goes to the extended statistics, never to Locust's request totals.
+const ScheduleLag = record.ValuePrefix + "schedule_lag"
 
 // LateTolerance is how far behind its plan a start may be taken and still count as on
 // time: about the granularity of the OS's timers.

@@ -11,6 +11,7 @@ import (
 	"github.com/zkload/zkload/boomer"
 	"github.com/zkload/zkload/boomer/recorder"
 	"github.com/zkload/zkload/boomer/wire"
+	"github.com/zkload/zkload/record"
 )
 
 func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
@@ -62,12 +63,46 @@ func (t *tally) totalFailures() int64 {
 	return n
 }
 
-// harness runs zk user classes in-process, as a worker would, without a master.
+// extSink is an extra sink, as the extended statistics are: it counts what reaches it
+// per row (requests and values) and keeps the largest time.
+type extSink struct {
+	mu    sync.Mutex
+	n     map[key]int64
+	maxMS map[key]float64
+}
+
+func newExtSink() *extSink { return &extSink{n: map[key]int64{}, maxMS: map[key]float64{}} }
+
+func (s *extSink) Shard(int) record.Recorder { return s }
+
+func (s *extSink) Record(method, name string, elapsed time.Duration, _ int64, _ error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := key{method, name}
+	s.n[k]++
+	s.maxMS[k] = max(s.maxMS[k], float64(elapsed)/1e6)
+}
+
+func (s *extSink) count(k key) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.n[k]
+}
+
+func (s *extSink) max(k key) float64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.maxMS[k]
+}
+
+// harness runs zk user classes in-process, as a worker would, without a master; what
+// they record also goes to ext, as to the extended statistics.
 type harness struct {
 	t     *testing.T
 	users *boomer.Users
 	rec   *recorder.Recorder
 	tally *tally
+	ext   *extSink
 }
 
 func newHarness(t *testing.T, classes []*boomer.UserClass, host string, master map[string]any) *harness {
@@ -78,7 +113,8 @@ func newHarness(t *testing.T, classes []*boomer.UserClass, host string, master m
 		t.Fatal(err)
 	}
 	us.Configure(&boomer.Env{ParsedOptions: master}, "", 2*time.Second, nil, nil)
-	h := &harness{t: t, users: us, rec: rec, tally: newTally()}
+	h := &harness{t: t, users: us, rec: rec, tally: newTally(), ext: newExtSink()}
+	us.SetSink(h.ext)
 	go func() {
 		for e := range us.Exceptions() {
 			t.Logf("exception: %s", e.Msg)

@@ -43,10 +43,6 @@ func (r *recordedAs) Error() string {
 
 func (r *recordedAs) Unwrap() error { return r.err }
 
-// LateStartMethod is the request type under which an open loop records starts taken
-// later than planned (the response time is how late); the name is the task set's.
-const LateStartMethod = "late_start"
-
 // ConnectMethod is the request type under which a user records that it never got a
 // session before the run ended; the name is the task set's.
 const ConnectMethod = "connect"
@@ -199,7 +195,8 @@ func (u *user) task(ctx context.Context, bu *boomer.User, td *TaskDef) error {
 			return nil
 		}
 		if late > 0 {
-			bu.Record(LateStartMethod, u.name, late, 0, nil)
+			// Schedule lag is not a request: extended statistics only.
+			bu.RecordValue(openloop.ScheduleLag, u.name, late)
 		}
 		t0 = at
 	}
