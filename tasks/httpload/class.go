@@ -20,7 +20,9 @@ import (
 
 	"github.com/zkload/zkload/boomer"
 	"github.com/zkload/zkload/pyfmt"
+	"github.com/zkload/zkload/setting"
 	"github.com/zkload/zkload/tasks/http1"
+	"github.com/zkload/zkload/tasks/openloop"
 )
 
 // Options configures the Http user class's request.
@@ -37,6 +39,18 @@ type Options struct {
 	// LocustVersion is the Locust release whose HttpUser failure texts to mirror; ""
 	// means the master's (its option LocustVersionOption), else 2.12.1's.
 	LocustVersion string
+	// Rate, if above 0, runs an open loop (tasks/openloop): Rate requests per second for
+	// the worker, spread evenly over its Http users, whichever is free taking the next;
+	// a request's response time is measured from its planned start, so a stalled server
+	// shows in the latencies, not as fewer requests (coordinated omission), and a start
+	// taken late is schedule lag, recorded into the extended statistics only. Wait
+	// does not apply then. 0: the closed loop, unless the master's option sets a rate
+	// (MasterRate).
+	Rate float64
+	// MasterRate, when Rate is 0, is the setting whose master option (RateOption) may
+	// set the rate when a test starts; nil: none. A bad value from the master fails the
+	// user's start (an exception, retried), as the ZooKeeper classes' do.
+	MasterRate *setting.Spec
 }
 
 // Class returns the Http user class: one keep-alive HTTP/1.1 connection per user
@@ -57,13 +71,22 @@ func Class(o Options) *boomer.UserClass {
 	if o.Timeout <= 0 {
 		o.Timeout = 60 * time.Second
 	}
+	wait := o.Wait
+	if o.Rate > 0 {
+		wait = nil // the plan paces the users
+	}
+	var pacers openloop.Shared // the worker's plan, shared by its Http users
 	return &boomer.UserClass{
 		Name:        className,
 		Weight:      1,
 		Description: fmt.Sprintf("%s %s on the host (-H), one keep-alive connection per user", o.Method, o.Path),
-		Wait:        o.Wait,
+		Wait:        wait,
 		OnStart: func(ctx context.Context, u *boomer.User) error {
 			if err := CheckBaseURL(u.Host); err != nil {
+				return err
+			}
+			rate, err := o.rate(u.Env())
+			if err != nil {
 				return err
 			}
 			base := strings.TrimRight(u.Host, "/")
@@ -84,11 +107,19 @@ func Class(o Options) *boomer.UserClass {
 				c.Close()
 				return err
 			}
-			u.Data = &httpUser{client: c, req: req, namedURL: namedURL}
+			h := &httpUser{client: c, req: req, namedURL: namedURL}
+			if rate > 0 {
+				h.pacer = pacers.For(rate)
+				h.pacer.Join()
+			}
+			u.Data = h
 			return nil
 		},
 		OnStop: func(_ context.Context, u *boomer.User) {
 			if h, ok := u.Data.(*httpUser); ok {
+				if h.pacer != nil {
+					h.pacer.Leave()
+				}
 				h.client.Close()
 			}
 		},
@@ -96,7 +127,20 @@ func Class(o Options) *boomer.UserClass {
 			Name:   "request",
 			Weight: 1,
 			Fn: func(ctx context.Context, u *boomer.User) error {
-				return u.Data.(*httpUser).do(ctx, u, o.Path)
+				h := u.Data.(*httpUser)
+				var start time.Time
+				if h.pacer != nil {
+					at, late, err := h.pacer.Next(ctx)
+					if err != nil {
+						return nil // stopping
+					}
+					if late > 0 {
+						// Schedule lag is not a request: extended statistics only.
+						u.RecordValue(openloop.ScheduleLag, o.Path, late)
+					}
+					start = at
+				}
+				return h.do(ctx, u, o.Path, start)
 			},
 		}},
 	}
@@ -107,6 +151,19 @@ type httpUser struct {
 	req    *http1.Request
 	// namedURL: an HTTPError names the request's name, not its URL (Locust 2.14.1+).
 	namedURL bool
+	pacer    *openloop.Pacer // the open loop's plan; nil in the closed loop
+}
+
+// rate is the open loop's rate for a user of a test: Rate, else the master's option.
+func (o Options) rate(env *boomer.Env) (float64, error) {
+	if o.Rate > 0 || o.MasterRate == nil || env == nil {
+		return o.Rate, nil
+	}
+	text, ok := setting.MasterText(env.ParsedOptions, o.MasterRate)
+	if !ok {
+		return 0, nil
+	}
+	return setting.Value{Spec: o.MasterRate, Text: text, Source: setting.FromMaster}.Float(0, maxRate)
 }
 
 // urlIsName reports whether HttpUser, in the Locust release given (or else the
@@ -145,8 +202,12 @@ func olderThan(v, than string) bool {
 	return false
 }
 
-func (h *httpUser) do(ctx context.Context, u *boomer.User, name string) error {
-	start := time.Now()
+// do makes the request and records it, its response time from start (its planned
+// start in the open loop; zero: now).
+func (h *httpUser) do(ctx context.Context, u *boomer.User, name string, start time.Time) error {
+	if start.IsZero() {
+		start = time.Now()
+	}
 	resp, err := h.client.Do(ctx, h.req)
 	elapsed := time.Since(start)
 	if err != nil {

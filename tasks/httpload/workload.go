@@ -14,8 +14,9 @@ import (
 )
 
 // Workload is the HTTP workload: the Http user class and its --http-* settings, which
-// are the worker's own (no environment variable, no master option), and the Locust
-// release whose failure texts it mirrors (--locust-version, or the master's).
+// are the worker's own (no environment variable, no master option) but the open loop's
+// rate (--http-rate, ZKLOAD_HTTP_RATE, or the master's), and the Locust release whose
+// failure texts it mirrors (--locust-version, or the master's).
 type Workload struct{}
 
 var _ tasks.Workload = Workload{}
@@ -29,7 +30,15 @@ const (
 	flagTimeout  = "http-timeout"
 	flagInsecure = "http-insecure"
 	flagLocust   = "locust-version"
+	flagRate     = "http-rate"
 )
+
+// RateOption is the master's option, declared by the locustfile that "zkload locustfile
+// Http" writes, that sets the Http users' open-loop rate for a test (--http-rate).
+const RateOption = "zkload_http_rate"
+
+// maxRate is the highest --http-rate, as the ZooKeeper classes' --rate.
+const maxRate = 1e7
 
 // LocustVersionOption is the master's option, declared by the locustfile that "zkload
 // locustfile Http" writes, that tells workers the master's Locust release: HttpUser's
@@ -62,6 +71,9 @@ func (Workload) Settings() []*setting.Spec {
 			Help: "timeout of one request", Expect: "a positive duration such as 30s"},
 		{Flag: flagInsecure, Default: "false", Bool: true, Group: "HTTP",
 			Help: "do not verify https certificates (self-signed test servers)", Expect: "true or false"},
+		{Flag: flagRate, Env: "ZKLOAD_HTTP_RATE", Option: RateOption, Default: "0", Arg: "OPS", Group: "HTTP",
+			Help:   "open loop: requests per second per worker, spread evenly across its Http users, latency from each planned start (0: closed loop)",
+			Expect: "requests per second, 0 or more"},
 		{Flag: flagLocust, Env: "ZKLOAD_LOCUST_VERSION", Option: LocustVersionOption, Arg: "VERSION", Group: "HTTP",
 			Help:   "Locust release whose HttpUser failure texts to mirror (default: the master's, as its locustfile says; else " + oldestLocust + ")",
 			Expect: "a Locust release such as 2.46.3"},
@@ -98,8 +110,10 @@ func (Workload) CheckHost(_ setting.Layers, host string, classes []string) error
 func (Workload) Tests() []tasks.Test { return nil }
 
 // Locustfile declares, when Http is among classes, the option that tells workers the
-// master's Locust release (its default is the release the master runs). The --http-*
-// settings have no master option, so a flag given is refused: it would be lost.
+// master's Locust release (its default is the release the master runs) and the open
+// loop's rate (--zkload-http-rate, in the web UI; --http-rate given here becomes its
+// default, else it is empty: "not set"). The other --http-* settings have no master
+// option, so a flag given is refused: it would be lost.
 func (w Workload) Locustfile(classes []string, l setting.Layers) (string, error) {
 	for _, s := range w.Settings() {
 		if _, ok := l.Flags[s.Flag]; ok && s.Option == "" {
@@ -116,10 +130,20 @@ func (w Workload) Locustfile(classes []string, l setting.Layers) (string, error)
 		}
 		def = pyfmt.Repr(v)
 	}
+	rateDef := `""`
+	if v, ok := l.Flags[flagRate]; ok {
+		if _, err := l.Get(w.spec(flagRate)).Float(0, maxRate); err != nil {
+			return "", err
+		}
+		rateDef = pyfmt.Repr(v)
+	}
+	rate := w.spec(flagRate)
 	return `
 
 # The master's Locust release, for zkload workers: their Http failure texts follow it, as
-# HttpUser's changed in 2.14.1 (Debian's Locust 2.12.1 reports an empty version).
+# HttpUser's changed in 2.14.1 (Debian's Locust 2.12.1 reports an empty version). And the
+# Http users' open-loop rate per worker: empty means "not set" (the closed loop, unless a
+# worker sets one).
 import locust
 from locust import events
 
@@ -128,6 +152,8 @@ from locust import events
 def _zkload_http_arguments(parser):
     parser.add_argument("--zkload-locust-version", type=str, default=` + def + `, include_in_web_ui=False,
         help="Locust release whose HttpUser failure texts zkload workers mirror")
+    parser.add_argument("--` + strings.ReplaceAll(RateOption, "_", "-") + `", type=str, default=` + rateDef + `, env_var=` + pyfmt.Repr(rate.Env) + `,
+        help=` + pyfmt.Repr(rate.Help+" (worker default: "+rate.Default+"; a worker's --http-rate or "+rate.Env+" wins)") + `)
 `, nil
 }
 
@@ -182,6 +208,13 @@ func (w Workload) options(l setting.Layers) (Options, error) {
 		return o, err
 	}
 	o.LocustVersion = lv.Text
+	rv := get(flagRate)
+	if o.Rate, err = rv.Float(0, maxRate); err != nil {
+		return o, err
+	}
+	if rv.Source == setting.FromDefault {
+		o.MasterRate = specs[flagRate] // the master's option, when a test starts
+	}
 	return o, nil
 }
 

@@ -27,7 +27,7 @@ func flags(kv ...string) setting.Layers {
 
 func TestSettingsTable(t *testing.T) {
 	want := map[string]string{"http-path": "/", "http-method": "GET", "http-header": "", "http-body": "",
-		"http-timeout": "1m0s", "http-insecure": "false", "locust-version": ""}
+		"http-timeout": "1m0s", "http-insecure": "false", "http-rate": "0", "locust-version": ""}
 	var order []string
 	for _, s := range (Workload{}).Settings() {
 		order = append(order, s.Flag)
@@ -40,11 +40,17 @@ func TestSettingsTable(t *testing.T) {
 			}
 			continue
 		}
+		if s.Flag == flagRate {
+			if s.Option != RateOption || s.Env != "ZKLOAD_HTTP_RATE" || s.Group != "HTTP" {
+				t.Errorf("--%s: %+v; want master option %s and env ZKLOAD_HTTP_RATE", s.Flag, s, RateOption)
+			}
+			continue
+		}
 		if s.Group != "HTTP" || s.Env != "" || s.Option != "" || s.Help == "" || s.Secret {
 			t.Errorf("--%s: %+v; want group HTTP, help, no env nor master option", s.Flag, s)
 		}
 	}
-	if got := strings.Join(order, " "); got != "http-path http-method http-header http-body http-timeout http-insecure locust-version" {
+	if got := strings.Join(order, " "); got != "http-path http-method http-header http-body http-timeout http-insecure http-rate locust-version" {
 		t.Errorf("settings in order %s", got)
 	}
 	w := Workload{}
@@ -62,7 +68,17 @@ func TestSettingsTable(t *testing.T) {
 	if _, err := w.Locustfile([]string{"Http"}, flags("locust-version", "newest")); err == nil || err.Error() != `--locust-version "newest": want a Locust release such as 2.46.3` {
 		t.Errorf("locustfile --locust-version newest: %v", err)
 	}
-	// The master has no option for the --http-* settings: a flag would be lost.
+	// The rate is a master option, in the web UI; a rate given here is its default.
+	if !strings.Contains(lf, `parser.add_argument("--zkload-http-rate", type=str, default="", env_var='ZKLOAD_HTTP_RATE',`) {
+		t.Errorf("locustfile without --http-rate: %q; want the rate's option, not set", lf)
+	}
+	if lf, err := w.Locustfile([]string{"Http"}, flags("http-rate", "250")); err != nil || !strings.Contains(lf, `"--zkload-http-rate", type=str, default='250',`) {
+		t.Errorf("locustfile --http-rate 250: %q, %v; want it as the default", lf, err)
+	}
+	if _, err := w.Locustfile([]string{"Http"}, flags("http-rate", "-1")); err == nil || err.Error() != `--http-rate "-1": want requests per second, 0 or more` {
+		t.Errorf("locustfile --http-rate -1: %v", err)
+	}
+	// The master has no option for the other --http-* settings: a flag would be lost.
 	_, err = w.Locustfile([]string{"Http"}, flags("http-path", "/x"))
 	if want := "--http-path: the master has no option for it, so the locustfile cannot carry it; give it to each worker (zkload worker --http-path ...)"; err == nil || err.Error() != want {
 		t.Errorf("locustfile --http-path: %v; want %s", err, want)
@@ -81,6 +97,8 @@ func TestCheckNamesTheFlag(t *testing.T) {
 		{flags("http-header", "A: b\nnocolon"), `--http-header "nocolon": want a header "Name: value"`},
 		{flags("http-header", ": empty name"), `--http-header ": empty name": want a header "Name: value"`},
 		{flags("http-insecure", "maybe"), `--http-insecure "maybe": want true or false`},
+		{flags("http-rate", "fast"), `--http-rate "fast": want requests per second, 0 or more`},
+		{flags("http-rate", "-5"), `--http-rate "-5": want requests per second, 0 or more`},
 	}
 	for _, c := range cases {
 		err := Workload{}.Check(c.l)
@@ -181,6 +199,41 @@ func TestURLIsNameFollowsTheRelease(t *testing.T) {
 	} {
 		if got := urlIsName(c.flag, c.env); got != c.want {
 			t.Errorf("urlIsName(%q, %v) = %v, want %v", c.flag, c.env, got, c.want)
+		}
+	}
+}
+
+// TestRatePrecedence: the worker's --http-rate (or ZKLOAD_HTTP_RATE) wins; without one
+// the master's option sets the rate when a test starts, and a bad one names it.
+func TestRatePrecedence(t *testing.T) {
+	master := func(v any) *boomer.Env { return &boomer.Env{ParsedOptions: map[string]any{RateOption: v}} }
+	env := func(v string) setting.Layers {
+		l := flags()
+		l.LookupEnv = func(k string) (string, bool) { return v, k == "ZKLOAD_HTTP_RATE" }
+		return l
+	}
+	for _, c := range []struct {
+		l    setting.Layers
+		env  *boomer.Env
+		want float64
+		err  string
+	}{
+		{flags(), nil, 0, ""},
+		{flags(), master(""), 0, ""},
+		{flags(), master("120"), 120, ""},
+		{flags(), master(75.5), 75.5, ""},
+		{flags("http-rate", "300"), master("120"), 300, ""},
+		{flags("http-rate", "0"), master("120"), 0, ""}, // the worker's own closed loop
+		{env("40"), master("120"), 40, ""},
+		{flags(), master("lots"), 0, `master option --zkload-http-rate "lots": want requests per second, 0 or more`},
+	} {
+		o, err := Workload{}.options(c.l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := o.rate(c.env)
+		if got != c.want || (err == nil) != (c.err == "") || err != nil && err.Error() != c.err {
+			t.Errorf("flags %v, master %v: rate %v, %v; want %v, %q", c.l.Flags, c.env, got, err, c.want, c.err)
 		}
 	}
 }

@@ -330,3 +330,38 @@ func (p *Pacer) Late() int64 { return p.late.Load() }
 
 // Taken is the number of starts taken since the Pacer was made.
 func (p *Pacer) Taken() int64 { return p.taken.Load() }
+
+// Shared hands the users of one worker's classes one Pacer, at the rate their settings
+// ask for: users read their settings when they start (the master's options may change
+// between tests), so each asks with its rate. A controller reaches the same Pacer
+// (Pacer) and may change its rate during a run; the settings' rate is set again only
+// when a user asks for a different one (a new test's). The zero value is ready to use.
+type Shared struct {
+	mu    sync.Mutex
+	pacer *Pacer
+	rate  float64 // the rate the settings last asked for
+}
+
+// For returns the Pacer for a user whose settings ask for rate (above 0; it panics on
+// a negative, infinite or NaN one, which settings never give).
+func (s *Shared) For(rate float64) *Pacer {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.pacer == nil:
+		s.pacer = New(rate)
+	case s.rate != rate:
+		if err := s.pacer.SetRate(rate); err != nil {
+			panic(err)
+		}
+	}
+	s.rate = rate
+	return s.pacer
+}
+
+// Pacer returns the worker's Pacer, nil until a user asked for one.
+func (s *Shared) Pacer() *Pacer {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.pacer
+}

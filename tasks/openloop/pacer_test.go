@@ -427,3 +427,25 @@ func TestSetRateDelaysWaiters(t *testing.T) {
 		t.Fatal("a waiting user never started")
 	}
 }
+
+// TestShared: a worker's users share one Pacer; a controller's rate stays until the
+// settings ask for another one (a new test's).
+func TestShared(t *testing.T) {
+	var s Shared
+	if s.Pacer() != nil {
+		t.Fatal("a Pacer before any user asked")
+	}
+	p := s.For(100)
+	if s.For(100) != p || s.Pacer() != p || p.Rate() != 100 {
+		t.Fatalf("second user got another Pacer, or the rate %v", p.Rate())
+	}
+	if err := p.SetRate(40); err != nil { // a controller
+		t.Fatal(err)
+	}
+	if s.For(100); p.Rate() != 40 {
+		t.Errorf("a user of the same test reset the controller's rate to %v", p.Rate())
+	}
+	if s.For(250) != p || p.Rate() != 250 {
+		t.Errorf("a new test's rate: %v", p.Rate())
+	}
+}

@@ -132,7 +132,7 @@ func (ts *TaskSet) class(w Workload, l setting.Layers, sh *shared) *boomer.UserC
 			u.startPipeline(ctx, bu, s.Outstanding)
 		}
 		if s.Rate > 0 && !ts.Passive {
-			u.pacer = sh.pacerFor(s.Rate)
+			u.pacer = sh.pacers.For(s.Rate)
 			u.pacer.Join()
 		}
 		bu.Data = u

@@ -14,7 +14,6 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/zkload/zkload/boomer"
 	"github.com/zkload/zkload/setting"
@@ -109,28 +108,9 @@ func (w Workload) Classes(l setting.Layers) []*boomer.UserClass {
 	return out
 }
 
-// shared is what the classes of one worker share: the open-loop pacer, and the rate
-// the settings last asked of it.
+// shared is what the classes of one worker share: the open-loop pacer.
 type shared struct {
-	mu    sync.Mutex
-	pacer *openloop.Pacer
-	rate  float64
-}
-
-// pacerFor returns the worker's pacer for a user whose settings ask for rate. A rate
-// other than the one the settings last asked for (a new test's) is set on the pacer; the
-// same one leaves it as it is, whatever rate it runs at now.
-func (sh *shared) pacerFor(rate float64) *openloop.Pacer {
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	switch {
-	case sh.pacer == nil:
-		sh.pacer = openloop.New(rate)
-	case sh.rate != rate:
-		_ = sh.pacer.SetRate(rate) // Resolve checked it: finite, 0 or more
-	}
-	sh.rate = rate
-	return sh.pacer
+	pacers openloop.Shared
 }
 
 // CheckHost wants an ensemble when one of the ZooKeeper classes is among classes: from
