@@ -7,6 +7,8 @@
 //   - Seek finds the highest sustained rate (or user count) at which every constraint
 //     ("p99<10ms", "errors<1%", "outstanding<100") holds: it grows the load step by step,
 //     holds each step until it is steady, brackets the knee and narrows the bracket.
+//   - Hold keeps a signal (a latency percentile or an ensemble signal) at a setpoint by
+//     steering the rate with a PID controller.
 //
 // Every controller is a Controller: Start gives the first decision, Observe takes each
 // window as it ends and Tick lets time-driven controllers change the load
