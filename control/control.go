@@ -9,9 +9,11 @@
 //     holds each step until it is steady, brackets the knee and narrows the bracket.
 //   - Hold keeps a signal (a latency percentile or an ensemble signal) at a setpoint by
 //     steering the rate with a PID controller.
+//   - Shape runs a program: zk-locust's LOCUST_EXTRA_CONTROL_PROGRAM for users, the same
+//     language for rates, or a k6-like list of stages.
 //
 // Every controller is a Controller: Start gives the first decision, Observe takes each
-// window as it ends and Tick lets time-driven controllers change the load
+// window as it ends and Tick lets time-driven controllers (Shape) change the load
 // between windows. The package keeps no clock of its own: time is the windows' and the
 // caller's, so the same code runs in a simulation in virtual time (the tests), in a
 // standalone run and behind a Locust master. Controllers are not safe for concurrent

@@ -220,14 +220,29 @@ func runClosed(c control.Controller, tg *target, width time.Duration, maxWindows
 	apply(d, 0)
 	for k := 0; k < maxWindows && !d.Done; k++ {
 		end := float64(k+1) * tg.width
-		for ev.Len() > 0 && ev[0].at < end {
-			e := heap.Pop(&ev).(event)
-			if live > want {
-				live--
-				continue
+		for {
+			stop := end
+			if !d.Wake.IsZero() {
+				stop = math.Min(end, d.Wake.Sub(t0).Seconds())
 			}
-			done, _ := tg.serve(e.at)
-			heap.Push(&ev, event{at: done, user: e.user})
+			for ev.Len() > 0 && ev[0].at < stop {
+				e := heap.Pop(&ev).(event)
+				if live > want {
+					live--
+					continue
+				}
+				done, _ := tg.serve(e.at)
+				heap.Push(&ev, event{at: done, user: e.user})
+			}
+			if stop == end && (d.Wake.IsZero() || d.Wake.Sub(t0).Seconds() > end) {
+				break
+			}
+			d = c.Tick(d.Wake)
+			r.Decisions = append(r.Decisions, d)
+			apply(d, stop)
+			if d.Done {
+				break
+			}
 		}
 		for len(spawning) > 0 && spawning[0] < end {
 			spawning = spawning[1:]
