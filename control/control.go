@@ -11,6 +11,9 @@
 //     steering the rate with a PID controller.
 //   - Shape runs a program: zk-locust's LOCUST_EXTRA_CONTROL_PROGRAM for users, the same
 //     language for rates, or a k6-like list of stages.
+//   - Watchdog stops the test with a verdict and ExitWatchdog when a condition holds for
+//     a given time (errors, a percentile, the ensemble's quorum); Guard puts one in
+//     front of any controller.
 //
 // Every controller is a Controller: Start gives the first decision, Observe takes each
 // window as it ends and Tick lets time-driven controllers (Shape) change the load
@@ -184,7 +187,7 @@ type Controller interface {
 	Tick(now time.Time) Decision
 }
 
-// Verdict is why a test was stopped before its end (the watchdog's).
+// Verdict is why the watchdog stopped a test before its end.
 type Verdict struct {
 	At time.Time
 	// Rule is the rule that fired, as written ("errors>5% for 30s").
@@ -192,6 +195,6 @@ type Verdict struct {
 	// Text says what happened, with the numbers: "stopped: errors 12.5% > 5% for 30s
 	// (since 12:00:03)".
 	Text string
-	// ExitCode is the process's exit code for it.
+	// ExitCode is the process's exit code for it (ExitWatchdog).
 	ExitCode int
 }
