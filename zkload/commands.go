@@ -99,9 +99,16 @@ serves, and stops the members on SIGINT/SIGTERM.`,
 		{name: "serve", summary: "serve a tiny HTTP target on loopback, counting requests", synopsis: "[options]", takesArgs: false, run: runServe,
 			about: `Serves a tiny HTTP target for trying zkload: every path answers 200 "ok" and the
 requests are counted. It prints the address it listens on, and the number of requests
-it served when it stops (SIGINT/SIGTERM).`,
+it served when it stops (SIGINT/SIGTERM). With --capacity N it serves N requests a
+second, evenly spaced, and the others wait their turn (first come, first served; at
+most --queue wait, one more is refused with 503 "queue full"): a target whose capacity
+is known by construction, for the load controller (doc/load-control.md).`,
 			define: func(fs *flagSet) {
-				fs.add(groupCommon, &setting.Spec{Flag: "listen", Default: "127.0.0.1:0", Arg: "ADDR", Help: "address to listen on"})
+				fs.add(groupCommon, &setting.Spec{Flag: "listen", Default: "127.0.0.1:0", Arg: "ADDR", Help: "address to listen on"},
+					&setting.Spec{Flag: "capacity", Default: "0", Arg: "N", Expect: "requests per second, 0 (no limit) to 1e9",
+						Help: "serve at most N requests a second, evenly spaced; the others wait their turn (0: no limit)"},
+					&setting.Spec{Flag: "queue", Default: "10000", Arg: "N", Expect: "a number of requests, 1 or more",
+						Help: "with --capacity, how many requests may wait; one more is refused (503 queue full)"})
 			}},
 		{name: "cleanup", summary: "delete what the ZooKeeper workloads left under the pseudo-root", synopsis: "[options]", takesArgs: false, run: runCleanup,
 			about: `Deletes what the ZooKeeper workloads leave behind: the pseudo-root (default /kl)

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -93,16 +94,40 @@ func runEnsemble(fs *flagSet, _ []string) error {
 func runServe(fs *flagSet, _ []string) error {
 	stdout := fs.stdout
 	listen := fs.text("listen")
+	capacity, err := fs.get("capacity").Float(0, 1e9)
+	if err != nil {
+		return fs.check(err)
+	}
+	queue, err := fs.get("queue").Int(1, 100_000_000)
+	if err != nil {
+		return fs.check(err)
+	}
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		return fs.fail("--listen %q: %v", listen, err)
 	}
-	var served atomic.Int64
+	var served, refused atomic.Int64
+	var gate *capacityGate
+	if capacity > 0 {
+		gate = newCapacityGate(capacity, queue)
+	}
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if gate != nil {
+			if err := gate.admit(r.Context()); err != nil {
+				if errors.Is(err, errQueueFull) {
+					refused.Add(1)
+					http.Error(w, fmt.Sprintf("zkload serve: %v", err), http.StatusServiceUnavailable)
+				}
+				return // the client went away while it waited
+			}
+		}
 		served.Add(1)
 		_, _ = io.WriteString(w, "ok\n")
 	})}
 	fmt.Fprintf(stdout, "listening on http://%s\n", ln.Addr())
+	if gate != nil {
+		fmt.Fprintf(stdout, "capacity: %g requests/s, evenly spaced; up to %d waiting\n", capacity, queue)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	go func() {
@@ -113,5 +138,69 @@ func runServe(fs *flagSet, _ []string) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "served %d requests\n", served.Load())
+	if gate != nil {
+		fmt.Fprintf(stdout, "refused %d requests: queue full\n", refused.Load())
+	}
 	return nil
+}
+
+// errQueueFull is a request refused because the queue of a capacity-limited target is
+// full.
+var errQueueFull = errors.New("queue full")
+
+// capacityGate admits requests at a known rate, so that a target's capacity is known by
+// construction (serve --capacity, the load controller's test target): one request every
+// 1/rate seconds, evenly spaced, without burst (a token bucket of one token), in the
+// order they take a slot; the others wait their turn. At most limit may wait; one more
+// is refused at once. Because each request's slot is a fixed point in time (the last
+// slot plus the interval, or now if the gate is idle), timer jitter delays a request
+// but never drifts the rate.
+type capacityGate struct {
+	interval time.Duration
+	limit    int
+
+	mu      sync.Mutex
+	next    time.Time // the next free slot
+	waiting int
+}
+
+func newCapacityGate(rate float64, limit int) *capacityGate {
+	return &capacityGate{interval: time.Duration(float64(time.Second) / rate), limit: limit}
+}
+
+// admit waits for the request's slot. It fails with errQueueFull when limit requests
+// already wait, and with ctx's error if the request is abandoned (its slot is spent all
+// the same, as a server's work on a request its client dropped).
+func (g *capacityGate) admit(ctx context.Context) error {
+	g.mu.Lock()
+	if g.waiting >= g.limit {
+		n, rate := g.waiting, float64(time.Second)/float64(g.interval)
+		g.mu.Unlock()
+		return fmt.Errorf("%w: %d requests wait their turn at %g/s (--queue %d)", errQueueFull, n, rate, g.limit)
+	}
+	now := time.Now()
+	at := g.next
+	if at.Before(now) {
+		at = now
+	}
+	g.next = at.Add(g.interval)
+	g.waiting++
+	g.mu.Unlock()
+	defer func() {
+		g.mu.Lock()
+		g.waiting--
+		g.mu.Unlock()
+	}()
+	d := time.Until(at)
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
