@@ -137,6 +137,7 @@ type Seek struct {
 	draining   bool
 	drainRate  float64
 	drainStart time.Time
+	drainLimit time.Duration
 	nextLevel  float64
 }
 
@@ -239,13 +240,15 @@ func (s *Seek) Observe(w Window) Decision {
 		return d
 	}
 	if out == failed && s.cfg.Unit == Rate {
-		// Drain the backlog the failed step may have left at half the highest passing
-		// rate (half the next level when none passed yet), so that it does not count
-		// against the next step.
-		s.draining, s.drainStart, s.nextLevel = true, w.End, next
-		s.drainRate = math.Max(math.Min(next, s.lo)/2, s.cfg.Min)
-		if s.lo == 0 {
-			s.drainRate = math.Max(next/2, s.cfg.Min)
+		// Drain the backlog the failed step may have left, offering next to nothing
+		// (Min) so that the target serves it at full speed, before the next step: it
+		// must not count against it. An estimate of the backlog (what was offered and
+		// not served) at the rate the failed step achieved bounds the wait, at
+		// least MaxHold.
+		s.draining, s.drainStart, s.nextLevel, s.drainRate = true, w.End, next, s.cfg.Min
+		s.drainLimit = s.cfg.Steady.MaxHold
+		if a := st.Achieved; a > 0 {
+			s.drainLimit = max(s.drainLimit, time.Duration(2*s.j.backlog/a*float64(time.Second)))
 		}
 		d := s.decision(s.drainRate, w.End)
 		d.Reason = fmt.Sprintf("%s; draining at %s before %s (%s)", verdict, s.format(s.drainRate), s.format(next), s.kind)
@@ -259,7 +262,8 @@ func (s *Seek) Observe(w Window) Decision {
 
 // drain waits, after a failed step, for a window in which the target served no more
 // than it was offered (plus the tolerance and the counting noise): its backlog is gone.
-// A target that has not drained after MaxHold ends the search.
+// A target that has not drained in time (twice its estimated backlog, at least MaxHold)
+// ends the search.
 func (s *Seek) drain(w Window) Decision {
 	o := w.Offered
 	if w.Achieved() <= (1+s.cfg.Throughput)*o+3*math.Sqrt(o/w.Width.Seconds()) {
@@ -268,7 +272,7 @@ func (s *Seek) drain(w Window) Decision {
 		d.Reason = fmt.Sprintf("drained (achieved %.4g/s of %.4g/s); next %s", w.Achieved(), o, d.Reason)
 		return d
 	}
-	if held := w.End.Sub(s.drainStart); held >= s.cfg.Steady.MaxHold {
+	if held := w.End.Sub(s.drainStart); held >= s.drainLimit {
 		s.res.Done, s.res.Reason = true, fmt.Sprintf("the target still served a backlog (%.4g/s at %.4g/s offered) %s after the last failed step", w.Achieved(), o, held.Round(time.Second))
 		d := s.decision(s.lo, w.End)
 		d.Done, d.Reason = true, s.res.String()

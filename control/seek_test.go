@@ -108,3 +108,23 @@ func TestSeekUsersStopsAtSessionExpiry(t *testing.T) {
 		}
 	}
 }
+
+// Without a latency constraint, and starting far above the capacity (the first step's
+// backlog drained before the next), the seeker still finds it: an overload shows as a
+// median latency growing by the overload's fraction every second, so the capacity is
+// found within the throughput tolerance (3%).
+func TestSeekWithoutLatencyConstraintFromAbove(t *testing.T) {
+	for _, n := range []float64{1300, 7777} {
+		s, err := control.NewSeek(control.SeekConfig{Start: 50000, Constraints: mustConstraints(t, "errors<1%")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		runOpen(s, &target{Capacity: n, Service: 500 * time.Microsecond, QueueLimit: 100000, Seed: 2}, time.Second, 3000)
+		res := s.Result()
+		if !res.Done || res.Capacity < 0.99*n || res.Capacity > 1.04*n {
+			logSteps(t, res)
+			t.Errorf("capacity %.1f, want %.0f within [-1%%, +4%%]", res.Capacity, n)
+		}
+		t.Logf("capacity %.1f vs %.0f: %+.2f%% in %d steps", res.Capacity, n, 100*(res.Capacity/n-1), len(res.Steps))
+	}
+}

@@ -105,14 +105,15 @@ type judge struct {
 
 	level   float64
 	start   time.Time
-	seen    int // windows since the step began
+	seen    int     // windows since the step began
+	backlog float64 // operations offered and not served since the step began (open loop)
 	recent  []Window
 	latency []Signal // the latencies and signals whose steadiness is checked
 }
 
 // begin starts holding a new level.
 func (j *judge) begin(level float64, at time.Time) {
-	j.level, j.start, j.seen, j.recent = level, at, 0, j.recent[:0]
+	j.level, j.start, j.seen, j.backlog, j.recent = level, at, 0, 0, j.recent[:0]
 	if j.latency == nil {
 		p99, _ := ParseSignal("p99")
 		j.latency = []Signal{p99}
@@ -127,8 +128,18 @@ func (j *judge) begin(level float64, at time.Time) {
 // observe takes a window of the step and says whether the step is judged, and how.
 func (j *judge) observe(w Window) (stepOutcome, Step) {
 	j.seen++
+	if w.Offered > 0 {
+		j.backlog = math.Max(0, j.backlog+(w.Offered-w.Achieved())*w.Width.Seconds())
+	}
 	if j.seen <= j.steady.Discard {
 		return pending, Step{}
+	}
+	if a := w.Achieved(); j.unit == Rate && a < w.Offered/2 {
+		// Gross overload: every window held longer only adds to the backlog the next
+		// step must wait for.
+		st := j.step(w, []Window{w}, false)
+		st.Pass, st.Reason = false, fmt.Sprintf("achieved %.4g/s, less than half the %.4g/s offered: the target cannot keep up", a, w.Offered)
+		return failed, st
 	}
 	held := w.End.Sub(j.start)
 	if j.unit == Users && w.Users < int(j.level) {
@@ -156,7 +167,12 @@ func (j *judge) observe(w Window) (stepOutcome, Step) {
 		}
 	}
 	steady := j.isSteady()
+	slope, growing := j.growing()
 	switch {
+	case growing:
+		st := j.step(w, j.recent, false)
+		st.Pass, st.Reason = false, fmt.Sprintf("p50 rises %s a second over the last %d windows: the queue grows, the target serves less than offered", formatSeconds(slope), len(j.recent))
+		return failed, st
 	case allFail:
 		st := j.step(w, j.recent, steady)
 		_, why := j.passes(w)
@@ -247,9 +263,43 @@ func expired(w Window) int64 {
 	return n
 }
 
+// growing reports, in the open loop, whether the median latency rose in every recent
+// window at more than the throughput tolerance in seconds a second, and how fast. An
+// open loop that offers (1+x) times what the target serves grows its queue, and so
+// every latency, by x seconds a second: this sees an overload of a few percent that
+// the achieved rate, within its counting noise, and relative latency tolerances, once
+// the queue is long, do not.
+func (j *judge) growing() (float64, bool) {
+	if j.unit != Rate || len(j.recent) < 2 {
+		return 0, false
+	}
+	prev := -1.0
+	var first, last float64
+	for i, r := range j.recent {
+		d, ok := r.Percentile(50)
+		v := d.Seconds()
+		if !ok || v <= prev {
+			return 0, false
+		}
+		if i == 0 {
+			first = v
+		}
+		prev, last = v, v
+	}
+	span := j.recent[len(j.recent)-1].End.Sub(j.recent[0].End).Seconds()
+	if span <= 0 {
+		return 0, false
+	}
+	slope := (last - first) / span
+	return slope, slope > j.throughput
+}
+
 // isSteady applies Steadiness to the recent windows.
 func (j *judge) isSteady() bool {
 	if _, up := j.rising(); up {
+		return false
+	}
+	if _, up := j.growing(); up {
 		return false
 	}
 	var mean float64
