@@ -106,7 +106,7 @@ func (r SeekResult) String() string {
 //     queueing server: it serves its capacity whatever it is offered). The next step
 //     tries A·(1-Precision/2); if it passes, the next tries lo·(1+Precision), and when
 //     that fails the bracket is within Precision: two steps where bisection from a
-//     factor-2 bracket takes log2(ln 2/ln(1+Precision)) ≈ 6 (at 2%).
+//     factor-2 bracket takes log2(ln 2/ln(1+Precision)), about 5 at 2%.
 //   - otherwise the bracket's geometric mean sqrt(lo·hi), which halves its width in log
 //     scale (the growth phase's scale).
 //
@@ -116,6 +116,10 @@ func (r SeekResult) String() string {
 // hint fail on latency, and a failing latency gives no hint). The search assumes that
 // passing is monotonic in the level (what passes at a level passes below it); a step
 // that contradicts it does not widen the bracket.
+//
+// After a step that failed in the open loop the target may hold a backlog (a queue
+// keeps what it could not serve); the next step waits, at the minimum rate, until a
+// window shows the target serving no more than it is offered.
 //
 // In users (closed loop), levels are whole users and there is no hint: a closed loop
 // does not overload the target; latency grows with users instead (Little's law).
