@@ -39,3 +39,21 @@ const ValuePrefix = "~"
 
 // IsValue reports whether method is in the value namespace (it starts with ValuePrefix).
 func IsValue(method string) bool { return len(method) > 0 && method[0] == ValuePrefix[0] }
+
+// The value series the ZooKeeper workload records for failover analysis (the report's
+// faults section reads them back by these names).
+const (
+	// SuccessGapPrefix begins the series of one user's time without a success of one
+	// operation: "~success_gap:set" holds, each time a user's set succeeds more than
+	// SuccessGapMin after its previous success (or its start), that time. Its maximum in
+	// a window is the longest any user went without a success of that operation.
+	SuccessGapPrefix = ValuePrefix + "success_gap:"
+	// SessionLost is the series of sessions that expired under a user: one value each
+	// time (the session's age), so its count is the sessions lost.
+	SessionLost = ValuePrefix + "session_lost"
+)
+
+// SuccessGapMin is the shortest time without a success that is recorded: shorter gaps
+// are the load's ordinary rhythm, and recording every success twice would cost the
+// recording path what it saves elsewhere.
+const SuccessGapMin = 100 * time.Millisecond

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/zkload/zkload/record"
 	"github.com/zkload/zkload/stats"
 )
 
@@ -70,8 +71,16 @@ type Failover struct {
 	// Failures during (fault to Recovery) by kind.
 	ConnectionLoss, SessionExpired, Other int64
 	// LongestGap is, per operation, the longest run of slots without a success from the
-	// fault to Recovery.
+	// fault to Recovery: the fleet's (no user succeeded), to the slot.
 	LongestGap map[stats.Key]time.Duration
+	// UserGap is, per operation (request type), the longest time any one user went
+	// without a success, from the users' own clocks (record.SuccessGapPrefix): gaps
+	// that ended from the fault to failoverWindow after Recovery (or the end). Absent
+	// for a workload that does not record them.
+	UserGap map[string]time.Duration
+	// SessionsLost counts the users' sessions that expired in the same span
+	// (record.SessionLost).
+	SessionsLost int64
 }
 
 // failoverWindow is how much before and after a fault is compared.
@@ -91,7 +100,21 @@ func (a *Analysis) failovers() []Failover {
 
 func (a *Analysis) failover(f FaultRow) Failover {
 	fo := Failover{Fault: f, FirstSuccess: -1, Recovery: -1, P99Before: math.NaN(), P99During: math.NaN(), P99After: math.NaN(),
-		LongestGap: map[stats.Key]time.Duration{}}
+		LongestGap: map[stats.Key]time.Duration{}, UserGap: map[string]time.Duration{}}
+	userValues := func(sl Slot) {
+		for k, s := range sl.PerKey {
+			switch {
+			case k.Method == record.SessionLost:
+				fo.SessionsLost += s.Requests
+			case strings.HasPrefix(k.Method, record.SuccessGapPrefix):
+				op := strings.TrimPrefix(k.Method, record.SuccessGapPrefix)
+				if g := time.Duration(s.MaxNanos); g > fo.UserGap[op] {
+					fo.UserGap[op] = g
+				}
+			}
+		}
+	}
+
 	successes := func(sl Slot) float64 {
 		s := sl.PerKey[stats.TotalKey]
 		if s == nil {
@@ -133,8 +156,10 @@ func (a *Analysis) failover(f FaultRow) Failover {
 			if s != nil {
 				after.Add(s)
 			}
+			userValues(sl) // a user's gap ends with its own first success, maybe after the fleet's
 			continue
 		}
+		userValues(sl)
 		r := successes(sl)
 		fo.RateLow = math.Min(fo.RateLow, r)
 		if fo.FirstSuccess < 0 && r > 0 {
@@ -223,18 +248,41 @@ func (a *Analysis) failoverNotes() []string {
 			line += ", not back to 90 % before the end"
 		}
 		line += fmt.Sprintf("; p99 %s ms before, %s during, %s after", fmtMS(fo.P99Before), fmtMS(fo.P99During), fmtMS(fo.P99After))
-		line += fmt.Sprintf("; failures during: %d connection loss, %d session expired, %d other", fo.ConnectionLoss, fo.SessionExpired, fo.Other)
+		line += fmt.Sprintf("; failures during: %d connection loss, %d session expired, %d other; sessions lost: %d",
+			fo.ConnectionLoss, fo.SessionExpired, fo.Other, fo.SessionsLost)
+		if g := fo.userGaps(); g != "" {
+			line += "; longest any user went without a success: " + g
+		}
 		var gaps []string
 		for k, g := range fo.LongestGap {
 			gaps = append(gaps, fmt.Sprintf("%s %s %s", k.Name, k.Method, fmtDur(g)))
 		}
 		sort.Strings(gaps)
 		if len(gaps) > 0 {
-			line += "; longest without a success: " + strings.Join(gaps, ", ")
+			line += "; longest no user succeeded: " + strings.Join(gaps, ", ")
 		}
 		out = append(out, line+".")
 	}
 	return out
+}
+
+// userGaps lists UserGap by operation ("get 1.2s, set 2.05s"); "" when none.
+func (fo Failover) userGaps() string {
+	var out []string
+	for op, g := range fo.UserGap {
+		out = append(out, op+" "+fmtDur(g))
+	}
+	sort.Strings(out)
+	return strings.Join(out, ", ")
+}
+
+// maxUserGap is the longest UserGap of any operation; -1 when none.
+func (fo Failover) maxUserGap() time.Duration {
+	m := time.Duration(-1)
+	for _, g := range fo.UserGap {
+		m = max(m, g)
+	}
+	return m
 }
 
 // fmtDur shows a duration to the millisecond, or "never" when negative.
@@ -249,7 +297,8 @@ func fmtDur(d time.Duration) string {
 func failoverCSV(analyses []*Analysis) [][]string {
 	rows := [][]string{{"Test", "Time", "Action", "Member", "Role Before", "Election (ms)", "First Write (ms)", "First Success (s)",
 		"Successes/s Before", "Successes/s Lowest", "Dip (%)", "Recovery to 90% (s)", "p99 Before (ms)", "p99 During (ms)",
-		"p99 After (ms)", "Connection Loss", "Session Expired", "Other Failures"}}
+		"p99 After (ms)", "Connection Loss", "Session Expired", "Other Failures", "Sessions Lost",
+		"Longest User Gap (s)", "Longest User Gap By Operation"}}
 	sec := func(d time.Duration) string {
 		if d < 0 {
 			return ""
@@ -275,7 +324,8 @@ func failoverCSV(analyses []*Analysis) [][]string {
 				ms(f.Election), ms(f.FirstWrite),
 				sec(fo.FirstSuccess), num(fo.RateBefore), num(fo.RateLow), num(100 * fo.Dip), sec(fo.Recovery),
 				num(fo.P99Before), num(fo.P99During), num(fo.P99After),
-				strconv.FormatInt(fo.ConnectionLoss, 10), strconv.FormatInt(fo.SessionExpired, 10), strconv.FormatInt(fo.Other, 10)})
+				strconv.FormatInt(fo.ConnectionLoss, 10), strconv.FormatInt(fo.SessionExpired, 10), strconv.FormatInt(fo.Other, 10),
+				strconv.FormatInt(fo.SessionsLost, 10), sec(fo.maxUserGap()), fo.userGaps()})
 		}
 	}
 	return rows

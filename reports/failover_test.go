@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zkload/zkload/record"
 	"github.com/zkload/zkload/stats"
 )
 
@@ -42,6 +43,22 @@ func TestFailoverFromSlots(t *testing.T) {
 	for i := 14; i <= 25; i++ {
 		a.Slots = append(a.Slots, slot(i, 95, 1, "set set: 'zk: session has been expired by the server'"))
 	}
+	// The users' own values: a gap of 9 s before the fault (a user's think time, not
+	// counted), 4.2 s and 5.5 s ending in the fault's slots, 2 lost sessions during and
+	// one long after the recovery's 10 s (not counted).
+	value := func(i int, method string, d ...time.Duration) {
+		s := stats.NewSummary()
+		for _, v := range d {
+			s.Requests++
+			s.MaxNanos = max(s.MaxNanos, int64(v))
+		}
+		a.Slots[i-1].PerKey[stats.Key{Method: method, Name: "set"}] = s
+	}
+	value(5, record.SuccessGapPrefix+"set", 9*time.Second)
+	value(14, record.SuccessGapPrefix+"set", 4200*time.Millisecond, 300*time.Millisecond)
+	value(16, record.SuccessGapPrefix+"set", 5500*time.Millisecond)
+	value(12, record.SessionLost, time.Minute, time.Minute)
+	value(25, record.SessionLost, time.Minute)
 	fos := a.failovers()
 	if len(fos) != 1 {
 		t.Fatalf("%d failovers, want 1 (the skip is none)", len(fos))
@@ -59,16 +76,24 @@ func TestFailoverFromSlots(t *testing.T) {
 	if g := fo.LongestGap[set]; g != 3*time.Second {
 		t.Errorf("longest gap %v, want 3s", g)
 	}
+	if g := fo.UserGap["set"]; g != 5500*time.Millisecond || len(fo.UserGap) != 1 {
+		t.Errorf("users' longest gaps %v, want set 5.5s", fo.UserGap)
+	}
+	if fo.SessionsLost != 2 {
+		t.Errorf("sessions lost %d, want 2", fo.SessionsLost)
+	}
 	if fo.P99Before != 2 || fo.P99After != 2 {
 		t.Errorf("p99 before %v, after %v; want 2 ms", fo.P99Before, fo.P99After)
 	}
 	notes := a.failoverNotes()
 	if len(notes) != 1 || !strings.Contains(notes[0], "a leader again after 800ms (polled)") || !strings.Contains(notes[0], "back to 90 % within 4s") ||
-		!strings.Contains(notes[0], "a client wrote again after 950ms (probe)") {
+		!strings.Contains(notes[0], "a client wrote again after 950ms (probe)") || !strings.Contains(notes[0], "sessions lost: 2") ||
+		!strings.Contains(notes[0], "longest any user went without a success: set 5.5s") {
 		t.Errorf("notes %q", notes)
 	}
 	rows := failoverCSV([]*Analysis{a})
-	if len(rows) != 2 || rows[1][5] != "800.000" || rows[1][6] != "950.000" || rows[1][11] != "4.000" || rows[1][15] != "150" {
+	if len(rows) != 2 || rows[1][5] != "800.000" || rows[1][6] != "950.000" || rows[1][11] != "4.000" || rows[1][15] != "150" ||
+		rows[1][18] != "2" || rows[1][19] != "5.500" || rows[1][20] != "set 5.5s" {
 		t.Errorf("failover.csv rows %q", rows)
 	}
 	if m := a.faultMarks(); len(m) != 1 {

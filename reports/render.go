@@ -44,7 +44,7 @@ func valueCells(r SummaryRow) []string {
 }
 
 // valuesNote says what the values table holds.
-const valuesNote = "Not requests, in no count or rate above: schedule_lag is an open loop's starts taken more than 1 ms after their planned time (every user busy), and how late."
+const valuesNote = "Not requests, in no count or rate above: schedule_lag is an open loop's starts taken more than 1 ms after their planned time (every user busy), and how late; success_gap:OP is a user's time without a success of OP, when longer than 100 ms; session_lost is a user's session that expired, and its age."
 
 var diffHeader = []string{"test", "task set", "op", "run", "req/s", "p50", "p99", "p99.9", "max", "failures"}
 

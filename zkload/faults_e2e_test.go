@@ -213,8 +213,19 @@ func TestSuiteRunsAFaultProgram(t *testing.T) {
 	if !strings.Contains(p.Log(), "== warming up") {
 		t.Errorf("no warm-up in the output:\n%s", p.Log())
 	}
-	if fo := testenv.CSVRecords(t, filepath.Join(dir, "report", "failover.csv")); len(fo) != 1 || fo[0]["Test"] != "set" {
-		t.Errorf("report's failover.csv %v; want the kill, in test set", fo)
+	fo := testenv.CSVRecords(t, filepath.Join(dir, "report", "failover.csv"))
+	if len(fo) != 1 || fo[0]["Test"] != "set" {
+		t.Fatalf("report's failover.csv %v; want the kill, in test set", fo)
+	}
+	// The users' own view, from both workers: some user went without a set for longer
+	// than the 100 ms the gaps start at (the leader's clients lost their connection),
+	// and less than the run; their sessions (10 s timeout) moved to other members.
+	if g, err := strconv.ParseFloat(fo[0]["Longest User Gap (s)"], 64); err != nil || g <= 0.1 || g > 10 ||
+		!strings.HasPrefix(fo[0]["Longest User Gap By Operation"], "set ") {
+		t.Errorf("longest user gap %q (%q), want 0.1 to 10 s of set", fo[0]["Longest User Gap (s)"], fo[0]["Longest User Gap By Operation"])
+	}
+	if fo[0]["Sessions Lost"] != "0" {
+		t.Errorf("%s sessions lost, want none: a leader's kill moves them", fo[0]["Sessions Lost"])
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"github.com/zkload/zkload/boomer"
+	"github.com/zkload/zkload/record"
 	"github.com/zkload/zkload/setting"
 	"github.com/zkload/zkload/tasks/openloop"
 )
@@ -88,10 +89,23 @@ type user struct {
 	// closeState, if set, runs when the user closes: it ends what the task set's state
 	// holds beyond conn (Standby's own session).
 	closeState func()
+
+	// For failover analysis (record.SuccessGapPrefix, record.SessionLost): bu records
+	// the values; lastSuccess holds, per task (index into the task set's Tasks), the
+	// end of its last success in Unix nanoseconds (the user's start before any);
+	// gapMethods are the tasks' gap series; sessionStart is when the session began.
+	bu           *boomer.User
+	lastSuccess  []atomic.Int64
+	gapMethods   []string
+	sessionStart atomic.Int64
 }
 
 func (ts *TaskSet) class(w Workload, l setting.Layers, sh *shared) *boomer.UserClass {
 	c := &boomer.UserClass{Name: ts.Class, Weight: 1, Description: ts.Description}
+	gapMethods := make([]string, len(ts.Tasks))
+	for i := range ts.Tasks {
+		gapMethods[i] = record.SuccessGapPrefix + ts.Tasks[i].Method
+	}
 	for i := range ts.Tasks {
 		td := &ts.Tasks[i]
 		c.Tasks = append(c.Tasks, boomer.Task{Name: td.Method, Weight: td.Weight,
@@ -100,7 +114,7 @@ func (ts *TaskSet) class(w Workload, l setting.Layers, sh *shared) *boomer.UserC
 				if !ok {
 					return nil
 				}
-				return u.task(ctx, bu, td)
+				return u.task(ctx, bu, td, i)
 			}})
 	}
 	c.OnStart = func(ctx context.Context, bu *boomer.User) error {
@@ -114,7 +128,15 @@ func (ts *TaskSet) class(w Workload, l setting.Layers, sh *shared) *boomer.UserC
 		if err != nil {
 			return err
 		}
-		u := &user{s: s, log: w.Logger, name: ts.Name(s), root: s.Root(), acl: ACL(s), passive: ts.Passive}
+		u := &user{s: s, log: w.Logger, name: ts.Name(s), root: s.Root(), acl: ACL(s), passive: ts.Passive, bu: bu}
+		if !ts.Passive {
+			u.gapMethods = gapMethods
+			u.lastSuccess = make([]atomic.Int64, len(ts.Tasks))
+			now := time.Now().UnixNano()
+			for i := range u.lastSuccess {
+				u.lastSuccess[i].Store(now)
+			}
+		}
 		st, err := ts.setup(ctx, u, bu.Rand)
 		if err != nil {
 			u.close()
@@ -174,7 +196,7 @@ func (u *user) close() {
 // task runs one pick of the task set: in the open loop it first takes the next planned
 // start; with pipelining it starts the operation and returns once fewer than
 // Outstanding requests are in flight.
-func (u *user) task(ctx context.Context, bu *boomer.User, td *TaskDef) error {
+func (u *user) task(ctx context.Context, bu *boomer.User, td *TaskDef, i int) error {
 	if p := u.asyncErr.Swap(nil); p != nil {
 		return *p
 	}
@@ -204,12 +226,12 @@ func (u *user) task(ctx context.Context, bu *boomer.User, td *TaskDef) error {
 		if t0.IsZero() {
 			t0 = time.Now()
 		}
-		err := u.exec(ctx, bu, td, t0)
+		err := u.exec(ctx, bu, td, i, t0)
 		u.think(ctx, bu)
 		return err
 	}
 	select {
-	case u.jobs <- job{td: td, t0: t0}: // a pipeline goroutine is free: sem said so
+	case u.jobs <- job{td: td, i: i, t0: t0}: // a pipeline goroutine is free: sem said so
 	case <-ctx.Done():
 		<-u.sem
 		return nil
@@ -218,9 +240,11 @@ func (u *user) task(ctx context.Context, bu *boomer.User, td *TaskDef) error {
 	return nil
 }
 
-// job is one pipelined request: its task and its planned start (zero: now).
+// job is one pipelined request: its task, the task's index and its planned start
+// (zero: now).
 type job struct {
 	td *TaskDef
+	i  int
 	t0 time.Time
 }
 
@@ -254,7 +278,7 @@ func (u *user) pipelined(ctx context.Context, bu *boomer.User, j job) {
 	if j.t0.IsZero() {
 		j.t0 = time.Now()
 	}
-	if err := u.exec(ctx, bu, j.td, j.t0); err != nil {
+	if err := u.exec(ctx, bu, j.td, j.i, j.t0); err != nil {
 		u.asyncErr.Store(&err)
 	}
 }
@@ -280,7 +304,7 @@ func (u *user) think(ctx context.Context, bu *boomer.User) {
 }
 
 // exec runs one task's operation and records it as the exception behaviour says.
-func (u *user) exec(ctx context.Context, bu *boomer.User, td *TaskDef, t0 time.Time) error {
+func (u *user) exec(ctx context.Context, bu *boomer.User, td *TaskDef, i int, t0 time.Time) error {
 	if u.conn != nil {
 		if u.s.IgnoreConnectionDown && u.conn.State() != zk.StateHasSession {
 			return nil
@@ -296,6 +320,7 @@ func (u *user) exec(ctx context.Context, bu *boomer.User, td *TaskDef, t0 time.T
 	}
 	if err == nil {
 		bu.Record(method, u.name, elapsed, n, nil)
+		u.succeeded(bu, i, t0.Add(elapsed))
 		return nil
 	}
 	if errors.Is(err, errSkip) {
@@ -321,6 +346,21 @@ func (u *user) fail(ctx context.Context, bu *boomer.User, method string, elapsed
 	return nil
 }
 
+// succeeded notes a success of task i that ended at end, and records the time since
+// the task's previous success when it is long enough to say something
+// (record.SuccessGapMin). Pipelined successes may end out of order: a shorter time is
+// no gap.
+func (u *user) succeeded(bu *boomer.User, i int, end time.Time) {
+	if u.lastSuccess == nil {
+		return
+	}
+	now := end.UnixNano()
+	prev := u.lastSuccess[i].Swap(now)
+	if gap := time.Duration(now - prev); gap > record.SuccessGapMin {
+		bu.RecordValue(u.gapMethods[i], u.name, gap)
+	}
+}
+
 // checkSession rebuilds the session-scoped state (ephemeral nodes) after the session
 // changed, i.e. after the old one expired and go-zookeeper opened a new one.
 func (u *user) checkSession(ctx context.Context) error {
@@ -342,6 +382,7 @@ func (u *user) checkSession(ctx context.Context) error {
 // sessionSetupLocked creates the user's ephemeral nodes for the current session.
 func (u *user) sessionSetupLocked(ctx context.Context) error {
 	u.sid = u.conn.SessionID()
+	u.sessionStart.Store(time.Now().UnixNano())
 	if u.newSession != nil {
 		u.newSession(u.sid)
 	}
@@ -371,6 +412,12 @@ func (u *user) ownPath(i int) string {
 // onEvent passes data-change notifications of the user's own nodes to the task set's
 // ownChanged, as go-zookeeper's receive loop delivers them.
 func (u *user) onEvent(ev zk.Event) {
+	if ev.Type == zk.EventSession && ev.State == zk.StateExpired && !u.closed.Load() && u.bu != nil {
+		// A lost session: what was bound to it (ephemeral nodes, watches) is gone.
+		age := time.Duration(time.Now().UnixNano() - u.sessionStart.Load())
+		u.bu.RecordValue(record.SessionLost, u.name, age)
+		return
+	}
 	if ev.Type != zk.EventNodeDataChanged || u.ownChanged == nil {
 		return
 	}
