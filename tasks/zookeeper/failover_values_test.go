@@ -5,8 +5,8 @@ import (
 	"time"
 
 	"github.com/zkload/zkload/boomer"
-	"github.com/zkload/zkload/record"
 	"github.com/zkload/zkload/internal/zkenv/zktest"
+	"github.com/zkload/zkload/record"
 )
 
 // TestSessionsLostAndSuccessGaps: Set users cut off from a live server (a proxy drops
