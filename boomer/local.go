@@ -49,6 +49,18 @@ type LocalOptions struct {
 	OnException func(wire.Exception)
 	// OnSpawned is called once all the users are spawned (zero users: never).
 	OnSpawned func()
+	// Ramps, if set, changes the number of users during the test, as a Locust master
+	// does when it is asked to start again with another count: more users are started
+	// at the ramp's spawn rate, fewer are stopped at once. A count above Limit runs
+	// Limit, and says so.
+	Ramps <-chan Ramp
+}
+
+// Ramp is a new number of users and how fast to start them (users/s; 0 or less: at
+// once).
+type Ramp struct {
+	Users     int
+	SpawnRate float64
 }
 
 // RunLocal runs a test without a master: it ramps up the users, reads the recorder
@@ -147,10 +159,50 @@ func RunLocal(ctx context.Context, o LocalOptions) error {
 	}
 	reportTick := time.NewTicker(o.ReportEvery)
 	defer reportTick.Stop()
+	// retarget goes to r's count: at once down, step by step up at r's rate.
+	var rampTicker *time.Ticker
+	defer func() {
+		if rampTicker != nil {
+			rampTicker.Stop()
+		}
+	}()
+	retarget := func(r Ramp) bool {
+		n := max(0, r.Users)
+		if err := limit.Check(n); err != nil {
+			log.Error("a controller asked for more users than this machine holds", "users", n, "limit", limit.Users)
+			n = limit.Users
+		}
+		steps = NewDispatcher(o.Classes, n)
+		if spawned >= n {
+			spawned = n
+			if err := users.SetTargetsContext(testCtx, steps.Advance(n)); err != nil {
+				return false
+			}
+			return true
+		}
+		perStep = n - spawned
+		if r.SpawnRate > 0 && !math.IsInf(r.SpawnRate, 0) {
+			perStep = max(1, int(min(math.Floor(r.SpawnRate), math.MaxInt32)))
+		}
+		if rampTicker != nil {
+			rampTicker.Stop()
+			spawnTick = nil
+		}
+		if !spawn() {
+			return false
+		}
+		if spawned < steps.Len() {
+			rampTicker = time.NewTicker(time.Duration(float64(perStep) / max(r.SpawnRate, 1e-9) * float64(time.Second)))
+			spawnTick = rampTicker.C
+		}
+		return true
+	}
 	for !ended {
 		select {
 		case <-testCtx.Done():
 			ended = true
+		case r := <-o.Ramps:
+			ended = !retarget(r)
 		case <-spawnTick:
 			if spawned < steps.Len() {
 				ended = !spawn()

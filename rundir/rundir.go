@@ -33,6 +33,8 @@ const (
 	Log              Kind = "log"               // a command's output
 	WorkerInfo       Kind = "worker_info"       // a worker's run information (run.json's schema)
 	Faults           Kind = "faults"            // the faults timeline: one row per action on the ensemble
+	Control          Kind = "control"           // the load controller: one row per window, what it saw and decided
+	Capacity         Kind = "capacity"          // a seek's steps: the curve of offered against achieved load
 )
 
 // Describe says what a kind is, with its file name pattern, for a report's "missing"
@@ -59,6 +61,10 @@ func Describe(k Kind) string {
 		return "worker information (worker_<worker>.json)"
 	case Faults:
 		return "faults timeline (<label>_faults.csv)"
+	case Control:
+		return "load controller (<label>_control.csv)"
+	case Capacity:
+		return "capacity search (<label>_capacity.csv)"
 	}
 	return string(k)
 }
@@ -110,6 +116,10 @@ func Name(k Kind, label, worker string) string {
 		return "worker" + suf + ".json"
 	case Faults:
 		return pre + "faults.csv"
+	case Control:
+		return pre + "control.csv"
+	case Capacity:
+		return pre + "capacity.csv"
 	}
 	return ""
 }
@@ -141,6 +151,8 @@ var patterns = []struct {
 	{regexp.MustCompile(`^(?:(.+)_)?ext_distrib(?:_[^.]*)?\.jsonl$`), ExtDistrib},
 	{regexp.MustCompile(`^(?:(.+)_)?zk_metrics(?:_[^.]*)?\.csv$`), ZKMetrics},
 	{regexp.MustCompile(`^(?:(.+)_)?faults\.csv$`), Faults},
+	{regexp.MustCompile(`^(?:(.+)_)?control\.csv$`), Control},
+	{regexp.MustCompile(`^(?:(.+)_)?capacity\.csv$`), Capacity},
 	{regexp.MustCompile(`^(.+)_stats_history\.csv$`), LocustHistory},
 	{regexp.MustCompile(`^(.+)_stats\.csv$`), LocustStats},
 	{regexp.MustCompile(`^(.+)_failures\.csv$`), LocustFailures},

@@ -34,6 +34,21 @@ type Options struct {
 	Now func() time.Time
 	// Logger reports write errors (default slog.Default()).
 	Logger *slog.Logger
+	// OnWindow, if set, sees every window as it ends, empty ones included (a load
+	// controller must see a frozen server's silence), on the snapshot goroutine: it
+	// must not block. The summaries are the collector's own, reused once it returns:
+	// clone what it keeps.
+	OnWindow func(Window)
+}
+
+// Window is one ended window of the extended statistics, as Options.OnWindow sees it.
+type Window struct {
+	Start, End time.Time
+	// Users is the running user count at the end (Options.Users; 0 without it).
+	Users int
+	// Entries are the window's summaries by key, the Total and values included; a key
+	// without requests in the window may be present with an empty summary.
+	Entries map[Key]*Summary
 }
 
 // Collector is a record.Sink that keeps windowed microsecond histograms per (method,
@@ -245,6 +260,13 @@ func (c *Collector) Collect() error {
 			total.Add(w) // Add skips empty windows
 		}
 	}
+	users := 0
+	if c.opts.Users != nil {
+		users = c.opts.Users()
+	}
+	if c.opts.OnWindow != nil {
+		c.opts.OnWindow(Window{Start: from, End: now, Users: users, Entries: c.win})
+	}
 	if total.Requests == 0 && !values {
 		return c.err
 	}
@@ -260,10 +282,6 @@ func (c *Collector) Collect() error {
 	keys = append(keys, TotalKey)
 	for _, k := range keys {
 		summaryFor(c.cum, k).Add(c.win[k])
-	}
-	users := 0
-	if c.opts.Users != nil {
-		users = c.opts.Users()
 	}
 	iv := interval{from: from, to: now, start: c.start, clientID: c.opts.ClientID, users: users}
 	if c.csv != nil {

@@ -57,11 +57,14 @@ without a Locust master, and reports as a headless Locust master would: its cons
 tables while the test runs and at the end, and with --csv its four CSV files, with
 the same columns, formatting and numbers. SIGINT or SIGTERM ends the test early; the
 final CSV files and summary are still written. The exit code is 1 if any request
-failed or any task raised an exception, as Locust's.`,
+failed or any task raised an exception, as Locust's; 3 if the watchdog stopped the test.
+A load controller (--seek, --hold, --shape, --stages) steers the load while it runs
+(doc/load-control.md).`,
 			define: func(fs *flagSet) {
 				fs.add(groupCommon, runSettings()...)
-				defineHarness(fs, "Locust's CSVs (locust_*.csv), the extended statistics, the ensemble's metrics, the faults timeline, the output (zkload.log) and run.json, then the report")
+				defineHarness(fs, "Locust's CSVs (locust_*.csv), the extended statistics, the ensemble's metrics, the faults timeline, the load controller's windows and steps, the output (zkload.log) and run.json, then the report")
 				fs.add(groupFaults, dispatchSettings()...)
+				fs.add(groupControl, controlSettings()...)
 			}},
 		{name: "locustfile", summary: "print the master-side locustfile for zkload's user classes", synopsis: "[options] [UserClass ...]", takesArgs: true, run: runLocustfile,
 			about: `Prints a locustfile for the master: one Python User class per zkload user class

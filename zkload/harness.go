@@ -272,13 +272,16 @@ func (h *harness) undo() {
 
 // newCollector starts the extended statistics when they are on (nil sink otherwise);
 // users gives the running user count for each row.
-func (h *harness) newCollector(clientID string, users func() int) (record.Sink, error) {
+func (h *harness) newCollector(clientID string, users func() int, onWindow func(stats.Window)) (record.Sink, error) {
 	o := h.opts.stats
+	if o.interval == 0 && onWindow != nil {
+		o.interval = time.Second // a controller's windows, without files unless asked for
+	}
 	if o.interval == 0 {
 		return nil, nil
 	}
 	c, err := stats.New(stats.Options{Interval: o.interval, CSVPath: o.csv, DistribPath: o.distrib,
-		ClientID: clientID, Users: users, Logger: h.log})
+		ClientID: clientID, Users: users, Logger: h.log, OnWindow: onWindow})
 	if err != nil {
 		what := "extended stats"
 		var pe *os.PathError

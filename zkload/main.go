@@ -85,8 +85,21 @@ func exitCode(err error) int {
 	case errors.Is(err, errUsage):
 		return 2
 	}
+	var ce *codedError
+	if errors.As(err, &ce) {
+		return ce.code
+	}
 	return 1
 }
+
+// codedError is a failure with an exit code of its own (the watchdog's 3).
+type codedError struct {
+	code int
+	err  error
+}
+
+func (e *codedError) Error() string { return e.err.Error() }
+func (e *codedError) Unwrap() error { return e.err }
 
 func names() string {
 	var n []string

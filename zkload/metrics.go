@@ -30,6 +30,8 @@ type metricsPoll struct {
 	err      error
 	logged   atomic.Bool // stopLogging reported the error
 	progress *metricsProgress
+	// last is the latest poll, for the load controller's ensemble signals.
+	last atomic.Pointer[[]ensemble.Sample]
 }
 
 func (mp *metricsPoll) closeFile() error {
@@ -66,6 +68,7 @@ func startMetrics(o *metricsOptions, stdout io.Writer, progress func(line string
 	var pr metricsProgress
 	mp.progress = &pr
 	mp.start(func(s []ensemble.Sample) {
+		mp.last.Store(&s)
 		if line, ok := pr.line(s, mp.writer.Rows()); ok {
 			progress(line)
 		}

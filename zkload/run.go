@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -16,7 +17,9 @@ import (
 	"github.com/zkload/zkload/boomer/wire"
 	"github.com/zkload/zkload/rundir"
 	"github.com/zkload/zkload/setting"
+	"github.com/zkload/zkload/stats"
 	"github.com/zkload/zkload/stats/locuststats"
+	"github.com/zkload/zkload/tasks/openloop"
 )
 
 // consoleEvery is how often a running test's table is printed (Locust's
@@ -36,6 +39,7 @@ type runOptions struct {
 	stopTimeout time.Duration
 	limit       boomer.UserLimit // the most users this machine holds (doc/run.md)
 	dispatch    dispatchOptions
+	control     controlOptions
 }
 
 func runSettings() []*setting.Spec {
@@ -94,6 +98,13 @@ func parseRun(fs *flagSet, names []string) (*runOptions, error) {
 	if o.fullHistory && o.csv == "" {
 		return nil, fs.fail("--csv-full-history needs --csv PREFIX")
 	}
+	if err := o.control.parse(fs, o.harness.reportDir.dir); err != nil {
+		return nil, err
+	}
+	if o.control.rate() {
+		o.control.applyRateDefault(fs)
+		o.harness.workload.plan = &openloop.Shared{}
+	}
 	if err := o.harness.parseTest(fs, names, o.host, true, hosts); err != nil {
 		return nil, err
 	}
@@ -118,7 +129,15 @@ func (o *runOptions) run(stdout, stderr io.Writer) error {
 	log := h.log
 
 	var running atomic.Int64
-	sink, err := h.newCollector("local", func() int { return int(running.Load()) })
+	var loop *controlLoop
+	var onWindow func(stats.Window)
+	if o.control.on() {
+		if loop, err = newControlLoop(&o.control, o.harness.workload.plan, ensembleSignals(h.metrics), log); err != nil {
+			return h.fail(err)
+		}
+		onWindow = loop.onWindow
+	}
+	sink, err := h.newCollector("local", func() int { return int(running.Load()) }, onWindow)
 	if err != nil {
 		return err
 	}
@@ -147,8 +166,20 @@ func (o *runOptions) run(stdout, stderr io.Writer) error {
 	}
 	ctx, stop := h.begin()
 	defer stop()
+	var ramps <-chan boomer.Ramp
+	var endControl context.CancelFunc = func() {}
+	if loop != nil {
+		var end context.CancelCauseFunc
+		ctx, end = context.WithCancelCause(ctx)
+		loop.end = end
+		var loopCtx context.Context
+		loopCtx, endControl = context.WithCancel(ctx)
+		ramps = loop.ramps
+		go loop.run(loopCtx)
+	}
 	reports := 0
 	err = boomer.RunLocal(ctx, boomer.LocalOptions{
+		Ramps: ramps,
 		Classes: o.harness.workload.classes, Users: o.users, Limit: &o.limit, SpawnRate: o.spawnRate, RunTime: o.runTime, Host: o.host,
 		StopTimeout: o.stopTimeout, Sink: sink, Logger: log,
 		OnReport: func(r wire.StatsReport) {
@@ -168,6 +199,14 @@ func (o *runOptions) run(stdout, stderr io.Writer) error {
 		},
 		OnSpawned: func() { spawnedOnce.Do(func() { close(spawned) }) },
 	})
+	endControl()
+	var controlErr error
+	if loop != nil {
+		controlErr = loop.close()
+		if h.info != nil {
+			h.info.Control = loop.result()
+		}
+	}
 	// The dispatcher brings back every member it took out before the summary.
 	faultsErr := disp.stop()
 	if faultsErr != nil {
@@ -192,6 +231,15 @@ func (o *runOptions) run(stdout, stderr io.Writer) error {
 	}
 	if err := st.WriteExceptions(stdout); err != nil {
 		return h.finish(err)
+	}
+	if loop != nil {
+		loop.summary(stdout)
+		if v := loop.verdictOf(); v != nil {
+			return h.finish(&codedError{code: v.ExitCode, err: errors.New(v.Text)})
+		}
+	}
+	if controlErr != nil {
+		return h.finish(controlErr)
 	}
 	if csvErr != nil {
 		return h.finish(fmt.Errorf("--csv %s: %w", o.csv, csvErr))

@@ -98,7 +98,7 @@ func (o *workerOptions) run(stdout, stderr io.Writer) error {
 			return 0
 		}
 		return w.UserCount()
-	})
+	}, nil)
 	if err != nil {
 		return err
 	}

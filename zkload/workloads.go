@@ -7,13 +7,18 @@ import (
 	"github.com/zkload/zkload/setting"
 	"github.com/zkload/zkload/tasks"
 	"github.com/zkload/zkload/tasks/httpload"
+	"github.com/zkload/zkload/tasks/openloop"
 	"github.com/zkload/zkload/tasks/zookeeper"
 )
 
 // workloads are zkload's workloads, in the order help and `zkload list` show them. A
 // new workload is a package under tasks/ and one line here.
-func workloads() []tasks.Workload {
-	return []tasks.Workload{httpload.Workload{}, zookeeper.Workload{}}
+func workloads() []tasks.Workload { return workloadsWith(nil) }
+
+// workloadsWith are the workloads whose classes pace their users with plan, one
+// open-loop plan for all (a controller steers its rate); nil: each its own.
+func workloadsWith(plan *openloop.Shared) []tasks.Workload {
+	return []tasks.Workload{httpload.Workload{Plan: plan}, zookeeper.Workload{Plan: plan}}
 }
 
 // addWorkloadSettings defines every workload's settings as flags, each workload in
@@ -32,6 +37,8 @@ func addWorkloadSettings(fs *flagSet) {
 // workloadOptions are the user classes a command runs, built from the workloads'
 // settings.
 type workloadOptions struct {
+	// plan, if set before parse, is the one open-loop plan of every class.
+	plan    *openloop.Shared
 	layers  setting.Layers
 	classes []*boomer.UserClass
 	notes   []string // the workloads' Notes, logged at start
@@ -42,7 +49,7 @@ type workloadOptions struct {
 func (o *workloadOptions) parse(fs *flagSet, names []string) error {
 	o.layers = fs.layers()
 	var all []*boomer.UserClass
-	for _, w := range workloads() {
+	for _, w := range workloadsWith(o.plan) {
 		if err := w.Check(o.layers); err != nil {
 			return fs.check(err)
 		}

@@ -51,6 +51,9 @@ type Options struct {
 	// set the rate when a test starts; nil: none. A bad value from the master fails the
 	// user's start (an exception, retried), as the ZooKeeper classes' do.
 	MasterRate *setting.Spec
+	// Plan, if set, is the worker's open-loop plan, shared with other classes (of any
+	// workload) so that a controller steers one rate; nil: the class's own.
+	Plan *openloop.Shared
 }
 
 // Class returns the Http user class: one keep-alive HTTP/1.1 connection per user
@@ -75,7 +78,10 @@ func Class(o Options) *boomer.UserClass {
 	if o.Rate > 0 {
 		wait = nil // the plan paces the users
 	}
-	var pacers openloop.Shared // the worker's plan, shared by its Http users
+	pacers := o.Plan // the worker's plan, shared by its Http users
+	if pacers == nil {
+		pacers = &openloop.Shared{}
+	}
 	return &boomer.UserClass{
 		Name:        className,
 		Weight:      1,

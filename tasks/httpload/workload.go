@@ -11,13 +11,18 @@ import (
 	"github.com/zkload/zkload/pyfmt"
 	"github.com/zkload/zkload/setting"
 	"github.com/zkload/zkload/tasks"
+	"github.com/zkload/zkload/tasks/openloop"
 )
 
 // Workload is the HTTP workload: the Http user class and its --http-* settings, which
 // are the worker's own (no environment variable, no master option) but the open loop's
 // rate (--http-rate, ZKLOAD_HTTP_RATE, or the master's), and the Locust release whose
 // failure texts it mirrors (--locust-version, or the master's).
-type Workload struct{}
+type Workload struct {
+	// Plan, if set, is the worker's open-loop plan, shared with other workloads' classes
+	// so that a controller steers one rate; nil: the Http class's own.
+	Plan *openloop.Shared
+}
 
 var _ tasks.Workload = Workload{}
 
@@ -94,6 +99,7 @@ func (Workload) Notes(setting.Layers) []string { return nil }
 // reports) gets the default.
 func (w Workload) Classes(l setting.Layers) []*boomer.UserClass {
 	o, _ := w.options(l)
+	o.Plan = w.Plan
 	return []*boomer.UserClass{Class(o)}
 }
 

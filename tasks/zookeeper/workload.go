@@ -26,6 +26,9 @@ import (
 type Workload struct {
 	// Logger receives go-zookeeper's log lines, at debug level (nil: none).
 	Logger *slog.Logger
+	// Plan, if set, is the worker's open-loop plan, shared with other workloads' classes
+	// so that a controller steers one rate; nil: the classes share one of their own.
+	Plan *openloop.Shared
 }
 
 var _ tasks.Workload = Workload{}
@@ -100,7 +103,10 @@ func waitNotes(l setting.Layers) []string {
 // user resolves its settings when it starts, from l and the master's options (Resolve).
 // The classes of one call share one open-loop plan (--rate is per worker).
 func (w Workload) Classes(l setting.Layers) []*boomer.UserClass {
-	sh := &shared{}
+	sh := &shared{pacers: w.Plan}
+	if sh.pacers == nil {
+		sh.pacers = &openloop.Shared{}
+	}
 	var out []*boomer.UserClass
 	for _, ts := range TaskSets() {
 		out = append(out, ts.class(w, l, sh))
@@ -110,7 +116,7 @@ func (w Workload) Classes(l setting.Layers) []*boomer.UserClass {
 
 // shared is what the classes of one worker share: the open-loop pacer.
 type shared struct {
-	pacers openloop.Shared
+	pacers *openloop.Shared
 }
 
 // CheckHost wants an ensemble when one of the ZooKeeper classes is among classes: from

@@ -1,0 +1,157 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zkload/zkload/internal/testenv"
+	"github.com/zkload/zkload/rundir"
+)
+
+// readRunInfo reads a run directory's run.json.
+func readRunInfo(t *testing.T, dir string) *rundir.RunInfo {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, rundir.Info))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ri rundir.RunInfo
+	if err := json.Unmarshal(b, &ri); err != nil {
+		t.Fatal(err)
+	}
+	return &ri
+}
+
+// TestSeekFindsAKnownCapacity: `zkload run --seek` against `zkload serve --capacity
+// 400` (a target that serves 400 requests a second, whatever it is offered) finds the
+// capacity within the search's precision and the measurement's tolerances, ends the
+// test on its own, and leaves the steps (capacity.csv, the knee marked), the windows
+// (control.csv: the offered rate following the decisions) and the result in run.json
+// and on the console.
+func TestSeekFindsAKnownCapacity(t *testing.T) {
+	t.Parallel()
+	const capacity = 400
+	srv, url := startServe(t, "--capacity", strconv.Itoa(capacity))
+	defer stopServe(t, srv)
+	dir := filepath.Join(t.TempDir(), "seek")
+	p := testenv.StartProcess(t, zkloadBin, []string{"run", "-H", url, "-u", "64", "-r", "64", "-t", "5m", "--only-summary",
+		"--report-dir", dir, "Http", "--seek", "errors<1%, p99<2s", "--control-start", "100", "--seek-precision", "0.05"}, nil)
+	if code := p.Wait(6 * time.Minute); code != 0 {
+		t.Fatalf("zkload run --seek: exit code %d\n%s", code, p.Log())
+	}
+	ri := readRunInfo(t, dir)
+	c := ri.Control
+	if c == nil || c.Mode != "seek" || !c.Done {
+		t.Fatalf("run.json control %+v; want a finished seek\n%s", c, p.Log())
+	}
+	// The target serves 400/s: levels above it fail on throughput; the measurement
+	// allows 3 % below the offered rate (SeekConfig.Throughput) and the bracket 5 %.
+	if c.Capacity < 0.85*capacity || c.Capacity > 1.04*capacity || c.Hi <= c.Capacity {
+		t.Errorf("capacity %.1f/s (bracket %.1f-%.1f), want within -15%%/+4%% of %d/s", c.Capacity, c.Lo, c.Hi, capacity)
+	}
+	if !p.LogContains(`Capacity at errors<1%, p99<2s: \d+ operations/s`) {
+		t.Errorf("no capacity on the console:\n%s", p.Log())
+	}
+	steps := testenv.CSVRecords(t, filepath.Join(dir, rundir.Name(rundir.Capacity, "", "")))
+	knees := 0
+	for _, s := range steps {
+		if s["Knee"] == "true" {
+			knees++
+			if lvl, _ := strconv.ParseFloat(s["Level"], 64); lvl != c.Capacity || s["Pass"] != "true" {
+				t.Errorf("knee row %v, want the capacity %.1f, passed", s, c.Capacity)
+			}
+		}
+	}
+	if len(steps) < 3 || knees != 1 {
+		t.Errorf("capacity.csv: %d steps, %d knees; want 3 or more and one", len(steps), knees)
+	}
+	// The users' plan followed the controller: in a window well inside a step, the
+	// offered rate is the one decided before it.
+	rows := testenv.CSVRecords(t, filepath.Join(dir, rundir.Name(rundir.Control, "", "")))
+	followed := 0
+	for i := 2; i < len(rows); i++ {
+		a, b := rows[i-2]["Decided Rate"], rows[i-1]["Decided Rate"]
+		if a != b || a == "" || strings.HasPrefix(rows[i-1]["Reason"], "drain") {
+			continue
+		}
+		want, _ := strconv.ParseFloat(b, 64)
+		got, _ := strconv.ParseFloat(rows[i]["Offered"], 64)
+		if want >= 50 && (got < 0.95*want || got > 1.05*want) {
+			t.Errorf("control.csv row %d: offered %.1f/s, the controller decided %.1f/s", i, got, want)
+		}
+		followed++
+	}
+	if followed < 5 {
+		t.Errorf("control.csv: %d windows inside a step, want 5 or more", followed)
+	}
+	// The schedule's lateness is not a request: Locust's table has GET / alone.
+	if agg := testenv.CSVAggregated(t, filepath.Join(dir, rundir.Name(rundir.LocustStats, "", ""))); agg == nil {
+		t.Errorf("no Locust stats")
+	}
+}
+
+// TestWatchdogStopsTheTest: a target serving 50 requests a second offered 200 builds
+// a queue; the watchdog's rule "p99>300ms for 2s" stops the test well before its run
+// time, with exit code 3, the verdict on the console and in run.json, and the CSVs
+// written.
+func TestWatchdogStopsTheTest(t *testing.T) {
+	t.Parallel()
+	srv, url := startServe(t, "--capacity", "50")
+	defer stopServe(t, srv)
+	dir := filepath.Join(t.TempDir(), "wd")
+	start := time.Now()
+	p := testenv.StartProcess(t, zkloadBin, []string{"run", "-H", url, "-u", "32", "-r", "32", "-t", "2m", "--only-summary",
+		"--report-dir", dir, "Http", "--http-rate", "200", "--watchdog", "p99>300ms for 2s"}, nil)
+	if code := p.Wait(time.Minute); code != 3 {
+		t.Fatalf("zkload run --watchdog: exit code %d, want 3\n%s", code, p.Log())
+	}
+	if took := time.Since(start); took > 40*time.Second {
+		t.Errorf("the watchdog stopped the test after %v, want well before the 2m run time", took)
+	}
+	if !p.LogContains(`Watchdog: stopped by the watchdog: p99 \S+ > 300ms for [0-9.]+s`) {
+		t.Errorf("no verdict on the console:\n%s", p.Log())
+	}
+	ri := readRunInfo(t, dir)
+	if ri.Exit == nil || *ri.Exit != 3 || ri.Control == nil || ri.Control.Mode != "watchdog" || !strings.Contains(ri.Control.Verdict, "p99") {
+		t.Errorf("run.json exit %v, control %+v; want 3 and the verdict", ri.Exit, ri.Control)
+	}
+	if agg := testenv.CSVAggregated(t, filepath.Join(dir, rundir.Name(rundir.LocustStats, "", ""))); agg["Request Count"] == "0" {
+		t.Errorf("Locust's stats CSV has no requests: %v", agg)
+	}
+}
+
+// TestStagesInUsers: --stages in users ramps the users as the stages say (4, then 8,
+// then at once 2) and ends the test after the last stage; the Locust history's user
+// counts pass through 8 and end at 2 (before the test's end stops them all).
+func TestStagesInUsers(t *testing.T) {
+	t.Parallel()
+	srv, url := startServe(t)
+	defer stopServe(t, srv)
+	dir := filepath.Join(t.TempDir(), "stages")
+	p := testenv.StartProcess(t, zkloadBin, []string{"run", "-H", url, "-u", "1", "-r", "1", "-t", "1m", "--only-summary",
+		"--report-dir", dir, "Http", "--stages", "2s:4,2s:8,3s:8,0s:2,2s:2", "--control-unit", "users"}, nil)
+	if code := p.Wait(time.Minute); code != 0 {
+		t.Fatalf("zkload run --stages: exit code %d\n%s", code, p.Log())
+	}
+	hist := testenv.CSVRecords(t, filepath.Join(dir, rundir.Name(rundir.LocustHistory, "", "")))
+	var counts []string
+	for _, r := range hist {
+		if r["Name"] == "Aggregated" {
+			counts = append(counts, r["User Count"])
+		}
+	}
+	// The last rows, after the test ended, count 0 users.
+	joined := strings.TrimRight(" "+strings.Join(counts, " "), " 0")
+	if !strings.Contains(joined, " 8 ") || !strings.HasSuffix(joined, " 2") || strings.Contains(joined[strings.Index(joined, " 8 "):], " 4 ") {
+		t.Errorf("user counts over the test %v; want 8 on the way and 2 at the end", counts)
+	}
+	ri := readRunInfo(t, dir)
+	if ri.Control == nil || ri.Control.Mode != "stages" || !ri.Control.Done {
+		t.Errorf("run.json control %+v; want finished stages", ri.Control)
+	}
+}
