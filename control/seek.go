@@ -35,7 +35,15 @@ type SeekConfig struct {
 	SpawnRate float64
 	// Steady says when a step is judged.
 	Steady Steadiness
+	// Retries is how many times a failed level is held again before the failure
+	// counts: a transient disturbance (a stall of the target, or of the load generator
+	// on a shared machine) fails one step, a real limit every one. 0: none; NewSeek's
+	// default is 1 (NoRetry for none).
+	Retries int
 }
+
+// NoRetry is SeekConfig.Retries for a search that takes every failure as final.
+const NoRetry = -1
 
 // SeekResult is what a search found.
 type SeekResult struct {
@@ -131,6 +139,7 @@ type Seek struct {
 	hint     float64
 	confirm  bool // the last step was a hint, and it passed
 	lastHint bool // the last step was a hint
+	retried  int  // how many times the current level failed and was held again
 	kind     string
 	last     Decision
 	res      SeekResult
@@ -161,6 +170,12 @@ func NewSeek(cfg SeekConfig) (*Seek, error) {
 	}
 	if cfg.Throughput == 0 {
 		cfg.Throughput = 0.03
+	}
+	switch {
+	case cfg.Retries == 0:
+		cfg.Retries = 1
+	case cfg.Retries < 0:
+		cfg.Retries = 0
 	}
 	switch {
 	case cfg.Start < 0 || cfg.Min < 0 || cfg.Max < 0:
@@ -215,6 +230,20 @@ func (s *Seek) Observe(w Window) Decision {
 	st.How = s.kind
 	s.res.Steps = append(s.res.Steps, st)
 	level := st.Level
+	if out == failed && s.retried < s.cfg.Retries {
+		// Hold the level again (after the drain, in the open loop) before the failure
+		// counts: the search is only as good as its worst judgement.
+		s.retried++
+		s.kind = "retry"
+		verdict := fmt.Sprintf("%s failed: %s; holding it again before the failure counts", s.format(level), st.Reason)
+		if s.cfg.Unit == Rate {
+			return s.startDrain(w, st, level, verdict)
+		}
+		d := s.hold(level, w.End)
+		d.Reason = verdict + "; " + d.Reason
+		return d
+	}
+	s.retried = 0
 	if out == passed {
 		if level > s.lo {
 			s.lo, s.knee = level, len(s.res.Steps)-1
@@ -244,23 +273,26 @@ func (s *Seek) Observe(w Window) Decision {
 		return d
 	}
 	if out == failed && s.cfg.Unit == Rate {
-		// Drain the backlog the failed step may have left, offering next to nothing
-		// (Min) so that the target serves it at full speed, before the next step: it
-		// must not count against it. An estimate of the backlog (what was offered and
-		// not served) at the rate the failed step achieved bounds the wait, at
-		// least MaxHold.
-		s.draining, s.drainStart, s.nextLevel, s.drainRate = true, w.End, next, s.cfg.Min
-		s.drainLimit = s.cfg.Steady.MaxHold
-		if a := st.Achieved; a > 0 {
-			s.drainLimit = max(s.drainLimit, time.Duration(2*s.j.backlog/a*float64(time.Second)))
-		}
-		d := s.decision(s.drainRate, w.End)
-		d.Reason = fmt.Sprintf("%s; draining at %s before %s (%s)", verdict, s.format(s.drainRate), s.format(next), s.kind)
-		s.last = d
-		return d
+		return s.startDrain(w, st, next, verdict)
 	}
 	d := s.hold(next, w.End)
 	d.Reason = verdict + "; next " + d.Reason
+	return d
+}
+
+// startDrain drains the backlog the failed step st may have left, offering next to
+// nothing (Min) so that the target serves it at full speed, before the step at next:
+// it must not count against it. An estimate of the backlog (what was offered and not
+// served) at the rate the failed step achieved bounds the wait, at least MaxHold.
+func (s *Seek) startDrain(w Window, st Step, next float64, verdict string) Decision {
+	s.draining, s.drainStart, s.nextLevel, s.drainRate = true, w.End, next, s.cfg.Min
+	s.drainLimit = s.cfg.Steady.MaxHold
+	if a := st.Achieved; a > 0 {
+		s.drainLimit = max(s.drainLimit, time.Duration(2*s.j.backlog/a*float64(time.Second)))
+	}
+	d := s.decision(s.drainRate, w.End)
+	d.Reason = fmt.Sprintf("%s; draining at %s before %s (%s)", verdict, s.format(s.drainRate), s.format(next), s.kind)
+	s.last = d
 	return d
 }
 

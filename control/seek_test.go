@@ -63,6 +63,34 @@ func TestSeekFindsCapacity(t *testing.T) {
 	}
 }
 
+// A stall of the target for 1.5 s early in the search (a long GC pause) fails the
+// step it falls in; by default the level is held again before the failure counts, and
+// the capacity is found as without the stall. Without the retry the stalled step is
+// taken for the knee: the search ends far below the capacity.
+func TestSeekRetriesAFailedLevel(t *testing.T) {
+	const n = 1000
+	for _, retries := range []int{0, control.NoRetry} {
+		s, err := control.NewSeek(control.SeekConfig{Constraints: mustConstraints(t, "p99<50ms, errors<1%"), Retries: retries})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tg := &target{Capacity: n, Service: 500 * time.Microsecond, QueueLimit: 100000, Seed: 7, Stalls: [][2]float64{{3, 4.5}}}
+		runOpen(s, tg, time.Second, 2000)
+		res := s.Result()
+		logSteps(t, res)
+		retried := false
+		for _, st := range res.Steps {
+			retried = retried || st.How == "retry"
+		}
+		switch {
+		case retries == 0 && (res.Capacity < 0.95*n || res.Capacity > 1.05*n || !retried):
+			t.Errorf("with the default retry: capacity %.1f (retried %v), want %d within 5%%", res.Capacity, retried, n)
+		case retries == control.NoRetry && (res.Capacity > 0.5*n || retried):
+			t.Errorf("without retries: capacity %.1f (retried %v); want the stalled step taken for the knee, far below %d", res.Capacity, retried, n)
+		}
+	}
+}
+
 // In users (zk-locust's max_load_seeker), the seeker finds the most users whose p99
 // stays under a bound. At saturation a closed loop's latency is about users/N (Little's
 // law: the users wait in line for the capacity), so p99<20ms at N=2000 allows a little

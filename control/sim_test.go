@@ -27,6 +27,9 @@ type target struct {
 	SessionTimeout time.Duration
 	Poisson        bool // open-loop arrivals: a Poisson process instead of the pacer's even spacing
 	Seed           uint64
+	// Stalls are spans of virtual time [from, to) in which the target starts nothing
+	// (a long GC pause, a frozen process): what it admits waits for their end.
+	Stalls [][2]float64
 
 	rng      *rand.Rand
 	nextFree float64   // when the next request may start
@@ -57,6 +60,11 @@ func (t *target) serve(a float64) (done float64, errText string) {
 		return done, "queue full"
 	}
 	start := math.Max(a, t.nextFree)
+	for _, st := range t.Stalls {
+		if start >= st[0] && start < st[1] {
+			start = st[1]
+		}
+	}
 	t.nextFree = start + 1/t.Capacity
 	t.starts = append(t.starts, start)
 	done = start + t.Service.Seconds()*math.Exp(t.Sigma*t.rng.NormFloat64())

@@ -42,6 +42,7 @@ func controlSettings() []*setting.Spec {
 		{Flag: "control-min", Env: "ZKLOAD_CONTROL_MIN", Default: "0", Arg: "N", Help: "the lowest level a controller may set (0: 1)", Expect: "0 or more"},
 		{Flag: "control-max", Env: "ZKLOAD_CONTROL_MAX", Default: "0", Arg: "N", Help: "the highest level a controller may set (0: no bound)", Expect: "0 or more"},
 		{Flag: "seek-precision", Env: "ZKLOAD_SEEK_PRECISION", Default: "0.02", Arg: "FRACTION", Help: "--seek stops when the knee's bracket is this narrow (hi/lo-1)", Expect: "a fraction from 0.001 to 1"},
+		{Flag: "seek-retries", Env: "ZKLOAD_SEEK_RETRIES", Default: "1", Arg: "N", Help: "--seek holds a failed level this many times more before the failure counts", Expect: "0 to 10"},
 		{Flag: "hold-kp", Env: "ZKLOAD_HOLD_KP", Default: "1", Arg: "GAIN", Help: "--hold's proportional gain", Expect: "0 or more"},
 		{Flag: "hold-ki", Env: "ZKLOAD_HOLD_KI", Default: "0.3", Arg: "GAIN", Help: "--hold's integral gain", Expect: "0 or more"},
 		{Flag: "hold-kd", Env: "ZKLOAD_HOLD_KD", Default: "0", Arg: "GAIN", Help: "--hold's derivative gain", Expect: "0 or more"},
@@ -125,7 +126,7 @@ func (o *controlOptions) parse(fs *flagSet, reportDir string) error {
 		o.wdog = w.Text
 	}
 	if len(given) == 0 {
-		for _, f := range []string{"control-start", "control-min", "control-max", "seek-precision", "hold-kp", "hold-ki", "hold-kd", "control-unit"} {
+		for _, f := range []string{"control-start", "control-min", "control-max", "seek-precision", "seek-retries", "hold-kp", "hold-ki", "hold-kd", "control-unit"} {
 			if v := fs.get(f); v.Given() {
 				return fs.fail("%s is set but no controller runs: set --seek, --hold, --shape or --stages", v.Name())
 			}
@@ -156,7 +157,14 @@ func (o *controlOptions) parse(fs *flagSet, reportDir string) error {
 		if err != nil {
 			return err
 		}
-		cfg := control.SeekConfig{Unit: o.unit, Constraints: cs, Start: o.start, Min: lo, Max: hi, Precision: prec}
+		retries, err := fs.get("seek-retries").Int(0, 10)
+		if err != nil {
+			return fs.check(err)
+		}
+		if retries == 0 {
+			retries = control.NoRetry
+		}
+		cfg := control.SeekConfig{Unit: o.unit, Constraints: cs, Start: o.start, Min: lo, Max: hi, Precision: prec, Retries: retries}
 		if _, err := control.NewSeek(cfg); err != nil {
 			return fs.fail("%s: %v", v.Name(), err)
 		}
@@ -562,7 +570,7 @@ func writeSeekSteps(path string, r control.SeekResult) error {
 	}
 	w := csv.NewWriter(f)
 	w.UseCRLF = true
-	w.Write([]string{"Level", "Unit", "Offered", "Achieved", "p50 (ms)", "p99 (ms)", "p99.9 (ms)", "Error Rate", "Pass", "Steady", "Knee", "Why"})
+	w.Write([]string{"Level", "Unit", "Offered", "Achieved", "p50 (ms)", "p99 (ms)", "p99.9 (ms)", "Error Rate", "Pass", "Steady", "Knee", "How", "Why"})
 	knee := -1.0
 	if r.Knee >= 0 && r.Knee < len(r.Steps) {
 		knee = r.Steps[r.Knee].Level
@@ -571,7 +579,7 @@ func writeSeekSteps(path string, r control.SeekResult) error {
 		w.Write([]string{strconv.FormatFloat(s.Level, 'f', 1, 64), r.Unit.String(), strconv.FormatFloat(s.Offered, 'f', 1, 64),
 			strconv.FormatFloat(s.Achieved, 'f', 1, 64), msOf(s.P50), msOf(s.P99), msOf(s.P999),
 			strconv.FormatFloat(s.ErrorRate, 'f', 4, 64), strconv.FormatBool(s.Pass), strconv.FormatBool(s.Steady),
-			strconv.FormatBool(s.Level == knee), oneLine(s.Reason)})
+			strconv.FormatBool(s.Level == knee), s.How, oneLine(s.Reason)})
 	}
 	w.Flush()
 	return errors.Join(w.Error(), f.Close())

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -62,7 +63,7 @@ func TestSeekFindsAKnownCapacity(t *testing.T) {
 	for _, s := range steps {
 		if s["Knee"] == "true" {
 			knees++
-			if lvl, _ := strconv.ParseFloat(s["Level"], 64); lvl != c.Capacity || s["Pass"] != "true" {
+			if lvl, _ := strconv.ParseFloat(s["Level"], 64); math.Abs(lvl-c.Capacity) > 0.05 || s["Pass"] != "true" {
 				t.Errorf("knee row %v, want the capacity %.1f, passed", s, c.Capacity)
 			}
 		}

@@ -179,7 +179,7 @@ func (o *runOptions) run(stdout, stderr io.Writer) error {
 	}
 	reports := 0
 	err = boomer.RunLocal(ctx, boomer.LocalOptions{
-		Ramps: ramps,
+		Ramps:   ramps,
 		Classes: o.harness.workload.classes, Users: o.users, Limit: &o.limit, SpawnRate: o.spawnRate, RunTime: o.runTime, Host: o.host,
 		StopTimeout: o.stopTimeout, Sink: sink, Logger: log,
 		OnReport: func(r wire.StatsReport) {
