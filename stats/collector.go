@@ -24,6 +24,9 @@ type Options struct {
 	CSVPath string
 	// DistribPath, if set, is the distribution file (--stats-distrib); it is truncated.
 	DistribPath string
+	// InMemory allows a collector without files: its statistics are then read only
+	// through Cumulative (zkload's Prometheus endpoint without --stats-collect).
+	InMemory bool
 	// ClientID is written in every row's client_id (the worker's node id).
 	ClientID string
 	// Users, if set, returns the worker's running user count for the user_count column.
@@ -111,7 +114,7 @@ func New(opts Options) (*Collector, error) {
 	if opts.Interval <= 0 {
 		return nil, errors.New("stats: interval must be positive")
 	}
-	if opts.CSVPath == "" && opts.DistribPath == "" {
+	if opts.CSVPath == "" && opts.DistribPath == "" && !opts.InMemory {
 		return nil, errors.New("stats: no output file")
 	}
 	if opts.Shards <= 0 {
@@ -302,6 +305,21 @@ func (c *Collector) Collect() error {
 		c.win[k].Reset()
 	}
 	return c.err
+}
+
+// Cumulative calls fn with every entry's statistics since the collector started, as of
+// the last interval that ended (Collect): the Total (TotalKey) and each (method, name),
+// values (Key.IsValue) included, in no particular order. s belongs to the collector:
+// fn must not modify or keep it. Readers such as a Prometheus scrape use it so that
+// nothing is added to the recording path: fn runs under the lock that the snapshot
+// loop holds once an interval, which Record never takes, so a slow fn delays the next
+// interval's files, never a user.
+func (c *Collector) Cumulative(fn func(k Key, s *Summary)) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k, s := range c.cum {
+		fn(k, s)
+	}
 }
 
 // write appends b to f in one write, so that a killed process leaves at most its last
