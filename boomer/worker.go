@@ -224,6 +224,12 @@ func (w *Worker) UserCount() int {
 	return n
 }
 
+// UserCounts is the number of users running now, in all and per class.
+func (w *Worker) UserCounts() (int, map[string]int) {
+	byClass, n := w.users.Counts()
+	return n, byClass
+}
+
 // Recorder is where the worker's users record their requests.
 func (w *Worker) Recorder() *recorder.Recorder { return w.rec }
 

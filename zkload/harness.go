@@ -30,6 +30,7 @@ type harnessOptions struct {
 	metrics   metricsOptions
 	reportDir reportDirOptions
 	workload  workloadOptions
+	prom      promOptions
 	zkHosts   string            // the ensemble the command knows of itself ("" if none)
 	settings  map[string]string // for run.json
 	command   []string          // for run.json, secrets redacted
@@ -41,6 +42,7 @@ func defineHarness(fs *flagSet, reportDirWhat string) {
 	fs.add(groupCommon, commonSettings()...)
 	addWorkloadSettings(fs)
 	fs.add(groupStats, statsSettings()...)
+	fs.add(groupStats, promSettings()...)
 	fs.add(groupMetrics, metricsSettings()...)
 	fs.add(groupRunDir, reportDirSettings(reportDirWhat)...)
 }
@@ -86,6 +88,9 @@ func (o *harnessOptions) parseTest(fs *flagSet, names []string, host string, che
 	if err := o.stats.parse(fs); err != nil {
 		return err
 	}
+	if err := o.prom.parse(fs); err != nil {
+		return err
+	}
 	o.settings = flagSettings(fs)
 	o.settings["classes"], o.settings["hosts"] = strings.Join(classNames(o.workload.classes), " "), o.zkHosts
 	return nil
@@ -120,6 +125,7 @@ type harness struct {
 	stopProfile func()
 	collector   *stats.Collector
 	metrics     *metricsPoll
+	prom        *promServer // --prometheus: listening from the start, serving from servePrometheus
 	// ran is set once the users started: from then on the directory is kept.
 	ran bool
 	// afterInfo runs once the final run information is written, before the log copy
@@ -158,6 +164,11 @@ func startHarness(o *harnessOptions, info *rundir.RunInfo, infoName string, mine
 	for _, n := range o.workload.notes {
 		h.log.Warn(n)
 	}
+	ps, err := listenPrometheus(&o.prom)
+	if err != nil {
+		return nil, h.fail(err)
+	}
+	h.prom = ps
 	if p := o.common.cpuProfile; p != "" {
 		f, err := os.Create(p)
 		if err == nil {
@@ -195,6 +206,7 @@ func (h *harness) fail(err error) error {
 	if h.log != nil {
 		h.stopSources()
 	}
+	h.prom.stop()
 	if h.logFile != nil {
 		h.logFile.Close()
 	}
@@ -270,17 +282,19 @@ func (h *harness) undo() {
 	}
 }
 
-// newCollector starts the extended statistics when they are on (nil sink otherwise);
-// users gives the running user count for each row.
+// newCollector starts the extended statistics when they are on, or in memory only for
+// --prometheus or a load controller (nil sink otherwise); users gives the running user
+// count for each row; onWindow, if set, sees every window (the load controller).
 func (h *harness) newCollector(clientID string, users func() int, onWindow func(stats.Window)) (record.Sink, error) {
 	o := h.opts.stats
-	if o.interval == 0 && onWindow != nil {
-		o.interval = time.Second // a controller's windows, without files unless asked for
+	inMemory := o.interval == 0 && (h.prom != nil || onWindow != nil)
+	if inMemory {
+		o.interval = promInterval
 	}
 	if o.interval == 0 {
 		return nil, nil
 	}
-	c, err := stats.New(stats.Options{Interval: o.interval, CSVPath: o.csv, DistribPath: o.distrib,
+	c, err := stats.New(stats.Options{Interval: o.interval, CSVPath: o.csv, DistribPath: o.distrib, InMemory: inMemory,
 		ClientID: clientID, Users: users, Logger: h.log, OnWindow: onWindow})
 	if err != nil {
 		what := "extended stats"
@@ -338,6 +352,9 @@ func (h *harness) stopSources() error {
 func (h *harness) finish(err error) error {
 	if serr := h.stopSources(); err == nil {
 		err = serr
+	}
+	if perr := h.prom.stop(); perr != nil {
+		h.log.Error("prometheus endpoint", "err", perr)
 	}
 	h.stopProfile()
 	h.stopProfile = func() {}

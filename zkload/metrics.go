@@ -30,8 +30,7 @@ type metricsPoll struct {
 	err      error
 	logged   atomic.Bool // stopLogging reported the error
 	progress *metricsProgress
-	// last is the latest poll, for the load controller's ensemble signals.
-	last atomic.Pointer[[]ensemble.Sample]
+	last     atomic.Pointer[[]ensemble.Sample] // the last poll, for --prometheus and the load controller
 }
 
 func (mp *metricsPoll) closeFile() error {

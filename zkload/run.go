@@ -158,6 +158,9 @@ func (o *runOptions) run(stdout, stderr io.Writer) error {
 			log.Error("writing the CSV files", "err", err)
 		}
 	}
+	if err := h.servePrometheus("local", func() (int, map[string]int) { return int(running.Load()), nil }); err != nil {
+		return err
+	}
 	spawned := make(chan struct{})
 	var spawnedOnce sync.Once
 	disp, err := startDispatch(&o.dispatch, spawned, log)

@@ -119,6 +119,12 @@ func (o *workerOptions) run(stdout, stderr io.Writer) error {
 		}
 		return h.fail(err)
 	}
+	if err := h.servePrometheus(o.nodeID, w.UserCounts); err != nil {
+		if wd != nil {
+			wd.close()
+		}
+		return err
+	}
 	ctx, stop := h.begin()
 	defer stop()
 	err = w.Run(ctx)
