@@ -52,7 +52,32 @@ func TestBucketCounts(t *testing.T) {
 	}
 }
 
-func newCollector(t *testing.T) *stats.Collector {
+// TestBucketCountsBins: the fast path's bins are the histogram's own: for values
+// around every bound and across the range, it counts as the histogram's bars do.
+func TestBucketCountsBins(t *testing.T) {
+	h := stats.NewHistogram()
+	for _, us := range bucketMicros {
+		for d := int64(-40); d <= 40; d++ {
+			h.RecordValue(us + d*us/1000) // within ±4% of the bound, in 0.1% steps
+		}
+	}
+	for us := int64(1); us < stats.HighestMicros; us = us*11/10 + 1 {
+		h.RecordValue(us)
+	}
+	fast, slow := BucketCounts(h), bucketCountsSlow(h)
+	if !slices.Equal(fast, slow) {
+		t.Errorf("from the counts %v\nfrom the bars   %v", fast, slow)
+	}
+	// Bin i starts at lowestAt(i) and bin i-1 ends just before it.
+	for i := 1; lowestAt(i) <= stats.HighestMicros; i++ {
+		v := lowestAt(i)
+		if h.ValuesAreEquivalent(v-1, v) || !h.ValuesAreEquivalent(lowestAt(i-1), v-1) {
+			t.Fatalf("bin %d starts at %d, bin %d at %d: not the histogram's bins", i-1, lowestAt(i-1), i, v)
+		}
+	}
+}
+
+func newCollector(t testing.TB) *stats.Collector {
 	t.Helper()
 	c, err := stats.New(stats.Options{Interval: time.Hour, InMemory: true})
 	if err != nil {
