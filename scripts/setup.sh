@@ -3,6 +3,7 @@
 # binding), Locust (the master), ZooKeeper and a JRE (the ensemble under test), nftables
 # (zkload ensemble --partitions cuts a member off with it); with
 # --test also what only the tests use (Chromium, to open the report as a person would;
+# prometheus, for promtool to check the --prometheus endpoint's output and the dashboard;
 # the Python packages that ../shared/third_party's newest Locust and Python workers with
 # kazoo need);
 # with --bench also what `make bench` compares against (nginx, wrk, kazoo, geventhttpclient).
@@ -14,7 +15,7 @@ pkgs=(libzmq3-dev python3-locust zookeeper default-jre-headless pkg-config nftab
 case ${1:-} in
   --test) pkgs+=(chromium python3-packaging python3-requests python3-flask python3-flask-login
              python3-flask-cors python3-gevent python3-geventhttpclient python3-msgpack python3-psutil
-             python3-zmq python3-typing-extensions python3-kazoo) ;;
+             python3-zmq python3-typing-extensions python3-kazoo prometheus) ;;
   --bench) pkgs+=(nginx-light wrk python3-kazoo python3-geventhttpclient) ;;
   "") ;;
   *) echo "setup.sh: unknown argument \"$1\"; want --test, --bench or nothing" >&2; exit 2 ;;
