@@ -74,6 +74,16 @@ func (h *harness) servePrometheus(nodeID string, users func() (int, map[string]i
 	if mp := h.metrics; mp != nil {
 		o.Ensemble = mp.latest
 	}
+	if plan := h.opts.workload.plan; plan != nil {
+		// One plan for every class (a load controller steers it): its rate is the
+		// worker's offered rate.
+		o.RateOffered = func() float64 {
+			if p := plan.Pacer(); p != nil {
+				return p.Rate()
+			}
+			return 0
+		}
+	}
 	reg, err := promexport.NewRegistry(o)
 	if err != nil {
 		return h.fail(err)
