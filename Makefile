@@ -10,7 +10,7 @@ GO ?= go
 # then the report.
 export WORKERS USERS SPAWN_RATE RUN_TIME WARMUP STATS_COLLECT ZK_LOCUST_HOSTS OUT REPORT_DIR FORCE
 
-.PHONY: all setup test-setup build test vet suite sequence failover http-demo bench clean
+.PHONY: all setup test-setup build web test vet suite sequence failover http-demo bench clean
 
 all: setup build suite
 
@@ -36,8 +36,22 @@ failover: setup build
 setup:
 	@bash scripts/setup.sh
 
-build:
+build: web
 	$(GO) build -ldflags "-X main.version=$$(git describe --always --dirty --tags 2>/dev/null)" -o bin/zkload ./zkload
+
+# The report's chart library (npm uplot, pinned by reports/web/package-lock.json), copied
+# into reports/web/dist for go:embed (doc/report.md). Without npm the build goes on and
+# report.html falls back to static figures.
+WEB_LIB := reports/web/dist/uPlot.iife.min.js
+web: $(WEB_LIB)
+$(WEB_LIB): reports/web/package.json reports/web/package-lock.json
+	@if ! command -v npm >/dev/null 2>&1; then \
+	  echo "make web: npm not found (scripts/setup.sh installs it): report.html will have static figures only" >&2; \
+	else \
+	  cd reports/web && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null && \
+	  cp node_modules/uplot/dist/uPlot.iife.min.js node_modules/uplot/dist/uPlot.min.css dist/ && \
+	  cp node_modules/uplot/LICENSE dist/uPlot.LICENSE; \
+	fi
 
 # A headless Locust master with zkload workers against a local HTTP target.
 http-demo: build
@@ -56,7 +70,7 @@ vet:
 test-setup:
 	@bash scripts/setup.sh --test
 
-test: test-setup vet
+test: test-setup web vet
 	$(GO) test -race -count=1 -timeout 15m ./...
 
 clean:

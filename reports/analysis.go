@@ -28,6 +28,9 @@ type Slot struct {
 	PerKey map[stats.Key]*stats.Summary
 	// Users is each worker's running users (last value in the slot).
 	Users map[string]int
+	// WorkerP99 is each worker's p99 (µs) per key in the slot: its window's, as its
+	// extended-statistics CSV has it (the windows merged, if jitter put two in the slot).
+	WorkerP99 map[string]map[stats.Key]int64
 }
 
 // Analysis is what the report shows of one test.
@@ -116,8 +119,14 @@ func slots(ds []stats.Distribution) ([]Slot, time.Time, time.Time) {
 	out := make([]Slot, n)
 	for i := range out {
 		out[i] = Slot{End: start.Add(time.Duration(i+1) * width), Width: width,
-			PerKey: map[stats.Key]*stats.Summary{}, Users: map[string]int{}}
+			PerKey: map[stats.Key]*stats.Summary{}, Users: map[string]int{}, WorkerP99: map[string]map[stats.Key]int64{}}
 	}
+	type wk struct {
+		slot   int
+		worker string
+		key    stats.Key
+	}
+	perWorker := map[wk][]*stats.Summary{}
 	for i := range ds {
 		d := &ds[i]
 		idx := int(d.End.Sub(start) / width)
@@ -130,8 +139,26 @@ func slots(ds []stats.Distribution) ([]Slot, time.Time, time.Time) {
 			out[idx].PerKey[d.Key] = s
 		}
 		s.Add(&d.Summary)
+		perWorker[wk{idx, d.ClientID, d.Key}] = append(perWorker[wk{idx, d.ClientID, d.Key}], &d.Summary)
 		if d.Key.IsTotal() {
 			out[idx].Users[d.ClientID] = d.UserCount
+		}
+	}
+	for k, sums := range perWorker {
+		m := out[k.slot].WorkerP99[k.worker]
+		if m == nil {
+			m = map[stats.Key]int64{}
+			out[k.slot].WorkerP99[k.worker] = m
+		}
+		one := sums[0]
+		if len(sums) > 1 {
+			one = stats.NewSummary()
+			for _, x := range sums {
+				one.Add(x)
+			}
+		}
+		if one.Requests > 0 {
+			m[k.key] = one.Percentile(99)
 		}
 	}
 	// Trim the empty slots at both ends (the first slot ends before any window does).

@@ -65,13 +65,91 @@ func compare(runs []*RunReport) *Comparison {
 			}
 		}
 	}
+	tests := map[string]int{}
+	var testOrder []string
 	for _, x := range order {
 		if seen[x] < 2 {
 			continue
 		}
 		c.Sections = append(c.Sections, overlay(runs, x.test, x.key))
+		if tests[x.test] == 0 {
+			testOrder = append(testOrder, x.test)
+		}
+		tests[x.test]++
+	}
+	for _, test := range testOrder {
+		if sec := ensembleOverlay(runs, test); len(sec.Figures) > 0 {
+			c.Sections = append(c.Sections, sec)
+		}
 	}
 	return c
+}
+
+// ensembleOverlay overlays the ensemble's figures of a test in every run, on seconds
+// from each run's start: one colour per run, a line per member (the second metric of
+// a figure dotted).
+func ensembleOverlay(runs []*RunReport, test string) Section {
+	sec := Section{Title: fmt.Sprintf("Comparison: %s: ensemble", test)}
+	type runA struct {
+		i     int
+		label string
+		a     *Analysis
+	}
+	var with []runA
+	for i, rr := range runs {
+		for _, a := range rr.Analyses {
+			if a.Test.Label == test && len(a.Members) > 0 {
+				with = append(with, runA{i, rr.Run.Label, a})
+			}
+		}
+	}
+	if len(with) < 2 {
+		return sec
+	}
+	name := func(r runA, m *Member) string {
+		if len(r.a.Members) == 1 {
+			return r.label
+		}
+		return r.label + " " + m.HostPort
+	}
+	for _, q := range ensembleQuantities {
+		f := &Figure{ID: figID("cmp", test, "zk", q.id), Title: q.title, YLabel: q.ylabel, Relative: true}
+		for _, r := range with {
+			for _, m := range r.a.Members {
+				for j, metric := range q.metrics {
+					pts := m.Series[metric]
+					if q.id == "latency" {
+						pts = windowedMean(m, metric)
+					}
+					s := Series{Name: name(r, m), Style: r.i, Dotted: j > 0}
+					if j > 0 {
+						s.Name, s.Label = "", name(r, m)+" "+metric
+					}
+					for _, p := range pts {
+						s.X, s.Y = append(s.X, p.T.Sub(r.a.Start).Seconds()), append(s.Y, p.V)
+					}
+					f.Series = append(f.Series, s)
+				}
+			}
+		}
+		if !f.empty() {
+			sec.Figures = append(sec.Figures, f)
+		}
+	}
+	st := &Figure{ID: figID("cmp", test, "zk", "state"), Title: "Member state (3 leader/standalone, 2 follower, 1 observer/other, 0 not serving)", YLabel: "state", Relative: true}
+	for _, r := range with {
+		for j, m := range r.a.Members {
+			s := Series{Name: name(r, m), Style: r.i}
+			for _, p := range m.States {
+				s.X, s.Y = append(s.X, p.T.Sub(r.a.Start).Seconds()), append(s.Y, stateLevel(p.State)+0.05*float64(j))
+			}
+			st.Series = append(st.Series, s)
+		}
+	}
+	if !st.empty() {
+		sec.Figures = append(sec.Figures, st)
+	}
+	return sec
 }
 
 func overlay(runs []*RunReport, test string, k stats.Key) Section {
@@ -80,6 +158,7 @@ func overlay(runs []*RunReport, test string, k stats.Key) Section {
 	lat := &Figure{ID: id("latency"), Title: "Latency per window: p99 (solid), p50 (dotted)", YLabel: "ms", Relative: true, LogY: true}
 	rates := &Figure{ID: id("rates"), Title: "Requests per second", YLabel: "per second", Relative: true}
 	users := &Figure{ID: id("users"), Title: "Users", YLabel: "users", Relative: true}
+	errs := &Figure{ID: id("errors"), Title: "Failures per second", YLabel: "per second", Relative: true}
 	dist := &Figure{ID: id("distribution"), Title: "Latency distribution (all workers merged)", YLabel: "ms", Percentile: true, LogY: true}
 	for i, rr := range runs {
 		var a *Analysis
@@ -95,8 +174,9 @@ func overlay(runs []*RunReport, test string, k stats.Key) Section {
 			continue
 		}
 		name := rr.Run.Label
-		p99, p50 := Series{Name: name, Style: i}, Series{Style: i, Dotted: true}
-		rps, us := Series{Name: name, Style: i}, Series{Name: name, Style: i}
+		p99, p50 := Series{Name: name, Style: i}, Series{Style: i, Dotted: true, Label: name + " p50"}
+		rps, us, fs := Series{Name: name, Style: i}, Series{Name: name, Style: i}, Series{Name: name, Style: i}
+		anyFail := false
 		last := map[string]int{}
 		for _, sl := range a.Slots {
 			x := sl.End.Sub(a.Start).Seconds()
@@ -108,6 +188,12 @@ func overlay(runs []*RunReport, test string, k stats.Key) Section {
 				p50.X, p50.Y = append(p50.X, x), append(p50.Y, usMS(sum.Percentile(50)))
 			}
 			rps.X, rps.Y = append(rps.X, x), append(rps.Y, float64(n)/sl.Width.Seconds())
+			var nf int64
+			if sum != nil {
+				nf = sum.Failures
+			}
+			anyFail = anyFail || nf > 0
+			fs.X, fs.Y = append(fs.X, x), append(fs.Y, float64(nf)/sl.Width.Seconds())
 			total := 0
 			for _, c := range a.Clients {
 				if u, ok := sl.Users[c]; ok {
@@ -120,12 +206,15 @@ func overlay(runs []*RunReport, test string, k stats.Key) Section {
 		lat.Series = append(lat.Series, p99, p50)
 		rates.Series = append(rates.Series, rps)
 		users.Series = append(users.Series, us)
+		if anyFail {
+			errs.Series = append(errs.Series, fs)
+		}
 		if sum := a.Merged[k]; sum != nil {
 			xs, ys := percentileCurve(sum.Requests, sum.Percentile)
 			dist.Series = append(dist.Series, Series{Name: name, Style: i, X: xs, Y: ys})
 		}
 	}
-	for _, f := range []*Figure{lat, rates, users, dist} {
+	for _, f := range []*Figure{lat, rates, users, errs, dist} {
 		if !f.empty() {
 			sec.Figures = append(sec.Figures, f)
 		}

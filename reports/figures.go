@@ -5,10 +5,12 @@ import (
 	"image/color"
 	"math"
 	"strconv"
+	"strings"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/plotutil"
+	"gonum.org/v1/plot/text"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 )
@@ -21,6 +23,13 @@ type Series struct {
 	Style int
 	// Dotted draws a thin dotted line (per-worker detail).
 	Dotted bool
+	// Label names a line left out of the static legend (Name "") in the interactive
+	// chart's legend, which lists every line.
+	Label string
+	// WebOnly lines are drawn in the interactive chart only (per-worker detail that
+	// would crowd a static figure); Worker is the worker (client id) of such a line.
+	WebOnly bool
+	Worker  string
 }
 
 // Figure is one plot: lines against time (unix seconds, or seconds from the start with
@@ -63,12 +72,12 @@ func (f *Figure) render() error {
 	return err
 }
 
-// draw renders the figure in a format gonum/plot knows (svg, png, pdf...).
+// draw renders the figure in a format gonum/plot knows (svg, png, pdf...): the plot
+// with its title wrapped to its width, and the legend in a column of its own on the
+// right, outside the data area, so that it never hides a line.
 func (f *Figure) draw(format string) ([]byte, error) {
 	p := plot.New()
-	p.Title.Text = f.Title
 	p.Y.Label.Text = f.YLabel
-	p.Legend.Top = true
 	p.Add(plotter.NewGrid())
 	switch {
 	case f.Percentile:
@@ -85,7 +94,12 @@ func (f *Figure) draw(format string) ([]byte, error) {
 		p.Y.Scale = plot.LogScale{}
 		p.Y.Tick.Marker = logTicks{}
 	}
+	legend := plot.NewLegend()
+	legend.Top, legend.Left = true, true
 	for _, s := range f.Series {
+		if s.WebOnly {
+			continue
+		}
 		xys := make(plotter.XYs, 0, len(s.X))
 		for i := range s.X {
 			y := s.Y[i]
@@ -114,27 +128,66 @@ func (f *Figure) draw(format string) ([]byte, error) {
 			p.Add(sc)
 		}
 		if s.Name != "" {
-			p.Legend.Add(s.Name, l)
+			legend.Add(clip(s.Name, legendChars), l)
 		}
 	}
 	if len(f.Markers) > 0 {
 		p.Add(vlines{xs: f.Markers, style: markerStyle})
-		p.Legend.Add("leader move", vlines{style: markerStyle})
+		legend.Add("leader move", vlines{style: markerStyle})
 	}
 	if len(f.Faults) > 0 {
 		p.Add(vlines{xs: f.Faults, style: faultStyle})
-		p.Legend.Add("fault", vlines{style: faultStyle})
+		legend.Add("fault", vlines{style: faultStyle})
 	}
-	roomForLegend(p, f.LogY, f.legendLines())
-	wt, err := p.WriterTo(figWidth, figHeight, format)
+	if !f.LogY && p.Y.Min > 0 {
+		p.Y.Min = 0
+	}
+	if p.Y.Max <= p.Y.Min {
+		p.Y.Max = p.Y.Min + 1
+	}
+	c, err := draw.NewFormattedCanvas(figWidth+legendWidth, figHeight, format)
 	if err != nil {
 		return nil, err
 	}
+	dc := draw.New(c)
+	p.Title.Text = wrapText(p.Title.TextStyle, f.Title, figWidth-2*p.Title.Padding)
+	p.Draw(draw.Crop(dc, 0, -legendWidth, 0, 0))
+	legend.Draw(draw.Crop(dc, figWidth+legendGap, 0, 0, -p.Title.Padding-p.Title.TextStyle.Height(p.Title.Text)-p.Title.Padding))
 	var b bytes.Buffer
-	if _, err := wt.WriteTo(&b); err != nil {
+	if _, err := c.WriteTo(&b); err != nil {
 		return nil, err
 	}
 	return b.Bytes(), nil
+}
+
+const (
+	// legendWidth is the column right of the plot that holds the legend; legendChars
+	// the longest entry that fits it (longer ones are clipped with "…").
+	legendWidth = 2.1 * vg.Inch
+	legendGap   = 0.1 * vg.Inch
+	legendChars = 26
+)
+
+// wrapText breaks s at spaces into lines no wider than max in sty (a word longer than
+// a line stays whole on its own line).
+func wrapText(sty text.Style, s string, max vg.Length) string {
+	if sty.Width(s) <= max {
+		return s
+	}
+	var lines []string
+	line := ""
+	for _, w := range strings.Fields(s) {
+		if line != "" && sty.Width(line+" "+w) > max {
+			lines = append(lines, line)
+			line = w
+			continue
+		}
+		if line != "" {
+			line += " "
+		}
+		line += w
+	}
+	return strings.Join(append(lines, line), "\n")
 }
 
 // vlines marks x values with vertical red dashed lines across the data area.
@@ -249,37 +302,4 @@ func figID(parts ...string) string {
 		}
 	}
 	return b.String()
-}
-
-func (f *Figure) legendLines() int {
-	n := 0
-	for _, s := range f.Series {
-		if s.Name != "" && len(s.X) > 0 {
-			n++
-		}
-	}
-	if len(f.Markers) > 0 {
-		n++
-	}
-	if len(f.Faults) > 0 {
-		n++
-	}
-	return n
-}
-
-// roomForLegend starts linear axes at 0 and raises the top so that the legend (top
-// right) does not hide the lines.
-func roomForLegend(p *plot.Plot, logY bool, lines int) {
-	if !logY && p.Y.Min > 0 {
-		p.Y.Min = 0
-	}
-	if p.Y.Max <= p.Y.Min {
-		p.Y.Max = p.Y.Min + 1
-	}
-	frac := 0.09 * float64(lines)
-	if logY && p.Y.Min > 0 {
-		p.Y.Max *= math.Pow(p.Y.Max/p.Y.Min, frac)
-		return
-	}
-	p.Y.Max += (p.Y.Max - p.Y.Min) * frac
 }

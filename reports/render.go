@@ -56,9 +56,20 @@ func diffCells(d DiffRow) []string {
 	pair := func(b, t float64) string {
 		return fmt.Sprintf("%s → %s (%s)", fmtNum(b), fmtNum(t), pct(Change(b, t)))
 	}
+	lower := func(b, t float64) string {
+		c := Change(b, t)
+		if d := direction(c, false); d != "" {
+			return fmt.Sprintf("%s → %s (%s, %s)", fmtNum(b), fmtNum(t), pct(c), d)
+		}
+		return pair(b, t)
+	}
+	rate := pair(d.Base.RPS, d.This.RPS)
+	if dir := direction(Change(d.Base.RPS, d.This.RPS), true); dir != "" {
+		rate = fmt.Sprintf("%s → %s (%s, %s)", fmtNum(d.Base.RPS), fmtNum(d.This.RPS), pct(Change(d.Base.RPS, d.This.RPS)), dir)
+	}
 	return []string{d.Test, name, op, d.Run,
-		pair(d.Base.RPS, d.This.RPS), pair(d.Base.P50, d.This.P50), pair(d.Base.P99, d.This.P99),
-		pair(d.Base.P999, d.This.P999), pair(d.Base.Max, d.This.Max),
+		rate, lower(d.Base.P50, d.This.P50), lower(d.Base.P99, d.This.P99),
+		lower(d.Base.P999, d.This.P999), lower(d.Base.Max, d.This.Max),
 		fmt.Sprintf("%d → %d", d.Base.Failures, d.This.Failures)}
 }
 
@@ -144,54 +155,105 @@ func (rr *RunReport) members() string {
 }
 
 const htmlTemplate = `<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{{.Title}}</title>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>{{.Title}}</title>
+{{with .LibCSS}}<style>{{.}}</style>{{end}}
+<style>{{.OwnCSS}}</style>
 <style>
-body{font-family:sans-serif;max-width:1100px;margin:1em auto;padding:0 1em;color:#222}
+body{font-family:sans-serif;margin:0;color:#222}
+nav#toc{position:fixed;top:0;left:0;bottom:0;width:210px;overflow-y:auto;background:#f4f5f7;border-right:1px solid #ddd;padding:.8em .6em;font-size:14px;box-sizing:border-box}
+nav#toc a{display:block;color:#1a4d8f;text-decoration:none;padding:2px 0}
+nav#toc a.sub{padding-left:1em;font-size:13px}
+nav#toc a:hover{text-decoration:underline}
+nav#toc .brand{font-weight:bold;margin-bottom:.5em}
+main{margin-left:210px;padding:0 1.5em 3em;max-width:1150px}
 table{border-collapse:collapse;margin:.5em 0;font-size:90%}
 td,th{border:1px solid #bbb;padding:2px 6px;text-align:right}
 td:first-child,th:first-child,td.l{text-align:left}
 th{background:#eee}
-img{width:100%;max-width:900px;display:block;margin:.5em 0}
+img{width:100%;max-width:1000px;display:block;margin:.5em 0}
+svg.side{max-width:100%;height:auto;display:block;margin:.5em 0}
+svg.side a:hover rect{fill:#e3ecf7}
 .note{color:#666;font-style:italic}
 .problem{color:#a00}
-h2{border-bottom:2px solid #ccc;page-break-before:auto}
-section{page-break-inside:avoid}
+h2{border-bottom:2px solid #ccc}
+details.test,details.cmp{border:1px solid #ccc;border-radius:4px;margin:.6em 0;padding:0 .8em}
+details>summary{cursor:pointer;padding:.5em 0;font-size:110%}
+details[open]>summary{border-bottom:1px solid #ddd;margin-bottom:.5em}
+table.front{columns:2}
+table.front th{text-align:left;font-weight:normal;color:#555}
+@media print{nav#toc{display:none}main{margin-left:0}}
 </style></head><body>
+<nav id="toc"><div class="brand">{{.Title}}</div>
+<a href="#overview">Overview</a>
+{{if .Verdicts}}<a class="sub" href="#verdicts">Verdicts</a>{{end}}
+{{if .Compare}}<a class="sub" href="#differences">Differences</a>{{end}}
+<a class="sub" href="#side">Tests side by side</a>
+{{if .Ensemble}}<a class="sub" href="#ensemble">Ensemble health</a>{{end}}
+{{if .Failover}}<a class="sub" href="#failover">Faults and failover</a>{{end}}
+{{range .Runs}}<a href="#run-{{.ID}}">Run {{.Label}}</a>{{range .Tests}}<a class="sub" href="#{{.ID}}">{{.Label}}</a>{{end}}{{end}}
+{{if .Compare}}<a href="#comparison">Comparison</a>{{end}}
+</nav>
+<main>
 <h1>{{.Title}}</h1>
-<p class="note">Made {{.Made}}. Times in ms with µs precision, from the HDR distributions merged across workers; a * marks Locust's ms buckets (no distributions).</p>
-{{if .Verdicts}}<h2 id="verdicts">Verdicts</h2><ul>{{range .Verdicts}}<li>{{.}}</li>{{end}}</ul>{{end}}
-{{if .Problems}}<h2 id="left-out">Left out</h2><ul>{{range .Problems}}<li class="problem">{{.}}</li>{{end}}</ul>{{end}}
+<p class="note">Made {{.Made}}. Times in ms with µs precision, from the HDR distributions merged across workers; a * marks Locust's ms buckets (no distributions). {{if .Static}}{{.StaticNote}}{{else}}Charts: drag to zoom (a test's time axes zoom together), double-click to reset, hover for values, click a legend entry to hide or show its line.{{end}}</p>
+<section id="overview"><h2>Overview</h2>
+{{if .Verdicts}}<h3 id="verdicts">Verdicts</h3><ul>{{range .Verdicts}}<li>{{.}}</li>{{end}}</ul>{{end}}
+{{if .Problems}}<h3 id="left-out">Left out</h3><ul>{{range .Problems}}<li class="problem">{{.}}</li>{{end}}</ul>{{end}}
+{{with .Compare}}<h3 id="differences">Differences (against {{.Base}})</h3><ul>{{range .Changes}}<li>{{.}}</li>{{end}}</ul>
+<table><tr>{{range $.DiffHeader}}<th>{{.}}</th>{{end}}</tr>
+{{range .Rows}}<tr>{{range .}}<td>{{.}}</td>{{end}}</tr>{{end}}</table>{{end}}
+<h3 id="side">Tests side by side</h3>
+<p class="note">Each row links to its test; hover a row for its values.</p>
+{{.Side}}
 {{range .Runs}}
-<h2 id="run-{{.Label}}">Run {{.Label}}</h2>
-<table>{{range .Front}}<tr><th>{{index . 0}}</th><td class="l">{{index . 1}}</td></tr>{{end}}</table>
-<h3>Summary</h3>
-{{if .Summary}}<table><tr>{{range $.SummaryHeader}}<th>{{.}}</th>{{end}}</tr>
-{{range .Summary}}<tr>{{range .}}<td>{{.}}</td>{{end}}</tr>{{end}}</table>{{else}}<p class="problem">No statistics to summarize.</p>{{end}}
-{{if .Values}}<h3>Values</h3><p class="note">{{$.ValuesNote}}</p><table><tr>{{range $.ValueHeader}}<th>{{.}}</th>{{end}}</tr>
+<h3 id="run-{{.ID}}">Run {{.Label}}</h3>
+<table class="front">{{range .Front}}<tr><th>{{index . 0}}</th><td class="l">{{index . 1}}</td></tr>{{end}}</table>
+{{if .Summary}}<table><tr>{{range $.SummaryHeader}}<th>{{.}}</th>{{end}}<th></th></tr>
+{{range .Summary}}<tr>{{range .Cells}}<td>{{.}}</td>{{end}}<td><a href="{{.Href}}">details</a></td></tr>{{end}}</table>{{else}}<p class="problem">No statistics to summarize.</p>{{end}}
+{{if .Values}}<h4>Values</h4><p class="note">{{$.ValuesNote}}</p><table><tr>{{range $.ValueHeader}}<th>{{.}}</th>{{end}}</tr>
 {{range .Values}}<tr>{{range .}}<td>{{.}}</td>{{end}}</tr>{{end}}</table>{{end}}
-{{if .Problems}}<h3 id="problems-{{.Label}}">Problems</h3><ul>{{range .Problems}}<li class="problem">{{.}}</li>{{end}}</ul>{{end}}
-{{range .Sections}}<section><h3>{{.Title}}</h3>
-{{range .Notes}}<p class="note">{{.}}</p>{{end}}
-{{range .Figures}}<img alt="{{.Title}}" src="{{.Src}}">{{end}}
-</section>{{end}}
+{{if .Problems}}<h4 id="problems-{{.ID}}">Problems</h4><ul>{{range .Problems}}<li class="problem">{{.}}</li>{{end}}</ul>{{end}}
+{{end}}
+{{if .Ensemble}}<h3 id="ensemble">Ensemble health</h3>
+<table><tr><th>test</th><th>members</th><th>state at the end</th><th>leader moves</th><th>failed polls</th><th>max outstanding</th><th>max read latency ms</th></tr>
+{{range .Ensemble}}<tr><td><a href="{{.Href}}">{{.Test}}</a></td><td>{{.Members}}</td><td class="l">{{.States}}</td><td>{{.LeaderMoves}}</td><td>{{.FailedPolls}}</td><td>{{.MaxOutstanding}}</td><td>{{.MaxLatency}}</td></tr>{{end}}</table>{{end}}
+{{if .Failover}}<h3 id="failover">Faults and failover</h3>
+<table><tr><th>test</th><th>time</th><th>action</th><th>member</th><th>election</th><th>first success</th><th>dip</th><th>back to 90 %</th><th>p99 ms before / during / after</th><th>sessions lost</th></tr>
+{{range .Failover}}<tr><td><a href="{{.Href}}">{{.Test}}</a></td><td>{{.Time}}</td><td>{{.Action}}</td><td class="l">{{.Member}}</td><td>{{.Election}}</td><td>{{.FirstSuccess}}</td><td>{{.Dip}}</td><td>{{.Recovery}}</td><td>{{.P99}}</td><td>{{.SessionsLost}}</td></tr>{{end}}</table>{{end}}
+</section>
+{{range .Runs}}{{$run := .}}
+<h2>Tests{{if $.Several}} of run {{.Label}}{{end}}</h2>
+{{range .Tests}}<details class="zk-group test" id="{{.ID}}"><summary><b>{{.Label}}</b> <span class="note">{{.Line}}</span></summary>
+{{if .Data}}<script type="application/json" class="zk-data">{{.Data}}</script>{{end}}
+{{if .Summary}}<table><tr>{{range $.SummaryHeader}}<th>{{.}}</th>{{end}}</tr>
+{{range .Summary}}<tr>{{range .}}<td>{{.}}</td>{{end}}</tr>{{end}}</table>{{end}}
+{{if .Problems}}<ul>{{range .Problems}}<li class="problem">{{.}}</li>{{end}}</ul>{{end}}
+{{template "sections" .Sections}}
+</details>{{end}}
 {{end}}
 {{with .Compare}}
 <h2 id="comparison">Comparison (against {{.Base}})</h2>
-<table><tr>{{range $.DiffHeader}}<th>{{.}}</th>{{end}}</tr>
-{{range .Rows}}<tr>{{range .}}<td>{{.}}</td>{{end}}</tr>{{end}}</table>
-{{range .Sections}}<section><h3>{{.Title}}</h3>
-{{range .Notes}}<p class="note">{{.}}</p>{{end}}
-{{range .Figures}}<img alt="{{.Title}}" src="{{.Src}}">{{end}}
-</section>{{end}}
+<details class="zk-group cmp" id="comparison-figures"><summary><b>Every figure, overlaid</b> <span class="note">seconds from each run's start</span></summary>
+{{if .Data}}<script type="application/json" class="zk-data">{{.Data}}</script>{{end}}
+{{template "sections" .Sections}}
+</details>
 {{end}}
+</main>
+<script>{{.OwnJS}}</script>
+{{with .LibJS}}<script>{{.}}</script>{{end}}
+<script>zkcharts.report(document);</script>
 </body></html>
+{{define "sections"}}{{range .}}<section><h3>{{.Title}}</h3>
+{{range .Notes}}<p class="note">{{.}}</p>{{end}}
+{{range .Figures}}{{if .Src}}<img alt="{{.Title}}" src="{{.Src}}">{{else}}<div data-chart="{{.ID}}" title="{{.Title}}"></div>{{end}}{{end}}
+</section>{{end}}{{end}}
 `
 
 var htmlTmpl = template.Must(template.New("report").Parse(htmlTemplate))
 
 type figView struct {
-	Title string
-	Src   template.URL
+	ID, Title string
+	Src       template.URL // empty: an interactive chart
 }
 
 type sectionView struct {
@@ -200,85 +262,196 @@ type sectionView struct {
 	Figures []figView
 }
 
-func sectionViews(ss []Section, inline bool) []sectionView {
+// figMode is how a figure is shown: an interactive chart, an inline SVG (report.html
+// without the chart library), a file (report.md).
+type figMode int
+
+const (
+	figChart figMode = iota
+	figInline
+	figFile
+)
+
+func sectionViews(ss []Section, mode figMode) []sectionView {
 	var out []sectionView
 	for _, s := range ss {
 		v := sectionView{Title: s.Title, Notes: s.Notes}
 		for _, f := range s.Figures {
-			src := "figures/" + f.ID + ".svg"
-			if inline {
-				src = "data:image/svg+xml;base64," + base64.StdEncoding.EncodeToString(f.SVG)
+			fv := figView{ID: f.ID, Title: f.Title}
+			switch mode {
+			case figFile:
+				fv.Src = template.URL("figures/" + f.ID + ".svg")
+			case figInline:
+				fv.Src = template.URL("data:image/svg+xml;base64," + base64.StdEncoding.EncodeToString(f.SVG))
 			}
-			v.Figures = append(v.Figures, figView{Title: f.Title, Src: template.URL(src)})
+			v.Figures = append(v.Figures, fv)
 		}
 		out = append(out, v)
 	}
 	return out
 }
 
+type summaryView struct {
+	Cells []string
+	Href  string
+}
+
+type testView struct {
+	ID, Label, Line string
+	Summary         [][]string
+	Problems        []string
+	Sections        []sectionView
+	Data            template.JS
+}
+
 type runView struct {
-	Label    string
-	Front    [][2]string
-	Summary  [][]string
-	Values   [][]string
-	Problems []string
-	Sections []sectionView
+	ID, Label string
+	Front     [][2]string
+	Summary   []summaryView
+	Values    [][]string
+	Problems  []string
+	Sections  []sectionView
+	Tests     []testView
 }
 
 type compareView struct {
 	Base     string
+	Changes  []string
 	Rows     [][]string
 	Sections []sectionView
+	Data     template.JS
 }
 
-func (rep *Report) view(inline bool) map[string]any {
+// testLine is a test's one-line summary beside its name: its Total's numbers.
+func testLine(a *Analysis) string {
+	for _, r := range a.Summary {
+		if r.Key.IsTotal() {
+			line := fmt.Sprintf("%d requests, %.1f/s, p50 %s ms, p99 %s ms, p99.9 %s ms", r.Requests, r.RPS, fmtMS(r.P50), fmtMS(r.P99), fmtMS(r.P999))
+			if r.Failures > 0 {
+				line += fmt.Sprintf(", %d failures", r.Failures)
+			}
+			return line
+		}
+	}
+	return "no statistics"
+}
+
+func (rep *Report) view(mode figMode) map[string]any {
 	var runs []runView
+	var figs []*Figure
 	for _, rr := range rep.Runs {
-		v := runView{Label: rr.Run.Label, Front: rr.frontRows(), Problems: rr.problems(), Sections: sectionViews(rr.Sections, inline)}
+		v := runView{ID: figID(rr.Prefix, rr.Run.Label), Label: rr.Run.Label, Front: rr.frontRows(), Problems: rr.problems(), Sections: sectionViews(rr.Sections, mode)}
+		if v.ID == "" {
+			v.ID = "run"
+		}
 		for _, r := range rr.Summary {
-			v.Summary = append(v.Summary, summaryCells(r))
+			v.Summary = append(v.Summary, summaryView{Cells: summaryCells(r), Href: "#" + testID(rr.Prefix, r.Test)})
 		}
 		for _, r := range rr.Values {
 			v.Values = append(v.Values, valueCells(r))
+		}
+		for _, p := range rr.Parts {
+			a := p.Analysis
+			tv := testView{ID: testID(rr.Prefix, a.Test.Label), Label: a.Test.Label, Line: testLine(a), Sections: sectionViews(p.Sections, mode)}
+			for _, r := range a.Summary {
+				tv.Summary = append(tv.Summary, summaryCells(r))
+			}
+			for _, pr := range a.Test.Problems {
+				tv.Problems = append(tv.Problems, a.Test.Label+": "+pr)
+			}
+			if mode == figChart {
+				figs = figs[:0]
+				for _, s := range p.Sections {
+					figs = append(figs, s.Figures...)
+				}
+				tv.Data = template.JS(chartData(figs))
+			}
+			v.Tests = append(v.Tests, tv)
 		}
 		runs = append(runs, v)
 	}
 	var cmp *compareView
 	if rep.Compare != nil {
-		cmp = &compareView{Base: rep.Compare.Base, Sections: sectionViews(rep.Compare.Sections, inline)}
+		cmp = &compareView{Base: rep.Compare.Base, Changes: rep.Compare.changes(), Sections: sectionViews(rep.Compare.Sections, mode)}
 		for _, d := range rep.Compare.Rows {
 			cmp.Rows = append(cmp.Rows, diffCells(d))
 		}
+		if mode == figChart {
+			figs = figs[:0]
+			for _, s := range rep.Compare.Sections {
+				figs = append(figs, s.Figures...)
+			}
+			cmp.Data = template.JS(chartData(figs))
+		}
 	}
-	return map[string]any{
+	v := map[string]any{
 		"Title": rep.Title, "Made": rep.Made.Format(time.RFC3339), "Verdicts": rep.Verdicts, "Problems": rep.Problems,
 		"Runs": runs, "Compare": cmp, "SummaryHeader": summaryHeader, "DiffHeader": diffHeader,
-		"ValueHeader": valueHeader, "ValuesNote": valuesNote,
+		"ValueHeader": valueHeader, "ValuesNote": valuesNote, "Several": len(rep.Runs) > 1,
+		"Side": template.HTML(sideBySideSVG(rep.sideRows())), "Ensemble": rep.ensembleRows(), "Failover": rep.failoverRows(),
+		"Static": mode != figChart, "StaticNote": staticNote,
+		"OwnJS": template.JS(zkchartsJS), "OwnCSS": template.CSS(zkchartsCSS),
 	}
+	if mode == figChart && rep.lib != nil {
+		v["LibJS"], v["LibCSS"] = template.JS(rep.lib.JS), template.CSS(rep.lib.CSS)
+	}
+	return v
 }
 
-// HTML renders report.html: one file, every figure inline (SVG in data: URLs).
+// HTML renders report.html: one file, self-contained. With the chart library, the
+// figures are interactive charts drawn from data in the page; without, inline SVGs.
 func (rep *Report) HTML() ([]byte, error) {
+	mode := figChart
+	if rep.lib == nil {
+		mode = figInline
+	}
 	var b bytes.Buffer
-	if err := htmlTmpl.Execute(&b, rep.view(true)); err != nil {
+	if err := htmlTmpl.Execute(&b, rep.view(mode)); err != nil {
 		return nil, err
 	}
 	return b.Bytes(), nil
 }
 
+// overviewFigure is the side-by-side figure's file in figures/ (report.md).
+const overviewFigure = "overview.svg"
+
 // Markdown renders report.md, its figures in figures/.
 func (rep *Report) Markdown() []byte {
-	v := rep.view(false)
+	v := rep.view(figFile)
 	var b strings.Builder
 	fmt.Fprintf(&b, "# %s\n\nMade %s. Times in ms with µs precision, from the HDR distributions merged across workers; a * marks Locust's ms buckets (no distributions).\n\n", rep.Title, v["Made"])
 	mdList(&b, "## Verdicts", rep.Verdicts)
 	mdList(&b, "## Left out", rep.Problems)
+	if c, _ := v["Compare"].(*compareView); c != nil {
+		mdList(&b, fmt.Sprintf("## Differences (against %s)", mdEscape(c.Base)), c.Changes)
+	}
+	b.WriteString("## Tests side by side\n\n![Tests side by side](figures/" + overviewFigure + ")\n\n")
+	if es := rep.ensembleRows(); len(es) > 0 {
+		b.WriteString("## Ensemble health\n\n")
+		var rows [][]string
+		for _, e := range es {
+			rows = append(rows, []string{e.Test, e.Members, e.States, fmt.Sprint(e.LeaderMoves), fmt.Sprint(e.FailedPolls), e.MaxOutstanding, e.MaxLatency})
+		}
+		mdTable(&b, []string{"test", "members", "state at the end", "leader moves", "failed polls", "max outstanding", "max read latency ms"}, rows)
+	}
+	if fs := rep.failoverRows(); len(fs) > 0 {
+		b.WriteString("## Faults and failover\n\n")
+		var rows [][]string
+		for _, f := range fs {
+			rows = append(rows, []string{f.Test, f.Time, f.Action, f.Member, f.Election, f.FirstSuccess, f.Dip, f.Recovery, f.P99, f.SessionsLost})
+		}
+		mdTable(&b, []string{"test", "time", "action", "member", "election", "first success", "dip", "back to 90 %", "p99 ms before / during / after", "sessions lost"}, rows)
+	}
 	for _, r := range v["Runs"].([]runView) {
 		fmt.Fprintf(&b, "## Run %s\n\n", mdEscape(r.Label))
 		mdTable(&b, []string{"", ""}, toRows(r.Front))
 		b.WriteString("### Summary\n\n")
 		if len(r.Summary) > 0 {
-			mdTable(&b, summaryHeader, r.Summary)
+			var rows [][]string
+			for _, sv := range r.Summary {
+				rows = append(rows, sv.Cells)
+			}
+			mdTable(&b, summaryHeader, rows)
 		} else {
 			b.WriteString("No statistics to summarize.\n\n")
 		}

@@ -30,6 +30,8 @@ type Options struct {
 	Dirs   []string
 	Labels []string // one per dir, or none
 	Out    string   // output directory
+	// noLib makes report.html's static fallback (as without the chart library).
+	noLib bool
 }
 
 // Report is everything rendered: the front page, the sections, the comparison.
@@ -41,6 +43,8 @@ type Report struct {
 	// Problems are the run directories left out, with nothing to report ("Left out").
 	Problems []string
 	Made     time.Time
+	// lib is the chart library for interactive charts; nil: static figures.
+	lib *webLib
 }
 
 // RunReport is one run's part of the report.
@@ -50,9 +54,18 @@ type RunReport struct {
 	Summary  []SummaryRow
 	Values   []SummaryRow // the value series (schedule lag), not requests
 	Sections []Section
+	// Parts are the sections by test, in order (Sections is all of them).
+	Parts    []TestPart
+	Prefix   string // "r1"... with several runs: figure and anchor names
 	Verdicts []string
 	Start    time.Time
 	End      time.Time
+}
+
+// TestPart is one test's sections.
+type TestPart struct {
+	Analysis *Analysis
+	Sections []Section
 }
 
 // InputError is a report that cannot be made from its inputs: no run directory holds
@@ -76,7 +89,10 @@ func Generate(o Options) (*Report, error) {
 	if len(o.Labels) > 0 && len(o.Labels) != len(o.Dirs) {
 		return nil, &InputError{fmt.Sprintf("%d labels for %d run directories: give one --label per directory", len(o.Labels), len(o.Dirs))}
 	}
-	rep := &Report{Title: "zkload report", Made: time.Now().UTC()}
+	rep := &Report{Title: "zkload report", Made: time.Now().UTC(), lib: embeddedLib}
+	if o.noLib {
+		rep.lib = nil
+	}
 	var runs []*Run
 	var bad []string
 	for i, d := range o.Dirs {
@@ -151,7 +167,7 @@ func dirError(err error) string {
 }
 
 func buildRun(run *Run, prefix string) *RunReport {
-	rr := &RunReport{Run: run}
+	rr := &RunReport{Run: run, Prefix: prefix}
 	for _, t := range run.Tests {
 		a := analyze(t)
 		rr.Analyses = append(rr.Analyses, a)
@@ -175,6 +191,7 @@ func buildRun(run *Run, prefix string) *RunReport {
 			secs = append(secs, Section{Title: faultsTitle(a), Notes: a.failoverNotes()})
 		}
 		rr.Sections = append(rr.Sections, secs...)
+		rr.Parts = append(rr.Parts, TestPart{Analysis: a, Sections: secs})
 	}
 	if run.Info != nil {
 		if s, err := time.Parse(time.RFC3339, run.Info.Start); err == nil {
@@ -303,6 +320,9 @@ func (rep *Report) write(out string) error {
 		if err := os.WriteFile(filepath.Join(figDir, f.ID+".svg"), f.SVG, 0o644); err != nil {
 			return err
 		}
+	}
+	if err := os.WriteFile(filepath.Join(figDir, overviewFigure), sideBySideSVG(rep.sideRows()), 0o644); err != nil {
+		return err
 	}
 	html, err := rep.HTML()
 	if err != nil {

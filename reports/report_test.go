@@ -3,6 +3,7 @@ package reports
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/json"
 	"encoding/xml"
 	"errors"
 	"html"
@@ -18,7 +19,11 @@ import (
 	"github.com/zkload/zkload/stats"
 )
 
-var imgRE = regexp.MustCompile(`<img alt="([^"]*)" src="([^"]*)">`)
+var (
+	imgRE   = regexp.MustCompile(`<img alt="([^"]*)" src="([^"]*)">`)
+	chartRE = regexp.MustCompile(`<div data-chart="([^"]*)" title="([^"]*)"></div>`)
+	dataRE  = regexp.MustCompile(`(?s)<script type="application/json" class="zk-data">(.*?)</script>`)
+)
 
 // checkSVG fails unless b is a well-formed SVG document.
 func checkSVG(t *testing.T, name string, b []byte) {
@@ -59,6 +64,23 @@ func htmlImages(t *testing.T, page string) map[string]int {
 			continue
 		}
 		checkSVG(t, m[1], b)
+	}
+	// Interactive charts: each placeholder has its data in a zk-data block.
+	specs := map[string]chartSpec{}
+	for _, m := range dataRE.FindAllStringSubmatch(page, -1) {
+		var ss []chartSpec
+		if err := json.Unmarshal([]byte(m[1]), &ss); err != nil {
+			t.Errorf("chart data: %v", err)
+		}
+		for _, s := range ss {
+			specs[s.ID] = s
+		}
+	}
+	for _, m := range chartRE.FindAllStringSubmatch(page, -1) {
+		out[m[2]]++
+		if s, ok := specs[m[1]]; !ok || len(s.T) == 0 || len(s.S) == 0 {
+			t.Errorf("chart %q (%s) has no data", m[2], m[1])
+		}
 	}
 	// SVG namespaces are fine; a src or href to the network would be a fetch.
 	for _, l := range regexp.MustCompile(`(src|href)="(https?:)?//[^"]*"`).FindAllString(page, -1) {
@@ -172,8 +194,8 @@ func TestReportSingleRun(t *testing.T) {
 	}
 	// report.md points at figure files that exist and are SVG.
 	mdImgs := regexp.MustCompile(`!\[[^\]]*\]\((figures/[^)]+\.svg)\)`).FindAllStringSubmatch(md, -1)
-	if len(mdImgs) != len(rep.figures()) || len(mdImgs) < 10 {
-		t.Errorf("report.md has %d figures, want %d", len(mdImgs), len(rep.figures()))
+	if len(mdImgs) != len(rep.figures())+1 || len(mdImgs) < 10 {
+		t.Errorf("report.md has %d figures, want %d and the overview", len(mdImgs), len(rep.figures()))
 	}
 	for _, m := range mdImgs {
 		checkSVG(t, m[1], []byte(readFile(t, filepath.Join(out, m[1]))))
@@ -361,7 +383,7 @@ func TestReportComparison(t *testing.T) {
 	}
 	page := readFile(t, filepath.Join(out, "report.html"))
 	md := readFile(t, filepath.Join(out, "report.md"))
-	for _, want := range []string{"Comparison (against before)", "Run before", "Run after", "(+50%)"} {
+	for _, want := range []string{"Comparison (against before)", "Run before", "Run after", "(+50%, worse)"} {
 		if !strings.Contains(html.UnescapeString(page), want) || !strings.Contains(md, want) {
 			t.Errorf("report lacks %q", want)
 		}

@@ -72,6 +72,18 @@ func (a *Analysis) opSection(prefix string, k stats.Key) Section {
 		}
 		lat.Series = append(lat.Series, s)
 	}
+	if len(a.Clients) > 1 {
+		// Each worker's own p99 (interactive charts only): its extended-statistics CSV's.
+		for i, c := range a.Clients {
+			s := Series{Name: "p99 " + shortClient(c), Style: 4 + i, Dotted: true, WebOnly: true, Worker: c}
+			for _, sl := range a.Slots {
+				if v, ok := sl.WorkerP99[c][k]; ok {
+					s.X, s.Y = append(s.X, unix(sl.End)), append(s.Y, usMS(v))
+				}
+			}
+			lat.Series = append(lat.Series, s)
+		}
+	}
 	// Requests, successes and failures per second.
 	rates := &Figure{ID: id("rates"), Title: "Requests per second: " + keyTitle(k), YLabel: "per second", Markers: marks}
 	req, ok, fail := Series{Name: "requests", Style: 0}, Series{Name: "successes", Style: 1, Dotted: true}, Series{Name: "failures", Style: 2}
@@ -209,7 +221,7 @@ func (a *Analysis) ensembleSection(prefix string) Section {
 				}
 				s := Series{Name: m.HostPort, Style: i, Dotted: j > 0}
 				if j > 0 {
-					s.Name = ""
+					s.Name, s.Label = "", m.HostPort+" "+metric
 				}
 				for _, p := range pts {
 					s.X, s.Y = append(s.X, unix(p.T)), append(s.Y, p.V)

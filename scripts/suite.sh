@@ -26,7 +26,8 @@
 # disables members through the ensemble's control, elsewhere through
 # ZK_DISPATCH_DISABLE_SCRIPT and ZK_DISPATCH_ENABLE_SCRIPT.
 # REPORT_DIR=D writes everything into D instead of OUT (refusing a D that is not empty,
-# unless FORCE=1), then D/run.json (zkload runinfo) and the report (zkload report D).
+# unless FORCE=1), then the report (zkload report D). Either way OUT/run.json (zkload
+# runinfo) records the command, settings, versions and tests for the report.
 # The name_<kind> variables are set by names_of (printf -v), unseen by shellcheck.
 # shellcheck disable=SC2154
 set -uo pipefail
@@ -291,12 +292,15 @@ for t in "${labels[@]}"; do
     $2=="Aggregated"{printf "%-" w "s %10s %9s %11.1f %8s %8s %8.1f\n", t, $c["Request Count"], $c["Failure Count"], $c["Requests/s"], $c["50%"], $c["99%"], $c["Max Response Time"]}'
 done
 echo "== logs and Locust's CSVs in $OUT/"
+# run.json in every case: the report's front page states the settings and versions
+# from it, and it names this run's tests (files of earlier runs in OUT are left out).
+settings=()
+for v in WORKERS USERS SPAWN_RATE RUN_TIME STATS_COLLECT; do settings+=(--setting "${v,,}=${!v}"); done
+if [ -n "$REPORT_DIR" ]; then where="REPORT_DIR=$REPORT_DIR"; else where="OUT=$OUT"; fi
+"$ZKLOAD" runinfo --out "$OUT/run.json" --start "$suite_start" --ensemble "$hosts" --tests "${labels[*]}" \
+  --setting "hosts=$hosts" --setting "warmup=$warmup_note" "${settings[@]}" -- "$where" scripts/suite.sh "${tests[@]}" ||
+  echo "suite.sh: warning: writing $OUT/run.json failed" >&2
 if [ -n "$REPORT_DIR" ]; then
-  settings=()
-  for v in WORKERS USERS SPAWN_RATE RUN_TIME STATS_COLLECT; do settings+=(--setting "${v,,}=${!v}"); done
-  "$ZKLOAD" runinfo --out "$OUT/run.json" --start "$suite_start" --ensemble "$hosts" --tests "${labels[*]}" \
-    --setting "hosts=$hosts" --setting "warmup=$warmup_note" "${settings[@]}" -- "REPORT_DIR=$REPORT_DIR" scripts/suite.sh "${tests[@]}" ||
-    echo "suite.sh: warning: writing $OUT/run.json failed" >&2
   if "$ZKLOAD" report --help >/dev/null 2>&1; then
     "$ZKLOAD" report "$OUT" || echo "suite.sh: warning: the report of $OUT failed (the files are kept; retry: $ZKLOAD report $OUT)" >&2
   else
