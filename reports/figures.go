@@ -96,6 +96,7 @@ func (f *Figure) draw(format string) ([]byte, error) {
 	}
 	legend := plot.NewLegend()
 	legend.Top, legend.Left = true, true
+	legend.Padding = vg.Points(3)
 	for _, s := range f.Series {
 		if s.WebOnly {
 			continue
@@ -144,6 +145,9 @@ func (f *Figure) draw(format string) ([]byte, error) {
 	}
 	if p.Y.Max <= p.Y.Min {
 		p.Y.Max = p.Y.Min + 1
+	}
+	if !f.LogY {
+		p.Y.Max += 0.05 * (p.Y.Max - p.Y.Min) // a line at the top is not drawn on the frame
 	}
 	c, err := draw.NewFormattedCanvas(figWidth+legendWidth, figHeight, format)
 	if err != nil {

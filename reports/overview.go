@@ -41,7 +41,7 @@ func (rep *Report) sideRows() []sideRow {
 			for _, r := range rows {
 				label := a.Test.Label
 				if !r.Key.IsTotal() {
-					label += " · " + opName(r.Key)
+					label += " · " + opName(a.Test.Label, r.Key)
 				}
 				if len(rep.Runs) > 1 {
 					label = rr.Run.Label + " · " + label
@@ -53,9 +53,10 @@ func (rep *Report) sideRows() []sideRow {
 	return out
 }
 
-// opName is an operation's name: the op, with its task set when that says more.
-func opName(k stats.Key) string {
-	if k.Name == k.Method || k.Name == "" {
+// opName is an operation's name in test: the op, with its task set when that says
+// more than the test's name.
+func opName(test string, k stats.Key) string {
+	if k.Name == k.Method || k.Name == "" || k.Name == test {
 		return k.Method
 	}
 	return k.Name + " " + k.Method
@@ -275,7 +276,7 @@ func (c *Comparison) changes() []string {
 			}
 			parts = append(parts, fmt.Sprintf("failures %d → %d (%s)", d.Base.Failures, d.This.Failures, dir))
 		}
-		name := d.Test + " " + opName(d.Key)
+		name := d.Test + " " + opName(d.Test, d.Key)
 		if d.Key.IsTotal() {
 			name = d.Test + " Total"
 		}

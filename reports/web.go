@@ -50,4 +50,4 @@ func mustRead(fsys fs.FS, name string) []byte {
 }
 
 // staticNote is what report.html says when it has static figures only.
-const staticNote = "Static figures: this zkload was built without the chart library; interactive charts (zoom, hover, toggles) need `make web` before the build (doc/report.md)."
+const staticNote = "Static figures: this zkload was built without the chart library; interactive charts (zoom, hover, toggles) need make web before the build (doc/report.md)."

@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"encoding/csv"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -33,8 +36,10 @@ func TestSuiteReport(t *testing.T) {
 		t.Fatalf("suite.sh get: exit %d\n%s", code, p.Log())
 	}
 	page := reportPage(t, filepath.Join(out, "report"))
-	for _, want := range []string{"<h3>Summary</h3>", "<td>get</td><td>get</td><td>get</td>", "Worst tail: get get",
-		"get: ensemble", "Every ensemble member answered every poll."} {
+	for _, want := range []string{"Tests side by side", "<td>get</td><td>get</td><td>get</td>", "Worst tail: get get",
+		"get: ensemble", "Every ensemble member answered every poll.", "Ensemble health",
+		// run.json, which suite.sh writes without REPORT_DIR too: settings and versions.
+		"<th>setting workers</th><td class=\"l\">2</td>", "<th>zkload version</th>"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("report.html lacks %q", want)
 		}
@@ -42,7 +47,7 @@ func TestSuiteReport(t *testing.T) {
 	if strings.Contains(page, "Problems") {
 		t.Errorf("the suite's run has problems:\n%s", p.Log())
 	}
-	checkInBrowser(t, filepath.Join(out, "report", "report.html"))
+	checkInBrowser(t, filepath.Join(out, "report", "report.html"), out, "get")
 
 	// A damaged copy of the run, compared with the original.
 	damaged := t.TempDir()
@@ -102,46 +107,137 @@ func reportPage(t *testing.T, dir string) string {
 			t.Errorf("report.md: %v", err)
 		}
 	}
-	if n := strings.Count(string(b), "<img "); n != len(figs) {
-		t.Errorf("report.html has %d images, report.md %d figures", n, len(figs))
+	// report.md has the overview's figure besides every figure of report.html (an
+	// interactive chart, or an image without the chart library).
+	if n := strings.Count(string(b), "<img ") + strings.Count(string(b), "<div data-chart="); n != len(figs)-1 {
+		t.Errorf("report.html has %d figures, report.md %d and the overview", n, len(figs)-1)
 	}
 	return string(b)
 }
 
-// checkInBrowser opens the report in headless Chromium (scripts/setup.sh --test
-// installs it): every image must have loaded, and a screenshot is taken (kept with the
-// test's logs).
-func checkInBrowser(t *testing.T, report string) {
+// checkInBrowser opens the report in headless Chromium through its DevTools protocol
+// (reports/web/browsertest/check.mjs with puppeteer-core; scripts/setup.sh --test
+// installs Chromium, Node.js and the npm packages): it follows the table of contents to
+// the test, hovers a point of the operation's latency chart, whose legend must show the
+// value of that worker's extended-statistics CSV for that window, zooms the chart (the
+// test's other time axes follow), and finds no console error and no request leaving the
+// file. The screenshots it takes are kept with the test's logs (ZKLOAD_REPORT_SHOTS=DIR
+// keeps them there: doc/report-*.png are taken so).
+func checkInBrowser(t *testing.T, report, runDir, test string) {
 	chromium := requireChromium(t)
-	b, err := os.ReadFile(report)
+	script := filepath.Join(repoRoot(t), "reports", "web", "browsertest", "check.mjs")
+	node, err := exec.LookPath("node")
+	if err == nil {
+		_, err = os.Stat(filepath.Join(filepath.Dir(script), "node_modules", "puppeteer-core"))
+	}
 	if err != nil {
-		t.Fatal(err)
+		if os.Getenv(testenv.SkipE2EEnv) == "1" {
+			t.Skipf("no node or puppeteer-core: %v", err)
+		}
+		t.Fatalf("no node or puppeteer-core (%v): install them with scripts/setup.sh --test (or set %s=1)", err, testenv.SkipE2EEnv)
 	}
-	probe := `<script>window.addEventListener("load", () => {
-  const imgs = [...document.images];
-  document.body.setAttribute("data-images", imgs.length);
-  document.body.setAttribute("data-broken", imgs.filter(i => !i.complete || i.naturalWidth === 0).length);
-});</script></body>`
-	dir := t.TempDir()
-	check := filepath.Join(dir, "check.html")
-	if err := os.WriteFile(check, []byte(strings.Replace(string(b), "</body>", probe, 1)), 0o644); err != nil {
-		t.Fatal(err)
+	shots := os.Getenv("ZKLOAD_REPORT_SHOTS")
+	if shots == "" {
+		shots = t.TempDir()
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	args := []string{"--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000"}
-	dom, err := exec.CommandContext(ctx, chromium, append(args, "--dump-dom", "file://"+check)...).Output()
+	cmd := exec.CommandContext(ctx, node, script, report, "t-"+test, shots)
+	cmd.Env = append(os.Environ(), "CHROMIUM="+chromium)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	b, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("chromium --dump-dom: %v", err)
+		t.Fatalf("%s: %v\n%s", script, err, stderr.String())
 	}
-	m := regexp.MustCompile(`data-images="(\d+)" data-broken="(\d+)"`).FindStringSubmatch(string(dom))
-	if m == nil || m[1] == "0" || m[2] != "0" {
-		t.Errorf("images in Chromium: %v", m)
+	var res struct {
+		Errors, Outside []string
+		Requests        int
+		Interactive     bool
+		Failure         string
+		LoadMS          int `json:"load_ms"`
+		Hover           struct {
+			Worker, Series, Shown string
+			X                     float64
+			Slots                 []float64
+		}
+		Zoom struct {
+			Before, After []float64
+			Others        [][]float64
+		}
 	}
-	shot := filepath.Join(dir, "report.png")
-	if out, err := exec.CommandContext(ctx, chromium, append(args, "--window-size=1200,2400", "--screenshot="+shot, "file://"+report)...).CombinedOutput(); err != nil {
-		t.Errorf("chromium --screenshot: %v\n%s", err, out)
-	} else if st, err := os.Stat(shot); err != nil || st.Size() < 10000 {
-		t.Errorf("screenshot %s: %v", shot, err)
+	if err := json.Unmarshal(b, &res); err != nil {
+		t.Fatalf("%s: %v\n%s\n%s", script, err, b, stderr.String())
+	}
+	t.Logf("browser: loaded in %d ms, %d requests, hovered %s at %.3f: %s", res.LoadMS, res.Requests, res.Hover.Series, res.Hover.X, res.Hover.Shown)
+	if !res.Interactive {
+		t.Fatalf("report.html has static figures only: the zkload under test was built without the chart library (make web)")
+	}
+	if res.Failure != "" {
+		t.Fatalf("in the browser: %s", res.Failure)
+	}
+	for _, e := range res.Errors {
+		t.Errorf("console error: %s", e)
+	}
+	for _, u := range res.Outside {
+		t.Errorf("a request left the file: %s", u)
+	}
+	// The hovered value is the worker's window's p99 in its extended-statistics CSV: the
+	// row of that worker and operation whose window ended in the slot the point shows.
+	h := res.Hover
+	if h.Worker == "" {
+		t.Fatalf("hovered %q, not a worker's p99 (one worker?)", h.Series)
+	}
+	width := 1.0
+	for i := 1; i < len(h.Slots); i++ {
+		if d := h.Slots[i] - h.Slots[i-1]; d > 0 && d < width {
+			width = d
+		}
+	}
+	files, _ := filepath.Glob(filepath.Join(runDir, test+"_ext_stats_*.csv"))
+	var want []string
+	for _, f := range files {
+		fh, err := os.Open(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows, err := csv.NewReader(fh).ReadAll()
+		fh.Close()
+		if err != nil || len(rows) < 2 {
+			t.Fatalf("%s: %v", f, err)
+		}
+		col := map[string]int{}
+		for i, c := range rows[0] {
+			col[c] = i
+		}
+		for _, r := range rows[1:] {
+			ts, err := time.Parse("2006-01-02T15:04:05.000000Z", r[col["timestamp"]])
+			if err != nil || r[col["client_id"]] != h.Worker || r[col["method"]] == "" {
+				continue
+			}
+			end := float64(ts.UnixNano()) / 1e9
+			if end >= h.X-width-0.001 && end < h.X+0.001 {
+				want = append(want, r[col["99%"]])
+			}
+		}
+	}
+	shown, err := strconv.ParseFloat(h.Shown, 64)
+	if len(want) != 1 || err != nil {
+		t.Fatalf("hovered %q = %q at %.3f: want one CSV row of worker %s in that window, found %q", h.Series, h.Shown, h.X, h.Worker, want)
+	}
+	if w, _ := strconv.ParseFloat(want[0], 64); w != shown {
+		t.Errorf("hovered %q shows %s ms at %.3f; the worker's ext_stats CSV has %s", h.Series, h.Shown, h.X, want[0])
+	}
+	z := res.Zoom
+	if len(z.Before) != 2 || len(z.After) != 2 || !(z.After[0] > z.Before[0] && z.After[1] < z.Before[1]) {
+		t.Errorf("the drag did not zoom: x range %v before, %v after", z.Before, z.After)
+	}
+	for _, o := range z.Others {
+		if len(o) != 2 || o[0] != z.After[0] || o[1] != z.After[1] {
+			t.Errorf("a time axis of the test did not follow the zoom: %v, want %v", o, z.After)
+		}
+	}
+	if len(z.Others) == 0 {
+		t.Error("no other time axis in the test")
 	}
 }

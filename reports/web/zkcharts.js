@@ -87,7 +87,9 @@
         y: spec.log ? { distr: 3 } : { range: (u, min, max) => [Math.min(0, min), max > 0 ? max * 1.05 : 1] },
       },
       axes: [
-        spec.x === "pct" ? { values: (u, vals) => vals.map(v => (v == null ? "" : pctLabel(v))) } : {},
+        spec.x === "pct" ? { values: (u, vals) => vals.map(v => (v == null ? "" : pctLabel(v))) }
+          : spec.x === "time" ? { space: 80, values: (u, vals, ai, space, incr) => vals.map(v => utc(v).slice(0, incr < 1 ? 12 : 8)) }
+          : { label: "seconds from start" },
         { label: spec.y, size: 60 },
       ],
       tzDate: ts => new Date((ts + new Date(ts * 1000).getTimezoneOffset() * 60) * 1000), // UTC
