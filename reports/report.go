@@ -6,7 +6,9 @@
 // The package is split by job: package rundir names and finds a run directory's files,
 // load*.go read them (tolerating missing and truncated files, which become Problems),
 // analysis.go derives the time series and tables, figures.go draws them with
-// gonum.org/v1/plot, and render.go writes the HTML and Markdown.
+// gonum.org/v1/plot (report.md's static figures), chartjson.go turns them into the
+// data of report.html's interactive charts (web/zkcharts.js on uPlot, embedded by
+// web.go), overview.go makes the overview, and render.go writes the HTML and Markdown.
 package reports
 
 import (
