@@ -3,6 +3,7 @@ package reports
 import (
 	"encoding/json"
 	"fmt"
+	"html"
 	"os"
 	"path/filepath"
 	"strings"
@@ -196,4 +197,41 @@ func TestStaticTitleFits(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkSVG(t, "long title", f.SVG)
+}
+
+// TestReportMarksAndComparison: a run with a fault program has every fault and leader
+// move in its time charts' data and a failover row in the overview; a comparison
+// overlays the ensemble's figures too and states each change with its direction.
+func TestReportMarksAndComparison(t *testing.T) {
+	a, b, out := t.TempDir(), t.TempDir(), t.TempDir()
+	writeRun(t, a, genRun{label: "set_and_get", workers: 2, seconds: 6, slow: 1})
+	write(t, filepath.Join(a, "set_and_get_faults.csv"), "Time,Action,Member,Role Before,Election (ms)\r\n"+
+		t0.Add(3*time.Second).Format("2006-01-02T15:04:05.000Z")+",disable,1,leader,800\r\n")
+	writeRun(t, b, genRun{label: "set_and_get", workers: 1, seconds: 5, slow: 1.5})
+	rep, err := Generate(Options{Dirs: []string{a, b}, Labels: []string{"before", "after"}, Out: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := readFile(t, filepath.Join(out, "report.html"))
+	imgs := htmlImages(t, page)
+	for _, want := range []string{"Outstanding requests", "Failures per second", "Member state (3 leader/standalone, 2 follower, 1 observer/other, 0 not serving)"} {
+		if imgs[want] < 2 { // the first run's own, and the overlay
+			t.Errorf("figure %q: %d, want the run's and the comparison's", want, imgs[want])
+		}
+	}
+	found := false
+	for _, f := range rep.figures() {
+		if f.ID == "r1_set_and_get_SetAndGet_get_latency" {
+			s := f.spec()
+			found = len(s.Fault) == 1 && len(s.Leader) == 1 && s.Fault[0].String() == fmt.Sprintf("%.3f", unix(t0.Add(3*time.Second)))
+		}
+	}
+	if !found {
+		t.Error("the latency chart lacks the fault and the leader move")
+	}
+	for _, want := range []string{`id="failover"`, "<td>disable</td>", `id="differences"`, "p50 +50% (worse)", "(+50%, worse)"} {
+		if !strings.Contains(html.UnescapeString(page), want) {
+			t.Errorf("report.html lacks %q; changes %q", want, rep.Compare.changes())
+		}
+	}
 }
