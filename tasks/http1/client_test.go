@@ -342,10 +342,10 @@ func TestFailuresGroup(t *testing.T) {
 				texts[err.Error()]++
 			}
 			if len(texts) > p.max {
-				t.Errorf("%d requests gave %d distinct texts, want at most %d: %q", p.n, len(texts), p.max, texts)
+				t.Errorf("%d requests gave %d distinct texts, want at most %d: %v", p.n, len(texts), p.max, texts)
 			}
 			if want := strings.ReplaceAll(p.want, "PORT", port); want != "" && texts[want] != p.n {
-				t.Errorf("texts %q, want %d times %s", texts, p.n, want)
+				t.Errorf("texts %v, want %d times %s", texts, p.n, want)
 			}
 			mu.Lock()
 			defer mu.Unlock()

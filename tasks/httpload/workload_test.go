@@ -340,7 +340,7 @@ func TestFailureTextsGroup(t *testing.T) {
 			_, port, _ := net.SplitHostPort(ln.Addr().String())
 			want := strings.ReplaceAll(tc.want, "PORT", port)
 			if len(texts) == 0 || len(texts) > tc.max || texts[want] == 0 {
-				t.Errorf("failure texts %q; want at most %d, among them %s", texts, tc.max, want)
+				t.Errorf("failure texts %v; want at most %d, among them %s", texts, tc.max, want)
 			}
 			mu.Lock()
 			defer mu.Unlock()
