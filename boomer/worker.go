@@ -59,6 +59,10 @@ type WorkerOptions struct {
 	// (its first spawn), its ramp-up completes, it ends (stop, quit, master lost). It
 	// is called from the worker's own goroutine and must not block.
 	OnTest func(TestEvent)
+	// BeforeTest, if set, sees a test's options (the master's parsed options) before its
+	// first users start: what the users' start depends on (a load controller's plan) is
+	// set up there. It is called from the worker's own goroutine and must not block.
+	BeforeTest func(parsedOptions map[string]any)
 	// Limit is the most users the worker runs, whatever a master asks (default:
 	// MachineUserLimit when the worker is made). A spawn asking for more runs this
 	// many, and says so once a test, as an error.
@@ -567,6 +571,9 @@ func (w *Worker) spawn(ctx context.Context, m wire.Message) {
 		w.rec.Clear()
 		w.drainExceptions()
 		w.overLimit = false
+		if w.opts.BeforeTest != nil {
+			w.opts.BeforeTest(s.ParsedOptions)
+		}
 	}
 	w.stopTimeout = s.StopTimeout
 	w.users.Configure(&Env{WorkerIndex: w.index, ParsedOptions: s.ParsedOptions},

@@ -168,15 +168,6 @@ func (fs *flagSet) set(name string) bool {
 // flag reports a boolean flag's value.
 func (fs *flagSet) flag(name string) (bool, error) { return fs.get(name).Bool() }
 
-// assume gives a flag a value as if given on the command line, unless the flag or
-// its environment variable gives one: for a setting a workload reads from its own
-// spec, whose default setDefault cannot reach.
-func (fs *flagSet) assume(name, value string) {
-	if !fs.get(name).Given() {
-		fs.given[name] = value
-	}
-}
-
 // setDefault changes a flag's default (--report-dir's file names), which the flag and
 // its environment variable still override.
 func (fs *flagSet) setDefault(name, value string) {

@@ -50,6 +50,7 @@ declare classes of the same names: see "zkload locustfile".`,
 				fs.add(groupWorker, workerSettings()...)
 				defineHarness(fs, "this worker's extended statistics, ensemble metrics, output and run information, named by its node id (ext_stats_<id>.csv, ...; several workers may share it)")
 				fs.add(groupFaults, dispatchSettings()...)
+				fs.add(groupControl, controlSettings()...)
 			}},
 		{name: "run", summary: "run users here, without a master, writing Locust's console tables and CSV files", synopsis: "[options] [UserClass ...]", takesArgs: true, run: parsed(parseRun),
 			about: `Runs the named user classes (all of zkload's classes when none is named) right here,

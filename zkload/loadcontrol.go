@@ -27,28 +27,31 @@ const groupControl = "Load control options"
 
 // controlSettings are the load controller's settings (doc/load-control.md).
 func controlSettings() []*setting.Spec {
-	return []*setting.Spec{
-		{Flag: "seek", Env: "ZKLOAD_SEEK", Arg: "CONSTRAINTS",
+	// Behind a master every setting is also its option (--zkload-seek ... in the
+	// generated locustfile and the web UI); a worker's own flag or environment wins.
+	specs := []*setting.Spec{
+		{Flag: "seek", Option: "zkload_seek", Env: "ZKLOAD_SEEK", Arg: "CONSTRAINTS",
 			Help: "find the highest sustained load at which every constraint holds, e.g. 'p99<10ms, errors<1%'; the test ends when found", Expect: "constraints such as p99<10ms, errors<1%"},
-		{Flag: "hold", Env: "ZKLOAD_HOLD", Arg: "SETPOINT",
+		{Flag: "hold", Option: "zkload_hold", Env: "ZKLOAD_HOLD", Arg: "SETPOINT",
 			Help: "steer the rate to keep a signal at a setpoint, e.g. p99=10ms or outstanding=100", Expect: "a setpoint such as p99=10ms"},
-		{Flag: "shape", Env: "ZKLOAD_SHAPE", EnvAliases: []string{"LOCUST_EXTRA_CONTROL_PROGRAM"}, Arg: "PROGRAM",
+		{Flag: "shape", Option: "zkload_shape", Env: "ZKLOAD_SHAPE", EnvAliases: []string{"LOCUST_EXTRA_CONTROL_PROGRAM"}, Arg: "PROGRAM",
 			Help: "a control program (zk-locust's, and the same for rates), one instruction a line; @FILE reads it from FILE", Expect: "a control program"},
-		{Flag: "stages", Env: "ZKLOAD_STAGES", Arg: "STAGES",
+		{Flag: "stages", Option: "zkload_stages", Env: "ZKLOAD_STAGES", Arg: "STAGES",
 			Help: "k6-like stages DURATION:TARGET,..., e.g. 30s:1000,1m:5000,30s:0; the test ends after the last", Expect: "stages such as 30s:100,1m:500"},
-		{Flag: "control-unit", Env: "ZKLOAD_CONTROL_UNIT", Default: "rate", Arg: "rate|users",
+		{Flag: "control-unit", Option: "zkload_control_unit", Env: "ZKLOAD_CONTROL_UNIT", Default: "rate", Arg: "rate|users",
 			Help: "what --seek and --stages vary: the open loop's rate (operations/s) or the number of users (closed loop)", Expect: "rate or users"},
-		{Flag: "control-start", Env: "ZKLOAD_CONTROL_START", Arg: "N", Help: "the first level (default: the rate setting, else 100/s or 8 users)", Expect: "a positive number"},
-		{Flag: "control-min", Env: "ZKLOAD_CONTROL_MIN", Default: "0", Arg: "N", Help: "the lowest level a controller may set (0: 1)", Expect: "0 or more"},
-		{Flag: "control-max", Env: "ZKLOAD_CONTROL_MAX", Default: "0", Arg: "N", Help: "the highest level a controller may set (0: no bound)", Expect: "0 or more"},
-		{Flag: "seek-precision", Env: "ZKLOAD_SEEK_PRECISION", Default: "0.02", Arg: "FRACTION", Help: "--seek stops when the knee's bracket is this narrow (hi/lo-1)", Expect: "a fraction from 0.001 to 1"},
-		{Flag: "seek-retries", Env: "ZKLOAD_SEEK_RETRIES", Default: "1", Arg: "N", Help: "--seek holds a failed level this many times more before the failure counts", Expect: "0 to 10"},
-		{Flag: "hold-kp", Env: "ZKLOAD_HOLD_KP", Default: "1", Arg: "GAIN", Help: "--hold's proportional gain", Expect: "0 or more"},
-		{Flag: "hold-ki", Env: "ZKLOAD_HOLD_KI", Default: "0.3", Arg: "GAIN", Help: "--hold's integral gain", Expect: "0 or more"},
-		{Flag: "hold-kd", Env: "ZKLOAD_HOLD_KD", Default: "0", Arg: "GAIN", Help: "--hold's derivative gain", Expect: "0 or more"},
-		{Flag: "watchdog", Env: "ZKLOAD_WATCHDOG", Arg: "RULES",
+		{Flag: "control-start", Option: "zkload_control_start", Env: "ZKLOAD_CONTROL_START", Arg: "N", Help: "the first level (default: the rate setting, else 100/s or 8 users)", Expect: "a positive number"},
+		{Flag: "control-min", Option: "zkload_control_min", Env: "ZKLOAD_CONTROL_MIN", Default: "0", Arg: "N", Help: "the lowest level a controller may set (0: 1)", Expect: "0 or more"},
+		{Flag: "control-max", Option: "zkload_control_max", Env: "ZKLOAD_CONTROL_MAX", Default: "0", Arg: "N", Help: "the highest level a controller may set (0: no bound)", Expect: "0 or more"},
+		{Flag: "seek-precision", Option: "zkload_seek_precision", Env: "ZKLOAD_SEEK_PRECISION", Default: "0.02", Arg: "FRACTION", Help: "--seek stops when the knee's bracket is this narrow (hi/lo-1)", Expect: "a fraction from 0.001 to 1"},
+		{Flag: "seek-retries", Option: "zkload_seek_retries", Env: "ZKLOAD_SEEK_RETRIES", Default: "1", Arg: "N", Help: "--seek holds a failed level this many times more before the failure counts", Expect: "0 to 10"},
+		{Flag: "hold-kp", Option: "zkload_hold_kp", Env: "ZKLOAD_HOLD_KP", Default: "1", Arg: "GAIN", Help: "--hold's proportional gain", Expect: "0 or more"},
+		{Flag: "hold-ki", Option: "zkload_hold_ki", Env: "ZKLOAD_HOLD_KI", Default: "0.3", Arg: "GAIN", Help: "--hold's integral gain", Expect: "0 or more"},
+		{Flag: "hold-kd", Option: "zkload_hold_kd", Env: "ZKLOAD_HOLD_KD", Default: "0", Arg: "GAIN", Help: "--hold's derivative gain", Expect: "0 or more"},
+		{Flag: "watchdog", Option: "zkload_watchdog", Env: "ZKLOAD_WATCHDOG", Arg: "RULES",
 			Help: "stop the test (exit code 3) when a rule holds, e.g. 'errors>5% for 30s, p99>1s for 1m, quorum lost for 10s'", Expect: "rules such as errors>5% for 30s"},
 	}
+	return specs
 }
 
 // controlOptions are the load controller of a run: at most one mode (seek, hold, shape
@@ -72,35 +75,35 @@ func (o *controlOptions) on() bool { return o.mode != "" || len(o.rules) > 0 }
 // rate reports whether the controller steers the open loop's rate.
 func (o *controlOptions) rate() bool { return o.mode != "" && o.unit == control.Rate }
 
-// parse reads the load-control settings, before the workloads' (a rate controller
-// puts the users in the open loop: it sets the rate settings' defaults to its start).
-// Every error names the setting and comes before anything runs.
-func (o *controlOptions) parse(fs *flagSet, reportDir string) error {
+// parse reads the load-control settings (get resolves one: a command's flags, or a
+// worker's flags over its master's options). Every error is one line naming the
+// setting, for the command to report before anything runs.
+func (o *controlOptions) parse(get func(name string) setting.Value, reportDir string) error {
 	var given []setting.Value
 	for _, f := range []string{"seek", "hold", "shape", "stages"} {
-		if v := fs.get(f); strings.TrimSpace(v.Text) != "" {
+		if v := get(f); strings.TrimSpace(v.Text) != "" {
 			given = append(given, v)
 		}
 	}
 	if len(given) > 1 {
-		return fs.fail("%s and %s: want one way to control the load", given[0].Name(), given[1].Name())
+		return fmt.Errorf("%s and %s: want one way to control the load", given[0].Name(), given[1].Name())
 	}
-	switch u := fs.get("control-unit"); strings.TrimSpace(u.Text) {
+	switch u := get("control-unit"); strings.TrimSpace(u.Text) {
 	case "rate", "":
 		o.unit = control.Rate
 	case "users":
 		o.unit = control.Users
 	default:
-		return fs.check(u.Bad())
+		return u.Bad()
 	}
 	num := func(name string, lo, hi float64) (float64, error) {
-		v := fs.get(name)
+		v := get(name)
 		if strings.TrimSpace(v.Text) == "" {
 			return 0, nil
 		}
 		f, err := v.Float(lo, hi)
 		if err != nil {
-			return 0, fs.check(err)
+			return 0, err
 		}
 		return f, nil
 	}
@@ -117,18 +120,18 @@ func (o *controlOptions) parse(fs *flagSet, reportDir string) error {
 		return err
 	}
 	if hi > 0 && lo > hi {
-		return fs.fail("--control-min %g is above --control-max %g", lo, hi)
+		return fmt.Errorf("--control-min %g is above --control-max %g", lo, hi)
 	}
-	if w := fs.get("watchdog"); strings.TrimSpace(w.Text) != "" {
+	if w := get("watchdog"); strings.TrimSpace(w.Text) != "" {
 		if o.rules, err = control.ParseRules(w.Text); err != nil {
-			return fs.fail("%s: %v", w.Name(), err)
+			return fmt.Errorf("%s: %v", w.Name(), err)
 		}
 		o.wdog = w.Text
 	}
 	if len(given) == 0 {
 		for _, f := range []string{"control-start", "control-min", "control-max", "seek-precision", "seek-retries", "hold-kp", "hold-ki", "hold-kd", "control-unit"} {
-			if v := fs.get(f); v.Given() {
-				return fs.fail("%s is set but no controller runs: set --seek, --hold, --shape or --stages", v.Name())
+			if v := get(f); v.Given() {
+				return fmt.Errorf("%s is set but no controller runs: set --seek, --hold, --shape or --stages", v.Name())
 			}
 		}
 		if o.on() {
@@ -142,7 +145,7 @@ func (o *controlOptions) parse(fs *flagSet, reportDir string) error {
 	if o.start == 0 {
 		// The user's own rate setting is where a rate controller starts.
 		for _, f := range []string{"rate", "http-rate"} {
-			if r, err := fs.get(f).Float(0, 1e9); err == nil && r > 0 && o.unit == control.Rate {
+			if r, err := get(f).Float(0, 1e9); err == nil && r > 0 && o.unit == control.Rate {
 				o.start = r
 			}
 		}
@@ -151,31 +154,31 @@ func (o *controlOptions) parse(fs *flagSet, reportDir string) error {
 	case "seek":
 		cs, err := control.ParseConstraints(o.spec)
 		if err != nil {
-			return fs.fail("%s: %v", v.Name(), err)
+			return fmt.Errorf("%s: %v", v.Name(), err)
 		}
 		prec, err := num("seek-precision", 0.001, 1)
 		if err != nil {
 			return err
 		}
-		retries, err := fs.get("seek-retries").Int(0, 10)
+		retries, err := get("seek-retries").Int(0, 10)
 		if err != nil {
-			return fs.check(err)
+			return err
 		}
 		if retries == 0 {
 			retries = control.NoRetry
 		}
 		cfg := control.SeekConfig{Unit: o.unit, Constraints: cs, Start: o.start, Min: lo, Max: hi, Precision: prec, Retries: retries}
 		if _, err := control.NewSeek(cfg); err != nil {
-			return fs.fail("%s: %v", v.Name(), err)
+			return fmt.Errorf("%s: %v", v.Name(), err)
 		}
 		o.build = func() (control.Controller, error) { return control.NewSeek(cfg) }
 	case "hold":
 		if o.unit == control.Users {
-			return fs.fail("--hold steers the rate: --control-unit users is for --seek and --stages")
+			return fmt.Errorf("--hold steers the rate: --control-unit users is for --seek and --stages")
 		}
 		sp, err := control.ParseSetpoint(o.spec)
 		if err != nil {
-			return fs.fail("%s: %v", v.Name(), err)
+			return fmt.Errorf("%s: %v", v.Name(), err)
 		}
 		var g [3]float64
 		for i, f := range []string{"hold-kp", "hold-ki", "hold-kd"} {
@@ -185,7 +188,7 @@ func (o *controlOptions) parse(fs *flagSet, reportDir string) error {
 		}
 		cfg := control.HoldConfig{Setpoint: sp, Start: o.start, Min: lo, Max: hi, Kp: g[0], Ki: g[1], Kd: g[2]}
 		if _, err := control.NewHold(cfg); err != nil {
-			return fs.fail("%s: %v", v.Name(), err)
+			return fmt.Errorf("%s: %v", v.Name(), err)
 		}
 		o.build = func() (control.Controller, error) { return control.NewHold(cfg) }
 	case "shape", "stages":
@@ -195,7 +198,7 @@ func (o *controlOptions) parse(fs *flagSet, reportDir string) error {
 			if file, ok := strings.CutPrefix(text, "@"); ok {
 				b, err := os.ReadFile(file)
 				if err != nil {
-					return fs.fail("%s: %v", v.Name(), err)
+					return fmt.Errorf("%s: %v", v.Name(), err)
 				}
 				text = string(b)
 			}
@@ -204,12 +207,12 @@ func (o *controlOptions) parse(fs *flagSet, reportDir string) error {
 			p, err = control.ParseStages(text, o.unit)
 		}
 		if err != nil {
-			return fs.fail("%s: %v", v.Name(), err)
+			return fmt.Errorf("%s: %v", v.Name(), err)
 		}
 		o.unit = p.Unit
 		start := o.start
 		if _, err := control.NewShape(p, start); err != nil {
-			return fs.fail("%s: %v", v.Name(), err)
+			return fmt.Errorf("%s: %v", v.Name(), err)
 		}
 		o.build = func() (control.Controller, error) { return control.NewShape(p, start) }
 	}
@@ -230,17 +233,6 @@ func (o *controlOptions) csvPaths(reportDir string) {
 	}
 }
 
-// applyRateDefault puts the users in the open loop when a controller steers the rate:
-// the rate settings default to the controller's start (a rate the user gave stays).
-func (o *controlOptions) applyRateDefault(fs *flagSet) {
-	if !o.rate() {
-		return
-	}
-	s := strconv.FormatFloat(o.start, 'g', -1, 64)
-	fs.assume("rate", s)
-	fs.assume("http-rate", s)
-}
-
 // controlLoop drives one controller over a test: windows in, decisions applied to the
 // open loop's plan (rate) or to the users (ramps), until the controller is done or the
 // test ends. One goroutine runs it.
@@ -253,6 +245,9 @@ type controlLoop struct {
 	ramps chan boomer.Ramp
 	// end stops the test; its cause is the reason, for the log.
 	end context.CancelCauseFunc
+	// send, if set, carries decisions to a Locust master's relay (the fleet's
+	// controller) instead of applying them to this process's plan and users.
+	send func(control.Decision)
 
 	windows chan control.Window
 	signals func() map[string]float64
@@ -361,12 +356,10 @@ func (l *controlLoop) run(ctx context.Context) {
 		case w := <-l.windows:
 			if l.wd != nil {
 				if v := l.wd.Observe(w); v != nil {
-					l.mu.Lock()
-					l.verdict = v
-					l.mu.Unlock()
 					l.row(w, l.last)
-					l.log.Error(v.Text)
-					l.end(errors.New(v.Text))
+					d := l.last
+					d.At, d.Verdict, d.Done, d.Reason = w.End, v, true, v.Text
+					l.apply(d)
 					return
 				}
 			}
@@ -393,10 +386,29 @@ func (l *controlLoop) apply(d control.Decision) {
 	l.mu.Unlock()
 	if d.Verdict != nil {
 		l.mu.Lock()
-		l.verdict = d.Verdict
+		l.verdict, l.done = d.Verdict, true
 		l.mu.Unlock()
 		l.log.Error(d.Verdict.Text)
+		if l.send != nil {
+			l.send(d)
+		}
 		l.end(errors.New(d.Verdict.Text))
+		return
+	}
+	if l.send != nil {
+		// Behind a master: the decision goes to its relay, which sets every worker's
+		// share of the rate, or the users, or stops the test.
+		l.send(d)
+		if d.Rate != prev.Rate || d.Users != prev.Users || d.Reason != prev.Reason {
+			l.log.Info("load control (fleet)", "unit", d.Unit.String(), "rate", strconv.FormatFloat(d.Rate, 'f', 1, 64), "users", d.Users, "reason", d.Reason)
+		}
+		if d.Done {
+			l.mu.Lock()
+			l.done = true
+			l.mu.Unlock()
+			l.log.Info("load control: done, stopping the test", "reason", d.Reason)
+			l.end(fmt.Errorf("load control: %s", d.Reason))
+		}
 		return
 	}
 	switch d.Unit {

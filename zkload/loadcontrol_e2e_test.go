@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -155,4 +156,72 @@ func TestStagesInUsers(t *testing.T) {
 	if ri.Control == nil || ri.Control.Mode != "stages" || !ri.Control.Done {
 		t.Errorf("run.json control %+v; want finished stages", ri.Control)
 	}
+}
+
+// TestFleetSeekThroughMaster: one controller for the fleet, behind a real Locust master
+// (Debian's 2.12.1 and the newest), headless, with two zkload workers: the master's
+// --zkload-seek (a locustfile option, as the web UI shows it) reaches the workers; the
+// worker numbered 0 hosts the hub, merges both workers' windows and seeks the capacity
+// of `zkload serve --capacity 400` as one fleet (each worker offering its share), and
+// the master stops the test by itself when the search is over, exit code 0; the hub's
+// control.csv shows the fleet's offered rate following its decisions.
+func TestFleetSeekThroughMaster(t *testing.T) {
+	testenv.ForEachLocust(t, func(t *testing.T, l testenv.Locust) {
+		t.Parallel()
+		const capacity = 400
+		srv, url := startServe(t, "--capacity", strconv.Itoa(capacity))
+		defer stopServe(t, srv)
+		m := testenv.StartMaster(t, testenv.MasterOptions{Locust: l, Locustfile: httpLocustfile(t), Headless: true, ExpectWorkers: 2,
+			Users: 64, SpawnRate: 64, RunTime: "5m", CSVPrefix: "run", Host: url,
+			ExtraArgs: []string{"--zkload-seek", "errors<1%, p99<2s", "--zkload-control-start", "100", "--zkload-seek-precision", "0.05"}})
+		dirs := []string{filepath.Join(t.TempDir(), "w1"), filepath.Join(t.TempDir(), "w2")}
+		var workers []*testenv.Proc
+		for _, d := range dirs {
+			workers = append(workers, startWorker(t, m, "--report-dir", d))
+		}
+		if code := m.Wait(6 * time.Minute); code != 0 {
+			t.Fatalf("master: exit code %d\n%s", code, m.Log())
+		}
+		if !m.LogContains(`zkload load control: stopping the test: .*capacity`) {
+			t.Errorf("the master did not say why it stopped:\n%s", m.Log())
+		}
+		var hub *testenv.Proc
+		var hubDir string
+		for i, w := range workers {
+			w.Wait(30 * time.Second)
+			if w.LogContains(`load control: Capacity at`) {
+				hub, hubDir = w, dirs[i]
+			}
+		}
+		if hub == nil {
+			t.Fatalf("no worker found the capacity:\n%s\n%s", workers[0].Log(), workers[1].Log())
+		}
+		line := hub.LogLines(`load control: Capacity at`)[0]
+		mm := regexp.MustCompile(`: (\d+) operations/s`).FindStringSubmatch(line)
+		if mm == nil {
+			t.Fatalf("no capacity in %q", line)
+		}
+		c, _ := strconv.ParseFloat(mm[1], 64)
+		if c < 0.85*capacity || c > 1.04*capacity {
+			t.Errorf("fleet capacity %.0f/s, want within -15%%/+4%% of %d/s: %s", c, capacity, line)
+		}
+		// The offered rate is the fleet's: both workers' shares, merged by the hub.
+		rows := testenv.CSVRecords(t, filepath.Join(hubDir, rundir.Name(rundir.Control, "", "")))
+		followed := 0
+		for i := 2; i < len(rows); i++ {
+			a, b := rows[i-2]["Decided Rate"], rows[i-1]["Decided Rate"]
+			if a != b || a == "" || strings.HasPrefix(rows[i-1]["Reason"], "drain") {
+				continue
+			}
+			want, _ := strconv.ParseFloat(b, 64)
+			got, _ := strconv.ParseFloat(rows[i]["Offered"], 64)
+			if want >= 50 && (got < 0.9*want || got > 1.1*want) {
+				t.Errorf("control.csv row %d: the fleet offered %.1f/s, the controller decided %.1f/s", i, got, want)
+			}
+			followed++
+		}
+		if followed < 5 {
+			t.Errorf("control.csv: %d windows inside a step, want 5 or more", followed)
+		}
+	})
 }

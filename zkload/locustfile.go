@@ -15,7 +15,7 @@ func runLocustfile(fs *flagSet, names []string) error {
 	if err := wo.parse(fs, names); err != nil {
 		return err
 	}
-	text := locustfile(wo.classes)
+	text := locustfile(wo.classes) + fleetRelay()
 	for _, w := range workloads() {
 		more, err := w.Locustfile(classNames(wo.classes), wo.layers)
 		if err != nil {

@@ -98,12 +98,11 @@ func parseRun(fs *flagSet, names []string) (*runOptions, error) {
 	if o.fullHistory && o.csv == "" {
 		return nil, fs.fail("--csv-full-history needs --csv PREFIX")
 	}
-	if err := o.control.parse(fs, o.harness.reportDir.dir); err != nil {
-		return nil, err
+	if err := o.control.parse(fs.get, o.harness.reportDir.dir); err != nil {
+		return nil, fs.fail("%v", err)
 	}
 	if o.control.rate() {
-		o.control.applyRateDefault(fs)
-		o.harness.workload.plan = &openloop.Shared{}
+		o.harness.workload.plan = &openloop.Shared{} // one plan, steered: every class joins it
 	}
 	if err := o.harness.parseTest(fs, names, o.host, true, hosts); err != nil {
 		return nil, err
@@ -129,6 +128,11 @@ func (o *runOptions) run(stdout, stderr io.Writer) error {
 	log := h.log
 
 	var running atomic.Int64
+	if o.control.rate() {
+		if err := o.harness.workload.plan.Steer(o.control.start); err != nil {
+			return h.fail(err)
+		}
+	}
 	var loop *controlLoop
 	var onWindow func(stats.Window)
 	if o.control.on() {

@@ -12,6 +12,7 @@ import (
 	"github.com/zkload/zkload/boomer"
 	"github.com/zkload/zkload/rundir"
 	"github.com/zkload/zkload/setting"
+	"github.com/zkload/zkload/tasks/openloop"
 )
 
 // workerSettings are the worker's own settings: where its master is.
@@ -38,6 +39,7 @@ type workerOptions struct {
 	waitAfterStop time.Duration
 	host          string
 	dispatch      dispatchOptions
+	layers        setting.Layers // the worker's own settings, for each test's controller
 }
 
 func parseWorker(fs *flagSet, names []string) (*workerOptions, error) {
@@ -66,6 +68,14 @@ func parseWorker(fs *flagSet, names []string) (*workerOptions, error) {
 		return nil, fs.check(err)
 	}
 	o.waitAfterStop = time.Duration(wait) * time.Second
+	// The worker's own load-control settings are checked now; a test's come with the
+	// master's options.
+	var ctl controlOptions
+	if err := ctl.parse(fs.get, o.harness.reportDir.dir); err != nil {
+		return nil, fs.fail("%v", err)
+	}
+	o.layers = fs.layers()
+	o.harness.workload.plan = &openloop.Shared{} // one plan for every class: the fleet's controller steers it
 	if err := o.harness.parseTest(fs, names, o.host, o.host != "", hosts); err != nil {
 		return nil, err
 	}
@@ -93,12 +103,13 @@ func (o *workerOptions) run(stdout, stderr io.Writer) error {
 		return err
 	}
 	var w *boomer.Worker
+	fw := newFleetWorker(o.nodeID, o.harness.workload.plan, o.layers, o.harness.reportDir.dir, h.metrics, h.log)
 	sink, err := h.newCollector(o.nodeID, func() int {
 		if w == nil {
 			return 0
 		}
 		return w.UserCount()
-	}, nil)
+	}, fw.onWindow)
 	if err != nil {
 		return err
 	}
@@ -110,7 +121,13 @@ func (o *workerOptions) run(stdout, stderr io.Writer) error {
 	var wd *workerDispatch
 	if o.dispatch.on() {
 		wd = newWorkerDispatch(&o.dispatch, h.log)
-		opts.OnTest = wd.onTest
+	}
+	opts.BeforeTest = fw.beforeTest
+	opts.OnTest = func(ev boomer.TestEvent) {
+		if wd != nil {
+			wd.onTest(ev)
+		}
+		fw.onTest(ev)
 	}
 	w, err = boomer.NewWorker(opts)
 	if err != nil {
@@ -125,9 +142,11 @@ func (o *workerOptions) run(stdout, stderr io.Writer) error {
 		}
 		return err
 	}
+	fw.attach(w)
 	ctx, stop := h.begin()
 	defer stop()
 	err = w.Run(ctx)
+	fw.close()
 	if wd != nil {
 		wd.close() // the members it took out are back before the worker says it is done
 	}

@@ -114,7 +114,7 @@ func Class(o Options) *boomer.UserClass {
 				return err
 			}
 			h := &httpUser{client: c, req: req, namedURL: namedURL}
-			if rate > 0 {
+			if rate > 0 || pacers.Steered() {
 				h.pacer = pacers.For(rate)
 				h.pacer.Join()
 			}

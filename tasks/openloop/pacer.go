@@ -337,17 +337,21 @@ func (p *Pacer) Taken() int64 { return p.taken.Load() }
 // (Pacer) and may change its rate during a run; the settings' rate is set again only
 // when a user asks for a different one (a new test's). The zero value is ready to use.
 type Shared struct {
-	mu    sync.Mutex
-	pacer *Pacer
-	rate  float64 // the rate the settings last asked for
+	mu      sync.Mutex
+	pacer   *Pacer
+	rate    float64 // the rate the settings last asked for
+	steered bool    // a controller sets the rate (Steer): the settings' is not used
 }
 
 // For returns the Pacer for a user whose settings ask for rate (above 0; it panics on
-// a negative, infinite or NaN one, which settings never give).
+// a negative, infinite or NaN one, which settings never give). While a controller
+// steers the plan (Steer), the rate asked is ignored.
 func (s *Shared) For(rate float64) *Pacer {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch {
+	case s.steered:
+		return s.pacer
 	case s.pacer == nil:
 		s.pacer = New(rate)
 	case s.rate != rate:
@@ -357,6 +361,35 @@ func (s *Shared) For(rate float64) *Pacer {
 	}
 	s.rate = rate
 	return s.pacer
+}
+
+// Steer hands the plan to a controller, at rate (0: paused until it decides): from now
+// on every user joins the plan, whatever its settings' rate (Steered), and only the
+// controller changes the rate (SetRate on Pacer). It returns an error for a negative,
+// infinite or NaN rate.
+func (s *Shared) Steer(rate float64) error {
+	if err := checkRate(rate); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.steered = true
+	if s.pacer == nil {
+		s.pacer = New(rate)
+		return nil
+	}
+	return s.pacer.SetRate(rate)
+}
+
+// Steered reports whether a controller steers the plan: users join it even when their
+// settings ask for the closed loop. A nil Shared is never steered.
+func (s *Shared) Steered() bool {
+	if s == nil {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.steered
 }
 
 // Pacer returns the worker's Pacer, nil until a user asked for one.

@@ -153,7 +153,7 @@ func (ts *TaskSet) class(w Workload, l setting.Layers, sh *shared) *boomer.UserC
 		if s.Outstanding > 1 && !ts.Passive {
 			u.startPipeline(ctx, bu, s.Outstanding)
 		}
-		if s.Rate > 0 && !ts.Passive {
+		if (s.Rate > 0 || sh.pacers.Steered()) && !ts.Passive {
 			u.pacer = sh.pacers.For(s.Rate)
 			u.pacer.Join()
 		}
