@@ -257,6 +257,9 @@ type controlLoop struct {
 	verdict *control.Verdict
 	done    bool
 
+	lagWarned bool          // checkLag said it (the loop's goroutine only)
+	minMean   time.Duration // the lowest mean latency of a window so far (checkLag)
+
 	out      *os.File
 	w        *csv.Writer
 	stopped  chan struct{}
@@ -354,6 +357,7 @@ func (l *controlLoop) run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case w := <-l.windows:
+			l.checkLag(w)
 			if l.wd != nil {
 				if v := l.wd.Observe(w); v != nil {
 					l.row(w, l.last)
@@ -442,6 +446,32 @@ func (l *controlLoop) apply(d control.Decision) {
 		l.log.Info("load control: done, stopping the test", "reason", d.Reason)
 		l.end(fmt.Errorf("load control: %s", d.Reason))
 	}
+}
+
+// lateWarn is the schedule lag past which the load generator, not the target, may be
+// what limits an open loop: every user was busy for that long.
+const lateWarn = 250 * time.Millisecond
+
+// checkLag says once, when the open loop starts operations well behind its plan, that
+// the users may be the limit: a capacity found then is the users' as much as the
+// target's.
+func (l *controlLoop) checkLag(w control.Window) {
+	if l.o.unit != control.Rate || l.lagWarned || w.Requests() == 0 || w.Users == 0 {
+		return
+	}
+	mean := time.Duration(w.Summary.SumNanos / w.Summary.Requests)
+	if l.minMean == 0 || mean < l.minMean {
+		l.minMean = mean
+	}
+	// Little's law: the users complete at most users/mean-latency a second. An
+	// overloaded target makes them all busy too, but its latency grows: that is the
+	// target's limit. Late starts at the target's usual latency are the users'.
+	if w.Lag < lateWarn || mean <= 0 || mean > 2*l.minMean || w.Offered < 0.9*float64(w.Users)/mean.Seconds() {
+		return
+	}
+	l.lagWarned = true
+	l.log.Warn("load control: every user was busy and planned starts were taken late (the open loop's schedule lag): the users, not the target, may be what limits the rate; run more users (-u)",
+		"lag", w.Lag.Round(time.Millisecond), "users", w.Users, "offered", strconv.FormatFloat(w.Offered, 'f', 1, 64))
 }
 
 // pacer is the users' open-loop plan, nil until a user joined it (or in a closed loop).
