@@ -65,6 +65,9 @@ type controlOptions struct {
 	build func() (control.Controller, error)
 	rules []control.Rule
 	wdog  string // the rules' text
+	// ensemble names the first setting that reads an ensemble signal ("" none): it
+	// needs the metrics poll.
+	ensemble string
 	csv   string // the per-window CSV ("" none)
 	steps string // the seek's steps CSV ("" none)
 }
@@ -126,6 +129,11 @@ func (o *controlOptions) parse(get func(name string) setting.Value, reportDir st
 		if o.rules, err = control.ParseRules(w.Text); err != nil {
 			return fmt.Errorf("%s: %v", w.Name(), err)
 		}
+		for _, r := range o.rules {
+			if r.Condition.Signal.Ensemble() && o.ensemble == "" {
+				o.ensemble = fmt.Sprintf("%s %q", w.Name(), r.Text)
+			}
+		}
 		o.wdog = w.Text
 	}
 	if len(given) == 0 {
@@ -156,6 +164,11 @@ func (o *controlOptions) parse(get func(name string) setting.Value, reportDir st
 		if err != nil {
 			return fmt.Errorf("%s: %v", v.Name(), err)
 		}
+		for _, c := range cs {
+			if c.Signal.Ensemble() && o.ensemble == "" {
+				o.ensemble = fmt.Sprintf("%s %q", v.Name(), c.Text)
+			}
+		}
 		prec, err := num("seek-precision", 0.001, 1)
 		if err != nil {
 			return err
@@ -179,6 +192,9 @@ func (o *controlOptions) parse(get func(name string) setting.Value, reportDir st
 		sp, err := control.ParseSetpoint(o.spec)
 		if err != nil {
 			return fmt.Errorf("%s: %v", v.Name(), err)
+		}
+		if sp.Signal.Ensemble() {
+			o.ensemble = fmt.Sprintf("%s %q", v.Name(), sp.Text)
 		}
 		var g [3]float64
 		for i, f := range []string{"hold-kp", "hold-ki", "hold-kd"} {

@@ -225,3 +225,31 @@ func TestFleetSeekThroughMaster(t *testing.T) {
 		}
 	})
 }
+
+// TestWatchdogStopsOnQuorumLoss: under a Get load on a real 3-member ensemble whose
+// metrics are polled, a fault program takes two followers out (forced below the quorum);
+// the watchdog's "quorum lost for 2s" stops the test with exit code 3 and its verdict,
+// and the dispatcher brings the members back before the command ends.
+func TestWatchdogStopsOnQuorumLoss(t *testing.T) {
+	t.Parallel()
+	connect, dir := startEnsembleCommand(t, 3)
+	out := filepath.Join(t.TempDir(), "run")
+	p := testenv.StartProcess(t, zkloadBin, []string{"run", "--hosts", connect, "-u", "4", "-r", "4", "-t", "2m", "--only-summary",
+		"--report-dir", out, "--zk-metrics-collect", "250", "Get", "--watchdog", "quorum lost for 2s",
+		"--dispatch-program", "once\npoll_initial_hatch_complete 100\nsleep 2000\ndisable_follower\ndisable_follower force\nsleep 60000\nenable_all\n",
+		"--dispatch-control", dir}, nil)
+	if code := p.Wait(2 * time.Minute); code != 3 {
+		t.Fatalf("zkload run: exit %d, want 3 (the watchdog)\n%s", code, p.Log())
+	}
+	if !p.LogContains(`Watchdog: stopped by the watchdog: quorum \S+ < 1 for [0-9.]+s`) && !p.LogContains(`Watchdog: stopped by the watchdog: quorum`) {
+		t.Errorf("no quorum verdict on the console:\n%s", p.Log())
+	}
+	ri := readRunInfo(t, out)
+	if ri.Control == nil || !strings.Contains(ri.Control.Verdict, "quorum") {
+		t.Errorf("run.json control %+v; want the quorum verdict", ri.Control)
+	}
+	rows := testenv.CSVRecords(t, filepath.Join(out, "faults.csv"))
+	if len(rows) < 3 || rows[len(rows)-1]["Action"] != "enable" {
+		t.Errorf("faults timeline %v; want two followers out and every member back at the end", rows)
+	}
+}

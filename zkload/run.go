@@ -110,6 +110,9 @@ func parseRun(fs *flagSet, names []string) (*runOptions, error) {
 	if err := o.dispatch.parse(fs, o.harness.zkHosts, o.harness.reportDir.dir); err != nil {
 		return nil, err
 	}
+	if o.control.ensemble != "" && o.harness.metrics.interval == 0 {
+		return nil, fs.fail("%s reads the ensemble's metrics, which are not polled: set --zk-metrics-collect MS (and --hosts), or --report-dir with --hosts", o.control.ensemble)
+	}
 	st := o.harness.settings
 	st["users"], st["spawn_rate"], st["run_time"], st["host"] = fs.text("users"), rate.Text, fs.text("run-time"), o.host
 	return o, nil
