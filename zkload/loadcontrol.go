@@ -68,8 +68,8 @@ type controlOptions struct {
 	// ensemble names the first setting that reads an ensemble signal ("" none): it
 	// needs the metrics poll.
 	ensemble string
-	csv   string // the per-window CSV ("" none)
-	steps string // the seek's steps CSV ("" none)
+	csv      string // the per-window CSV ("" none)
+	steps    string // the seek's steps CSV ("" none)
 }
 
 // on reports whether anything steers or watches the load.
