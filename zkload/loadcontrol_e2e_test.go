@@ -42,7 +42,7 @@ func TestSeekFindsAKnownCapacity(t *testing.T) {
 	defer stopServe(t, srv)
 	dir := filepath.Join(t.TempDir(), "seek")
 	p := testenv.StartProcess(t, zkloadBin, []string{"run", "-H", url, "-u", "64", "-r", "64", "-t", "5m", "--only-summary",
-		"--report-dir", dir, "Http", "--seek", "errors<1%, p99<2s", "--control-start", "100", "--seek-precision", "0.05"}, nil)
+		"--report-dir", dir, "Http", "--seek", "errors<1%, p99<2s", "--control-start", "100", "--seek-precision", "0.1"}, nil)
 	if code := p.Wait(6 * time.Minute); code != 0 {
 		t.Fatalf("zkload run --seek: exit code %d\n%s", code, p.Log())
 	}
@@ -173,7 +173,7 @@ func TestFleetSeekThroughMaster(t *testing.T) {
 		defer stopServe(t, srv)
 		m := testenv.StartMaster(t, testenv.MasterOptions{Locust: l, Locustfile: httpLocustfile(t), Headless: true, ExpectWorkers: 2,
 			Users: 64, SpawnRate: 64, RunTime: "5m", CSVPrefix: "run", Host: url,
-			ExtraArgs: []string{"--zkload-seek", "errors<1%, p99<2s", "--zkload-control-start", "100", "--zkload-seek-precision", "0.05"}})
+			ExtraArgs: []string{"--zkload-seek", "errors<1%, p99<2s", "--zkload-control-start", "100", "--zkload-seek-precision", "0.1"}})
 		dirs := []string{filepath.Join(t.TempDir(), "w1"), filepath.Join(t.TempDir(), "w2")}
 		var workers []*testenv.Proc
 		for _, d := range dirs {

@@ -18,6 +18,7 @@ import (
 	"github.com/zkload/zkload/internal/testenv"
 	"github.com/zkload/zkload/internal/zkenv"
 	"github.com/zkload/zkload/internal/zkenv/zktest"
+	"github.com/zkload/zkload/record"
 	"github.com/zkload/zkload/tasks/openloop"
 	"github.com/zkload/zkload/tasks/zookeeper"
 )
@@ -216,7 +217,7 @@ func TestZKRateThroughMaster(t *testing.T) {
 	}
 	reported, _ := workerReported(t, w)
 	// The worker's extended statistics hold the same gets, and the lag beside them.
-	var extGets, extTotal, lagged, lagMax float64
+	var extGets, extTotal, lagged, lagMax, gapMax float64
 	for _, r := range statsRows(t, ext, false) {
 		switch {
 		case r["method"] == "get" && r["name"] == "get":
@@ -226,6 +227,8 @@ func TestZKRateThroughMaster(t *testing.T) {
 		case r["method"] == openloop.ScheduleLag && r["name"] == "get":
 			lagged = statsNum(t, r, "cum_num_requests")
 			lagMax = max(lagMax, statsNum(t, r, "max_response_time"))
+		case r["method"] == record.SuccessGapPrefix+"get" && r["name"] == "get":
+			gapMax = max(gapMax, statsNum(t, r, "max_response_time"))
 		default:
 			t.Errorf("extended statistics row %q %q", r["method"], r["name"])
 		}
@@ -237,6 +240,10 @@ func TestZKRateThroughMaster(t *testing.T) {
 	// At 300/s a 1 s freeze makes about 300 starts late, the first by up to a second.
 	if lagged < 100 || lagMax < 500 {
 		t.Errorf("schedule lag across a 1 s freeze: %v late starts, the latest %.1f ms late", lagged, lagMax)
+	}
+	// And a user went the freeze without a successful get (a value, not a request).
+	if gapMax < 900 {
+		t.Errorf("longest time a user went without a get %.1f ms across a 1 s freeze, want about a second", gapMax)
 	}
 }
 
