@@ -35,6 +35,10 @@ const (
 	MsgRate = "zkload_rate"
 	// MsgView: the hub's fleet view of a window (View), to the master, for its page.
 	MsgView = "zkload_view"
+	// MsgFleet: the master's count of workers when a test starts ({"workers": N}),
+	// before its first spawn: a rate the master's options give is the fleet's, and
+	// each worker offers its share.
+	MsgFleet = "zkload_fleet"
 )
 
 // Entry is one (method, name)'s statistics in a window, values included.

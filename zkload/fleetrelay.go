@@ -86,6 +86,11 @@ def _zkload_fleet_relay(environment, **_kwargs):
         if isinstance(msg.data, dict):
             fleet["views"].append(msg.data)
 
+    @events.test_start.add_listener
+    def _zkload_test_start(environment, **_kw):
+        # Before the first spawn: a rate of the master's options is the fleet's.
+        runner.send_message("zkload_fleet", {"workers": runner.worker_count})
+
     runner.register_message("zkload_hub", on_hub)
     runner.register_message("zkload_window", on_window)
     runner.register_message("zkload_decision", on_decision)

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/zkload/zkload/boomer"
@@ -33,6 +35,11 @@ type fleetWorker struct {
 	metrics   *metricsPoll
 
 	w *boomer.Worker
+	// workers is the master's count of workers at the test's start (MsgFleet).
+	workers atomic.Int64
+	// rates are the open loop's rate settings of the workloads (ZooKeeper's --rate,
+	// Http's --http-rate): given by the master, a rate is the fleet's.
+	rates []*setting.Spec
 
 	mu       sync.Mutex
 	node     string
@@ -51,6 +58,14 @@ func newFleetWorker(node string, plan *openloop.Shared, layers setting.Layers, r
 	for _, s := range controlSettings() {
 		f.specs[s.Flag] = s
 	}
+	f.workers.Store(1)
+	for _, w := range workloads() {
+		for _, s := range w.Settings() {
+			if s.Flag == "rate" || s.Flag == "http-rate" {
+				f.rates = append(f.rates, s)
+			}
+		}
+	}
 	return f
 }
 
@@ -59,6 +74,30 @@ func (f *fleetWorker) attach(w *boomer.Worker) {
 	f.w = w
 	w.Handle(fleet.MsgWindow, f.onWindowMessage)
 	w.Handle(fleet.MsgRate, f.onRate)
+	w.Handle(fleet.MsgFleet, func(m wire.Message) {
+		if d, ok := m.Data.(map[string]any); ok {
+			if n, ok := asFloat(d["workers"]); ok && n >= 1 {
+				f.workers.Store(int64(n))
+			}
+		}
+	})
+}
+
+// masterRate is the open loop's rate the master's options give (a worker's own flag or
+// environment variable wins, and is the worker's alone), and the option's name.
+func (f *fleetWorker) masterRate(opts map[string]any) (float64, string) {
+	l := f.layers
+	l.Master = opts
+	for _, s := range f.rates {
+		v := l.Get(s)
+		if v.Source != setting.FromMaster {
+			continue
+		}
+		if r, err := v.Float(0, 1e9); err == nil && r > 0 {
+			return r, "--" + strings.ReplaceAll(s.Option, "_", "-")
+		}
+	}
+	return 0, ""
 }
 
 // controlFor resolves this test's controller from the worker's flags over the master's
@@ -88,7 +127,21 @@ func (f *fleetWorker) beforeTest(opts map[string]any) {
 		if err := f.plan.Steer(0); err != nil {
 			f.log.Error("load control", "err", err)
 		}
+		return
 	}
+	// A rate from the master's options is the fleet's: this worker offers its share.
+	if r, which := f.masterRate(opts); r > 0 {
+		n := f.workers.Load()
+		share := r / float64(n)
+		if err := f.plan.Steer(share); err != nil {
+			f.log.Error("fleet rate", "err", err)
+			return
+		}
+		f.log.Info("the master's rate is the fleet's: this worker offers its share", "option", which, "rate", r, "workers", n,
+			"share", strconv.FormatFloat(share, 'f', 2, 64))
+		return
+	}
+	f.plan.Release()
 }
 
 // onTest follows the test: windows flow while it runs; worker 0 hosts the hub.

@@ -253,3 +253,32 @@ func TestWatchdogStopsOnQuorumLoss(t *testing.T) {
 		t.Errorf("faults timeline %v; want two followers out and every member back at the end", rows)
 	}
 }
+
+// TestMasterRateIsTheFleets: a rate given by the master's options (--zkload-http-rate
+// 300) is the fleet's: two workers offer 150/s each, and the master counts about 300
+// requests a second, not 600. (A worker's own --http-rate stays that worker's.)
+func TestMasterRateIsTheFleets(t *testing.T) {
+	testenv.ForEachLocust(t, func(t *testing.T, l testenv.Locust) {
+		t.Parallel()
+		srv, url := startServe(t)
+		defer stopServe(t, srv)
+		m := testenv.StartMaster(t, testenv.MasterOptions{Locust: l, Locustfile: httpLocustfile(t), Headless: true, ExpectWorkers: 2,
+			Users: 16, SpawnRate: 16, RunTime: "8s", CSVPrefix: "rate", Host: url, ExtraArgs: []string{"--zkload-http-rate", "300"}})
+		w1, w2 := startWorker(t, m), startWorker(t, m)
+		if code := m.Wait(time.Minute); code != 0 {
+			t.Fatalf("master: exit code %d\n%s", code, m.Log())
+		}
+		for _, w := range []*testenv.Proc{w1, w2} {
+			w.Wait(20 * time.Second)
+			if !w.LogContains(`the master's rate is the fleet's: this worker offers its share.* workers=2 share=150.00`) {
+				t.Errorf("a worker did not take its share of 300/s over 2:\n%s", w.Log())
+			}
+		}
+		agg := testenv.CSVAggregated(t, m.CSV("stats"))
+		rps, _ := strconv.ParseFloat(agg["Requests/s"], 64)
+		// The master's rate counts from its own start, a little before the plans start.
+		if rps < 0.85*300 || rps > 1.05*300 {
+			t.Errorf("the master counts %.1f requests/s, want the fleet's 300 (not 600)", rps)
+		}
+	})
+}

@@ -77,7 +77,7 @@ func (Workload) Settings() []*setting.Spec {
 		{Flag: flagInsecure, Default: "false", Bool: true, Group: "HTTP",
 			Help: "do not verify https certificates (self-signed test servers)", Expect: "true or false"},
 		{Flag: flagRate, Env: "ZKLOAD_HTTP_RATE", Option: RateOption, Default: "0", Arg: "OPS", Group: "HTTP",
-			Help:   "open loop: requests per second per worker, spread evenly across its Http users, latency from each planned start (0: closed loop)",
+			Help:   "open loop: requests per second, latency from each planned start (0: closed loop); a worker's own setting is its rate, the master's the fleet's, split over the workers",
 			Expect: "requests per second, 0 or more"},
 		{Flag: flagLocust, Env: "ZKLOAD_LOCUST_VERSION", Option: LocustVersionOption, Arg: "VERSION", Group: "HTTP",
 			Help:   "Locust release whose HttpUser failure texts to mirror (default: the master's, as its locustfile says; else " + oldestLocust + ")",

@@ -381,6 +381,15 @@ func (s *Shared) Steer(rate float64) error {
 	return s.pacer.SetRate(rate)
 }
 
+// Release ends Steer: users join the plan again only when their settings ask for a
+// rate, which the next of them sets.
+func (s *Shared) Release() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.steered = false
+	s.rate = -1 // no rate asked since: the next For sets its own
+}
+
 // Steered reports whether a controller steers the plan: users join it even when their
 // settings ask for the closed loop. A nil Shared is never steered.
 func (s *Shared) Steered() bool {

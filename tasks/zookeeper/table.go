@@ -119,7 +119,7 @@ func settingsTable() []*entry {
 				return nil
 			}},
 		{Spec: setting.Spec{Flag: "rate", Arg: "OPS", Env: "ZK_LOCUST_RATE", Option: "zk_rate", Default: "0",
-			Help: "open loop: operations per second per worker, spread evenly across its users (0: closed loop)", Expect: "operations per second, 0 or more"},
+			Help: "open loop: operations per second, spread evenly across the users (0: closed loop); a worker's own setting is its rate, the master's the fleet's, split over the workers", Expect: "operations per second, 0 or more"},
 			apply: func(s *Settings, v setting.Value) (err error) {
 				s.Rate, err = v.Float(0, 1e7)
 				return err
