@@ -63,6 +63,7 @@ func newFleetWorker(node string, plan *openloop.Shared, layers setting.Layers, r
 		for _, s := range w.Settings() {
 			if s.Flag == "rate" || s.Flag == "http-rate" {
 				f.rates = append(f.rates, s)
+				f.specs[s.Flag] = s // a rate controller starts at the rate set
 			}
 		}
 	}
@@ -106,7 +107,14 @@ func (f *fleetWorker) controlFor(opts map[string]any) *controlOptions {
 	l := f.layers
 	l.Master = opts
 	o := &controlOptions{}
-	if err := o.parse(func(name string) setting.Value { return l.Get(f.specs[name]) }, f.reportDir); err != nil {
+	get := func(name string) setting.Value {
+		s := f.specs[name]
+		if s == nil { // a setting of no workload here: its default
+			return setting.Value{Spec: &setting.Spec{Flag: name}}
+		}
+		return l.Get(s)
+	}
+	if err := o.parse(get, f.reportDir); err != nil {
 		f.log.Error("load control: the test runs without it", "err", err)
 		return nil
 	}

@@ -417,8 +417,11 @@ func (l *controlLoop) apply(d control.Decision) {
 	}
 	if l.send != nil {
 		// Behind a master: the decision goes to its relay, which sets every worker's
-		// share of the rate, or the users, or stops the test.
-		l.send(d)
+		// share of the rate, or the users, or stops the test; only a change goes (the
+		// master would respawn, and say so, at every window).
+		if prev.At.IsZero() || d.Rate != prev.Rate || d.Users != prev.Users || d.Unit != prev.Unit || d.Done {
+			l.send(d)
+		}
 		if d.Rate != prev.Rate || d.Users != prev.Users || d.Reason != prev.Reason {
 			l.log.Info("load control (fleet)", "unit", d.Unit.String(), "rate", strconv.FormatFloat(d.Rate, 'f', 1, 64), "users", d.Users, "reason", d.Reason)
 		}
