@@ -282,3 +282,36 @@ func TestMasterRateIsTheFleets(t *testing.T) {
 		}
 	})
 }
+
+// TestFleetStagesInUsersThroughMaster: stages in users behind a real master: the hub's
+// decisions become the master's own user count (4, then 8, then 3, spawned and spread
+// over both workers by the master), each sent once, and the master stops the test by
+// itself after the last stage.
+func TestFleetStagesInUsersThroughMaster(t *testing.T) {
+	testenv.ForEachLocust(t, func(t *testing.T, l testenv.Locust) {
+		t.Parallel()
+		srv, url := startServe(t)
+		defer stopServe(t, srv)
+		m := testenv.StartMaster(t, testenv.MasterOptions{Locust: l, Locustfile: httpLocustfile(t), Headless: true, ExpectWorkers: 2,
+			Users: 2, SpawnRate: 2, RunTime: "1m", CSVPrefix: "stages", Host: url,
+			ExtraArgs: []string{"--zkload-stages", "3s:4,3s:8,2s:8,0s:3,3s:3", "--zkload-control-unit", "users"}})
+		startWorker(t, m)
+		startWorker(t, m)
+		if code := m.Wait(time.Minute); code != 0 {
+			t.Fatalf("master: exit code %d\n%s", code, m.Log())
+		}
+		if !m.LogContains(`zkload load control: stopping the test: stages`) {
+			t.Errorf("the master did not stop after the stages:\n%s", m.Log())
+		}
+		for _, n := range []string{"4", "8", "3"} {
+			if !m.LogContains(`All users spawned: .*\(` + n + ` total users\)`) {
+				t.Errorf("the master never had %s users:\n%s", n, m.Log())
+			}
+		}
+		// One decision per change: the master spawned 8 users a few times at most
+		// (a ramp from 4 to 8 is several decisions), not once a second for the 5 s at 8.
+		if n := m.LogCount(`All users spawned: .*\(8 total users\)`); n > 3 {
+			t.Errorf("the master spawned 8 users %d times: decisions sent without a change", n)
+		}
+	})
+}
