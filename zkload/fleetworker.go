@@ -366,7 +366,10 @@ func (f *fleetWorker) hub(ctx context.Context, in <-chan fleet.Window, loop *con
 			mu.Lock()
 			lastWorkers = v.Workers
 			mu.Unlock()
-			if loop != nil {
+			// A second some worker's window missed (it came after the grace) is not the
+			// fleet's: its rates would read as a fall of the target's. The page still
+			// shows it; the controller waits for whole seconds.
+			if loop != nil && (v.Expected == 0 || len(v.Workers) >= v.Expected) {
 				select {
 				case loop.windows <- v.Control():
 				default:
