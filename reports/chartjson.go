@@ -23,6 +23,13 @@ type chartSpec struct {
 	S      []seriesSpec  `json:"s"`
 	Leader []json.Number `json:"leader,omitempty"`
 	Fault  []json.Number `json:"fault,omitempty"`
+	// A load controller's levels (x "level"): the x axis's label, the knee and the
+	// levels that failed.
+	XLabel string        `json:"xl,omitempty"`
+	Knee   []json.Number `json:"knee,omitempty"`
+	Failed []json.Number `json:"failed,omitempty"`
+	// Hover is a text per x (null: none), shown under the chart at the cursor.
+	Hover []*string `json:"hover,omitempty"`
 }
 
 type seriesSpec struct {
@@ -30,7 +37,10 @@ type seriesSpec struct {
 	Style  int    `json:"c"`
 	Dotted bool   `json:"d,omitempty"`
 	Worker string `json:"w,omitempty"`
-	V      []any  `json:"v"` // json.Number or nil
+	// Points: marks at the points; Line with it: joined by a line too.
+	Points bool  `json:"p,omitempty"`
+	Line   bool  `json:"l,omitempty"`
+	V      []any `json:"v"` // json.Number or nil
 }
 
 // spec returns the figure's chart data.
@@ -43,6 +53,9 @@ func (f *Figure) spec() chartSpec {
 		fx = func(x float64) string { return strconv.FormatFloat(x, 'g', 6, 64) }
 	case f.Relative:
 		c.X = "rel"
+	case f.Level:
+		c.X, c.XLabel = "level", f.XLabel
+		fx = func(x float64) string { return strconv.FormatFloat(x, 'f', 3, 64) }
 	}
 	fy := func(y float64) string { return strconv.FormatFloat(y, 'g', 5, 64) }
 	if c.US {
@@ -69,7 +82,7 @@ func (f *Figure) spec() chartSpec {
 		if len(s.X) == 0 {
 			continue
 		}
-		ss := seriesSpec{Name: s.Name, Style: s.Style, Dotted: s.Dotted, Worker: s.Worker, V: make([]any, len(keys))}
+		ss := seriesSpec{Name: s.Name, Style: s.Style, Dotted: s.Dotted, Worker: s.Worker, Points: s.Points, Line: s.Line, V: make([]any, len(keys))}
 		if ss.Name == "" {
 			ss.Name = s.Label
 		}
@@ -87,6 +100,20 @@ func (f *Figure) spec() chartSpec {
 	}
 	for _, m := range f.Faults {
 		c.Fault = append(c.Fault, json.Number(fx(m)))
+	}
+	for _, m := range f.Knee {
+		c.Knee = append(c.Knee, json.Number(fx(m)))
+	}
+	for _, m := range f.Failed {
+		c.Failed = append(c.Failed, json.Number(fx(m)))
+	}
+	if len(f.Hover) > 0 {
+		c.Hover = make([]*string, len(keys))
+		for x, text := range f.Hover {
+			if i, ok := index[fx(x)]; ok {
+				c.Hover[i] = &text
+			}
+		}
 	}
 	return c
 }

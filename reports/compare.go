@@ -12,6 +12,8 @@ type Comparison struct {
 	Base     string
 	Rows     []DiffRow
 	Sections []Section
+	// Capacity compares the seeks' capacities, test by test.
+	Capacity []CapacityDiff
 }
 
 // DiffRow compares one test's task set/operation in one run with the first run.
@@ -32,7 +34,7 @@ func Change(base, this float64) float64 {
 func nan() float64 { var z float64; return z / z }
 
 func compare(runs []*RunReport) *Comparison {
-	c := &Comparison{Base: runs[0].Run.Label}
+	c := &Comparison{Base: runs[0].Run.Label, Capacity: capacityDiffs(runs)}
 	base := runs[0]
 	for _, br := range base.Summary {
 		for _, rr := range runs[1:] {

@@ -30,6 +30,9 @@ type Series struct {
 	// would crowd a static figure); Worker is the worker (client id) of such a line.
 	WebOnly bool
 	Worker  string
+	// Points draws a mark at each point, without a line unless Line is set too (the
+	// levels of a seek's curve).
+	Points, Line bool
 }
 
 // Figure is one plot: lines against time (unix seconds, or seconds from the start with
@@ -44,10 +47,18 @@ type Figure struct {
 	// Faults are x values of the faults timeline's actions, marked with a line of
 	// their own.
 	Faults []float64
-	// Relative: x is seconds from the start; Percentile: x is 1/(1-q), log scaled.
-	Relative, Percentile bool
-	LogY                 bool
-	SVG                  []byte
+	// Relative: x is seconds from the start; Percentile: x is 1/(1-q), log scaled;
+	// Level: x is a load controller's level (XLabel: a rate or users), not time.
+	Relative, Percentile, Level bool
+	XLabel                      string
+	// Knee and Failed are levels marked with a line of their own: a seek's capacity,
+	// and the levels that failed.
+	Knee, Failed []float64
+	// Hover is a text per x value, shown with the values at the cursor in the
+	// interactive chart (the controller's reason at each window).
+	Hover map[float64]string
+	LogY  bool
+	SVG   []byte
 }
 
 // empty reports whether no series has a point.
@@ -86,6 +97,8 @@ func (f *Figure) draw(format string) ([]byte, error) {
 		p.X.Tick.Marker = percentileTicks{}
 	case f.Relative:
 		p.X.Label.Text = "seconds from start"
+	case f.Level:
+		p.X.Label.Text = f.XLabel
 	default:
 		p.X.Label.Text = "time (UTC)"
 		p.X.Tick.Marker = plot.TimeTicks{Format: "15:04:05"}
@@ -122,6 +135,22 @@ func (f *Figure) draw(format string) ([]byte, error) {
 			l.Width = vg.Points(0.7)
 			l.Dashes = []vg.Length{vg.Points(1), vg.Points(2)}
 		}
+		if s.Points {
+			sc, err := plotter.NewScatter(xys)
+			if err != nil {
+				return nil, err
+			}
+			sc.Color = l.Color
+			sc.Radius = vg.Points(3)
+			sc.Shape = draw.CircleGlyph{}
+			p.Add(sc)
+			if !s.Line {
+				if s.Name != "" {
+					legend.Add(clip(s.Name, legendChars), sc)
+				}
+				continue
+			}
+		}
 		p.Add(l)
 		if len(xys) == 1 {
 			sc, _ := plotter.NewScatter(xys)
@@ -139,6 +168,14 @@ func (f *Figure) draw(format string) ([]byte, error) {
 	if len(f.Faults) > 0 {
 		p.Add(vlines{xs: f.Faults, style: faultStyle})
 		legend.Add("fault", vlines{style: faultStyle})
+	}
+	if len(f.Failed) > 0 {
+		p.Add(vlines{xs: f.Failed, style: failedStyle})
+		legend.Add("level failed", vlines{style: failedStyle})
+	}
+	if len(f.Knee) > 0 {
+		p.Add(vlines{xs: f.Knee, style: kneeStyle})
+		legend.Add("knee (capacity)", vlines{style: kneeStyle})
 	}
 	if !f.LogY && p.Y.Min > 0 {
 		p.Y.Min = 0
@@ -203,6 +240,8 @@ type vlines struct {
 var (
 	markerStyle = draw.LineStyle{Color: color.RGBA{R: 200, A: 255}, Width: vg.Points(1), Dashes: []vg.Length{vg.Points(4), vg.Points(2)}}
 	faultStyle  = draw.LineStyle{Color: color.RGBA{R: 120, G: 0, B: 160, A: 255}, Width: vg.Points(1.5)}
+	kneeStyle   = draw.LineStyle{Color: color.RGBA{G: 140, A: 255}, Width: vg.Points(2)}
+	failedStyle = draw.LineStyle{Color: color.RGBA{R: 230, G: 120, B: 120, A: 255}, Width: vg.Points(0.8), Dashes: []vg.Length{vg.Points(1), vg.Points(2)}}
 )
 
 func (v vlines) Plot(c draw.Canvas, p *plot.Plot) {

@@ -37,9 +37,15 @@ type Test struct {
 	Failures []LocustFailure // _failures.csv
 	Ext      []ExtRow        // every worker's _ext_stats_<i>.csv
 	Distrib  []stats.Distribution
-	Metrics  []MetricRow // _zk_metrics.csv, every poller's merged by time
-	Faults   []FaultRow  // faults.csv: the fault dispatcher's actions
-	Problems []string
+	Metrics  []MetricRow  // _zk_metrics.csv, every poller's merged by time
+	Faults   []FaultRow   // faults.csv: the fault dispatcher's actions
+	Control  []ControlRow // control.csv: the load controller, one row a window
+	Steps    []Step       // capacity.csv: a seek's levels held, by level
+	// ControlResult is the load controller's outcome (nil: none ran), from
+	// ControlFrom: run.json, or the test's capacity.csv or control.csv without it.
+	ControlResult *rundir.ControlResult
+	ControlFrom   string
+	Problems      []string
 }
 
 func (t *Test) problem(format string, a ...any) {
@@ -98,6 +104,7 @@ func Load(dir, label string) (*Run, error) {
 		}
 		r.Tests = append(r.Tests, loadTest(l, groups[l]))
 	}
+	r.attachControl()
 	if len(other) > 0 {
 		r.Problems = append(r.Problems, fmt.Sprintf("files of tests not in run.json left out: %s", strings.Join(other, ", ")))
 	}
@@ -198,6 +205,12 @@ func loadTest(label string, files rundir.Files) *Test {
 	}
 	for _, p := range files[rundir.Faults] {
 		t.Faults = append(t.Faults, readFaults(t, p)...)
+	}
+	for _, p := range files[rundir.Control] {
+		t.Control = append(t.Control, readControl(t, p)...)
+	}
+	for _, p := range files[rundir.Capacity] {
+		t.Steps = append(t.Steps, readSteps(t, p)...)
 	}
 	for _, p := range files[rundir.ExtDistrib] {
 		ds, err := stats.ReadDistributions(p)

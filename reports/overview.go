@@ -258,6 +258,9 @@ const changeThreshold = 0.10
 // direction, in one line: "get get: after against before: p99 +50% (worse), ...".
 func (c *Comparison) changes() []string {
 	var out []string
+	for _, d := range c.Capacity {
+		out = append(out, fmt.Sprintf("%s capacity: %s against %s: %s.", d.Test, d.Run, c.Base, d.text()))
+	}
 	for _, d := range c.Rows {
 		var parts []string
 		add := func(name string, b, t float64, higherBetter bool) {

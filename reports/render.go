@@ -168,6 +168,7 @@ nav#toc .brand{font-weight:bold;margin-bottom:.5em}
 main{margin-left:210px;padding:0 1.5em 3em;max-width:1150px}
 table{border-collapse:collapse;margin:.5em 0;font-size:90%}
 td,th{border:1px solid #bbb;padding:2px 6px;text-align:right}
+tr.knee td{font-weight:bold;background:#e6f4e3}
 td:first-child,th:first-child,td.l{text-align:left}
 th{background:#eee}
 img{width:100%;max-width:1000px;display:block;margin:.5em 0}
@@ -187,6 +188,7 @@ table.front th{text-align:left;font-weight:normal;color:#555}
 <a href="#overview">Overview</a>
 {{if .Verdicts}}<a class="sub" href="#verdicts">Verdicts</a>{{end}}
 {{if .Compare}}<a class="sub" href="#differences">Differences</a>{{end}}
+{{if .Control}}<a class="sub" href="#load-control">Load control</a>{{end}}
 <a class="sub" href="#side">Tests side by side</a>
 {{if .Ensemble}}<a class="sub" href="#ensemble">Ensemble health</a>{{end}}
 {{if .Failover}}<a class="sub" href="#failover">Faults and failover</a>{{end}}
@@ -202,6 +204,9 @@ table.front th{text-align:left;font-weight:normal;color:#555}
 {{with .Compare}}<h3 id="differences">Differences (against {{.Base}})</h3><ul>{{range .Changes}}<li>{{.}}</li>{{end}}</ul>
 <table><tr>{{range $.DiffHeader}}<th>{{.}}</th>{{end}}</tr>
 {{range .Rows}}<tr>{{range .}}<td>{{.}}</td>{{end}}</tr>{{end}}</table>{{end}}
+{{if .Control}}<h3 id="load-control">Load control</h3>
+<table><tr>{{range $.ControlHeader}}<th>{{.}}</th>{{end}}</tr>
+{{range .Control}}<tr><td><a href="{{.Href}}">{{.Test}}</a></td><td>{{.Mode}}</td><td class="l">{{.Spec}}</td><td>{{.Capacity}}</td><td>{{.Bracket}}</td><td>{{.Achieved}}</td><td>{{.Steps}}</td>{{if $.Compare}}<td>{{.Change}}</td>{{end}}<td class="l">{{.End}}</td></tr>{{end}}</table>{{end}}
 <h3 id="side">Tests side by side</h3>
 <p class="note">Each row links to its test; hover a row for its values.</p>
 {{.Side}}
@@ -245,6 +250,8 @@ table.front th{text-align:left;font-weight:normal;color:#555}
 </body></html>
 {{define "sections"}}{{range .}}<section><h3>{{.Title}}</h3>
 {{range .Notes}}<p class="note">{{.}}</p>{{end}}
+{{if .TableRows}}<table><tr>{{range .Table.Header}}<th>{{.}}</th>{{end}}</tr>
+{{range .TableRows}}<tr{{if .Strong}} class="knee"{{end}}>{{range .Cells}}<td class="l">{{.}}</td>{{end}}</tr>{{end}}</table>{{end}}
 {{range .Figures}}{{if .Src}}<img alt="{{.Title}}" src="{{.Src}}">{{else}}<div data-chart="{{.ID}}" title="{{.Title}}"></div>{{end}}{{end}}
 </section>{{end}}{{end}}
 `
@@ -257,9 +264,16 @@ type figView struct {
 }
 
 type sectionView struct {
-	Title   string
-	Notes   []string
-	Figures []figView
+	Title     string
+	Notes     []string
+	Table     *Table
+	TableRows []tableRowView
+	Figures   []figView
+}
+
+type tableRowView struct {
+	Cells  []string
+	Strong bool
 }
 
 // figMode is how a figure is shown: an interactive chart, an inline SVG (report.html
@@ -275,7 +289,12 @@ const (
 func sectionViews(ss []Section, mode figMode) []sectionView {
 	var out []sectionView
 	for _, s := range ss {
-		v := sectionView{Title: s.Title, Notes: s.Notes}
+		v := sectionView{Title: s.Title, Notes: s.Notes, Table: s.Table}
+		if s.Table != nil {
+			for i, r := range s.Table.Rows {
+				v.TableRows = append(v.TableRows, tableRowView{Cells: r, Strong: i < len(s.Table.Strong) && s.Table.Strong[i]})
+			}
+		}
 		for _, f := range s.Figures {
 			fv := figView{ID: f.ID, Title: f.Title}
 			switch mode {
@@ -389,6 +408,7 @@ func (rep *Report) view(mode figMode) map[string]any {
 		"Runs": runs, "Compare": cmp, "SummaryHeader": summaryHeader, "DiffHeader": diffHeader,
 		"ValueHeader": valueHeader, "ValuesNote": valuesNote, "Several": len(rep.Runs) > 1,
 		"Side": template.HTML(sideBySideSVG(rep.sideRows())), "Ensemble": rep.ensembleRows(), "Failover": rep.failoverRows(),
+		"Control": rep.controlRows(), "ControlHeader": rep.controlHeader(),
 		"Static": mode != figChart, "StaticNote": staticNote,
 		"OwnJS": template.JS(zkchartsJS), "OwnCSS": template.CSS(zkchartsCSS),
 	}
@@ -424,6 +444,18 @@ func (rep *Report) Markdown() []byte {
 	mdList(&b, "## Left out", rep.Problems)
 	if c, _ := v["Compare"].(*compareView); c != nil {
 		mdList(&b, fmt.Sprintf("## Differences (against %s)", mdEscape(c.Base)), c.Changes)
+	}
+	if cs := rep.controlRows(); len(cs) > 0 {
+		b.WriteString("## Load control\n\n")
+		var rows [][]string
+		for _, c := range cs {
+			row := []string{c.Test, c.Mode, c.Spec, c.Capacity, c.Bracket, c.Achieved, c.Steps}
+			if rep.Compare != nil {
+				row = append(row, c.Change)
+			}
+			rows = append(rows, append(row, c.End))
+		}
+		mdTable(&b, rep.controlHeader(), rows)
 	}
 	b.WriteString("## Tests side by side\n\n![Tests side by side](figures/" + overviewFigure + ")\n\n")
 	if es := rep.ensembleRows(); len(es) > 0 {
@@ -483,6 +515,9 @@ func mdSections(b *strings.Builder, ss []sectionView) {
 		fmt.Fprintf(b, "### %s\n\n", mdEscape(s.Title))
 		for _, n := range s.Notes {
 			fmt.Fprintf(b, "*%s*\n\n", mdEscape(n))
+		}
+		if s.Table != nil {
+			mdTable(b, s.Table.Header, s.Table.Rows) // the rows say which is stressed
 		}
 		for _, f := range s.Figures {
 			fmt.Fprintf(b, "![%s](%s)\n\n", mdEscape(f.Title), f.Src)

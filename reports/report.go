@@ -181,11 +181,16 @@ func buildRun(run *Run, prefix string) *RunReport {
 		if a.End.After(rr.End) {
 			rr.End = a.End
 		}
-		secs := append(a.opSections(prefix), a.ensembleSection(prefix))
+		var secs []Section
+		if sec, ok := a.controlSection(prefix); ok {
+			secs = append(secs, sec)
+		}
+		secs = append(secs, a.opSections(prefix)...)
+		secs = append(secs, a.ensembleSection(prefix))
 		if faults := a.faultMarks(); len(faults) > 0 {
 			for _, sec := range secs {
 				for _, f := range sec.Figures {
-					if !f.Percentile && !f.Relative {
+					if !f.Percentile && !f.Relative && !f.Level {
 						f.Faults = faults
 					}
 				}
@@ -210,6 +215,11 @@ func buildRun(run *Run, prefix string) *RunReport {
 // verdicts are the front page's one-line conclusions.
 func verdicts(rr *RunReport) []string {
 	var out []string
+	for _, a := range rr.Analyses {
+		if r := a.Test.ControlResult; r != nil {
+			out = append(out, controlLine(a.Test.Label, r))
+		}
+	}
 	var worst *SummaryRow
 	for i := range rr.Summary {
 		r := &rr.Summary[i]
@@ -342,8 +352,20 @@ func (rep *Report) write(out string) error {
 			return err
 		}
 	}
+	// An earlier report's capacity.csv in the same place would be taken for this one's.
+	if rows := rep.capacityCSV(); len(rows) > 1 {
+		if err := writeCSVFile(filepath.Join(out, CapacityFile), rows); err != nil {
+			return err
+		}
+	} else if err := os.Remove(filepath.Join(out, CapacityFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
 	return os.WriteFile(filepath.Join(out, "report.md"), rep.Markdown(), 0o644)
 }
+
+// CapacityFile is the report's table of every test's load controller (a seek's
+// capacity and bracket), beside report.html.
+const CapacityFile = "capacity.csv"
 
 // writeCSVFile writes rows with CRLF line ends, as Locust's CSV files.
 func writeCSVFile(path string, rows [][]string) error {

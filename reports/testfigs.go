@@ -8,11 +8,21 @@ import (
 	"github.com/zkload/zkload/stats"
 )
 
-// Section is a titled group of figures, with notes saying what could not be drawn.
+// Section is a titled group of figures, with notes saying what could not be drawn,
+// and a table (nil: none).
 type Section struct {
 	Title   string
 	Figures []*Figure
 	Notes   []string
+	Table   *Table
+}
+
+// Table is a section's table: a header, rows of cells, and the rows to stress (a
+// seek's knee).
+type Table struct {
+	Header []string
+	Rows   [][]string
+	Strong []bool
 }
 
 func unix(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }

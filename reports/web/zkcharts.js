@@ -5,8 +5,10 @@
 //
 //   zkcharts.timeChart(node, spec, group) draws one chart of a chartSpec
 //     (reports/chartjson.go): {title, y, x: "time"|"rel"|"pct", log, us, t: [x...],
-//     s: [{n: name, c: colour index, d: dotted, w: worker, v: [y or null...]}],
-//     leader: [x...], fault: [x...]}. Drag to zoom, double-click to reset, hover for
+//     s: [{n: name, c: colour index, d: dotted, w: worker, p: points, l: with a line,
+//     v: [y or null...]}], leader: [x...], fault: [x...]}; x "level" is a load
+//     controller's level (xl its label), with knee: [x...] and failed: [x...] marked;
+//     hover: [text or null...] is shown under the chart for the x at the cursor. Drag to zoom, double-click to reset, hover for
 //     the values (in the legend), click a legend entry to hide or show its line. The
 //     charts of one group (zkcharts.group()) share their cursor and their time range.
 //   zkcharts.report(document) wires report.html: sections open on demand and draw their
@@ -15,7 +17,7 @@
   "use strict";
   // gonum's plotutil.SoftColors, as the static figures.
   const palette = ["#f15a60", "#7ac36a", "#5a9bd4", "#faa75b", "#9e67ab", "#ce7058", "#d77fb4", "#737373"];
-  const leaderColour = "#c80000", faultColour = "#7800a0";
+  const leaderColour = "#c80000", faultColour = "#7800a0", kneeColour = "#008c00", failedColour = "#e67878";
 
   function colour(i) { return palette[((i % palette.length) + palette.length) % palette.length]; }
 
@@ -38,7 +40,7 @@
       const ctx = u.ctx, top = u.bbox.top, bottom = u.bbox.top + u.bbox.height;
       ctx.save();
       ctx.strokeStyle = style;
-      ctx.lineWidth = 1.5 * (g.devicePixelRatio || 1);
+      ctx.lineWidth = (style === kneeColour ? 2 : 1.5) * (g.devicePixelRatio || 1);
       ctx.setLineDash(dash);
       for (const x of xs || []) {
         if (x < u.scales.x.min || x > u.scales.x.max) continue;
@@ -55,6 +57,8 @@
         draw: u => {
           draw(u, spec.leader, leaderColour, [6, 3]);
           draw(u, spec.fault, faultColour, []);
+          draw(u, spec.failed, failedColour, [2, 3]);
+          draw(u, spec.knee, kneeColour, []);
         },
       },
     };
@@ -68,16 +72,23 @@
     const f = fmt(spec);
     const xs = spec.t.map(Number);
     const data = [xs];
+    const level = spec.x === "level";
     const series = [{
-      label: spec.x === "time" ? "time (UTC)" : spec.x === "rel" ? "s from start" : "percentile",
-      value: (u, v) => (v == null ? "–" : spec.x === "time" ? utc(v) : spec.x === "pct" ? pctLabel(v) : v.toFixed(3)),
+      label: spec.x === "time" ? "time (UTC)" : spec.x === "rel" ? "s from start" : level ? spec.xl : "percentile",
+      value: (u, v) => (v == null ? "–" : spec.x === "time" ? utc(v) : spec.x === "pct" ? pctLabel(v)
+        : level ? String(+v.toPrecision(6)) : v.toFixed(3)),
     }];
     for (const s of spec.s) {
       data.push(s.v.map(v => (v == null ? null : spec.us ? v / 1000 : Number(v))));
-      series.push({
+      const ser = {
         label: s.n, stroke: colour(s.c), width: s.d ? 1 : 1.5, dash: s.d ? [2, 3] : undefined,
-        spanGaps: spec.x === "pct", value: (u, v) => f(v), points: { size: 4 },
-      });
+        spanGaps: spec.x === "pct" || level, value: (u, v) => f(v), points: { size: 4 },
+      };
+      if (s.p) {
+        ser.points = { show: true, size: s.l ? 6 : 9, fill: colour(s.c) };
+        if (!s.l) ser.paths = () => null;
+      }
+      series.push(ser);
     }
     const width = Math.max(300, node.clientWidth || 900);
     const opts = {
@@ -89,6 +100,7 @@
       axes: [
         spec.x === "pct" ? { values: (u, vals) => vals.map(v => (v == null ? "" : pctLabel(v))) }
           : spec.x === "time" ? { space: 80, values: (u, vals, ai, space, incr) => vals.map(v => utc(v).slice(0, incr < 1 ? 12 : 8)) }
+          : level ? { label: spec.xl }
           : { label: "seconds from start" },
         { label: spec.y, size: 60 },
       ],
@@ -97,9 +109,19 @@
       legend: { live: true },
       plugins: [marks(spec)],
     };
+    opts.hooks = {};
+    let hover = null;
+    if (spec.hover) {
+      hover = document.createElement("div");
+      hover.className = "zk-hover";
+      opts.hooks.setCursor = [u => {
+        const i = u.cursor.idx;
+        hover.textContent = i == null || spec.hover[i] == null ? "\u00a0" : spec.hover[i];
+      }];
+    }
     if (spec.x === "time" && grp) {
       opts.cursor.sync = { key: grp.key };
-      opts.hooks = {
+      Object.assign(opts.hooks, {
         setScale: [(u, key) => {
           if (key !== "x" || grp.busy) return;
           grp.busy = true;
@@ -108,16 +130,22 @@
           }
           grp.busy = false;
         }],
-      };
+      });
     }
     node.textContent = "";
     const u = new g.uPlot(opts, data, node);
     if (spec.x === "time" && grp) grp.charts.push(u);
-    if (spec.leader || spec.fault) {
+    if (hover) {
+      hover.textContent = "\u00a0";
+      node.appendChild(hover);
+    }
+    if (spec.leader || spec.fault || spec.knee || spec.failed) {
       const key = document.createElement("div");
       key.className = "zk-marks";
       if (spec.leader) key.innerHTML += '<span class="zk-leader"></span> leader move ';
-      if (spec.fault) key.innerHTML += '<span class="zk-fault"></span> fault';
+      if (spec.fault) key.innerHTML += '<span class="zk-fault"></span> fault ';
+      if (spec.knee) key.innerHTML += '<span class="zk-knee"></span> knee (capacity) ';
+      if (spec.failed) key.innerHTML += '<span class="zk-failed"></span> level failed';
       node.appendChild(key);
     }
     node._zkchart = u;
