@@ -138,11 +138,16 @@ See doc/metrics.md.`,
 			about: "Turns one or more run directories (Locust's CSVs, zkload's extended statistics and\n" +
 				"distributions of every worker, ensemble metrics, run.json) into DIR/report.html (one\n" +
 				"self-contained file) and DIR/report.md with its figures in DIR/figures/. Several run\n" +
-				"directories give a comparison too. See doc/report.md.",
+				"directories give a comparison too. A load controller's capacity (zkload run --seek) is\n" +
+				"printed, and with --fail-on-capacity-drop the report exits 4 when a test's capacity in\n" +
+				"the last run dropped by more than the share from the first (the baseline): a\n" +
+				"regression gate for CI. See doc/report.md.",
 			define: func(fs *flagSet) {
 				fs.add(groupCommon,
 					&setting.Spec{Flag: "out", Arg: "DIR", Help: "output directory (default: RUNDIR/report for one run, report for several)"},
-					&setting.Spec{Flag: "label", Arg: "LABEL", Help: "a run directory's label in the comparison, once per RUNDIR in order (or comma-separated)"})
+					&setting.Spec{Flag: "label", Arg: "LABEL", Help: "a run directory's label in the comparison, once per RUNDIR in order (or comma-separated)"},
+					&setting.Spec{Flag: "fail-on-capacity-drop", Arg: "SHARE", Help: "exit 4 when a test's capacity in the last RUNDIR dropped by more than SHARE (0.1 or 10%) from the first's, the baseline (the report is written all the same)",
+						Expect: "a share from 0 up to 1, such as 0.1 or 10%"})
 				fs.repeatable("label")
 			}},
 		{name: "runinfo", summary: "write a run.json, as run --report-dir does, for scripted runs (scripts/suite.sh)", synopsis: "[options] [-- command ...]", takesArgs: true, run: runRuninfo,

@@ -95,6 +95,87 @@ func TestSeekFindsAKnownCapacity(t *testing.T) {
 	if agg := testenv.CSVAggregated(t, filepath.Join(dir, rundir.Name(rundir.LocustStats, "", ""))); agg == nil {
 		t.Errorf("no Locust stats")
 	}
+	checkSeekReport(t, dir, c)
+}
+
+// checkSeekReport checks the report of a seek's run directory and the capacity gate
+// on it: the report run --report-dir made has the capacity run.json has (capacity.csv,
+// report.md's overview and steps); `zkload report` prints it; comparing the run with
+// a copy whose capacity is 20 % lower fails --fail-on-capacity-drop 0.1 (exit 4, one
+// line naming the test, both capacities and the drop) and passes 20% (exactly at the
+// threshold); a bad share is a usage error (exit 2).
+func checkSeekReport(t *testing.T, dir string, c *rundir.ControlResult) {
+	t.Helper()
+	rows := testenv.CSVRecords(t, filepath.Join(dir, "report", "capacity.csv"))
+	if len(rows) != 1 || rows[0]["Test"] != "Http" || rows[0]["Mode"] != "seek" || rows[0]["Capacity"] != strconv.FormatFloat(c.Capacity, 'f', 1, 64) ||
+		rows[0]["Hi"] != strconv.FormatFloat(c.Hi, 'f', 1, 64) || rows[0]["From"] != "run.json" {
+		t.Errorf("report/capacity.csv %v; want the run's capacity %.1f (bracket to %.1f)", rows, c.Capacity, c.Hi)
+	}
+	md, err := os.ReadFile(filepath.Join(dir, "report", "report.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	level := strings.TrimSuffix(strconv.FormatFloat(math.Round(c.Capacity*10)/10, 'f', 1, 64), ".0")
+	for _, want := range []string{"## Load control", "| Http | seek | errors&lt;1%, p99&lt;2s | " + level + " operations/s |",
+		"pass: the knee (capacity)", "figures/Http_control_curve.svg", "figures/Http_control_over-time.svg"} {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("report.md lacks %q", want)
+		}
+	}
+	// A copy of the run whose capacity is 20 % lower.
+	base, lower := filepath.Join(t.TempDir(), "base"), filepath.Join(t.TempDir(), "lower")
+	copyRunDir(t, dir, base)
+	copyRunDir(t, dir, lower)
+	ri := readRunInfo(t, lower)
+	ri.Control.Capacity, ri.Control.Lo = 0.8*c.Capacity, 0.8*c.Capacity
+	if err := ri.Write(filepath.Join(lower, rundir.Info)); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "report")
+	log := runZkload(t, 0, "report", "--out", out, base, lower)
+	if !strings.Contains(log, "Capacity of Http at errors<1%, p99<2s: "+level+" operations/s") ||
+		!regexp.MustCompile(`Http capacity: lower against base: \S+ → \S+ operations/s \(-20%, worse\)`).MatchString(log) {
+		t.Errorf("zkload report prints no capacity or change:\n%s", log)
+	}
+	log = runZkload(t, 4, "report", "--out", out, "--fail-on-capacity-drop", "0.1", base, lower)
+	if n := len(regexp.MustCompile(`(?m)^zkload report: capacity of Http dropped 20\.0%, more than 10%: \S+ operations/s in the baseline base, \S+ in lower \(exit code 4\)$`).FindAllString(log, -1)); n != 1 {
+		t.Errorf("gate at 10%%: want one line naming the test, both capacities and the drop:\n%s", log)
+	}
+	if _, err := os.Stat(filepath.Join(out, "report.html")); err != nil {
+		t.Errorf("a failed gate wrote no report: %v", err)
+	}
+	log = runZkload(t, 0, "report", "--out", out, "--fail-on-capacity-drop", "20%", base, lower)
+	if !strings.Contains(log, "capacity gate: capacity of Http: ") {
+		t.Errorf("gate at 20%% (exactly the drop): no passing line:\n%s", log)
+	}
+	log = strings.TrimSpace(runZkload(t, 2, "report", "--out", out, "--fail-on-capacity-drop", "1.5", base, lower))
+	if log != `zkload report: --fail-on-capacity-drop "1.5": want a share from 0 up to (not including) 1, such as 0.1, or a percentage such as 10%` {
+		t.Errorf("bad share: %q", log)
+	}
+}
+
+// copyRunDir copies a run directory's files (not its subdirectories: the report).
+func copyRunDir(t *testing.T, from, to string) {
+	t.Helper()
+	if err := os.MkdirAll(to, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.IsDir() {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(from, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(to, e.Name()), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // TestWatchdogStopsTheTest: a target serving 50 requests a second offered 200 builds
