@@ -10,7 +10,7 @@ GO ?= go
 # then the report.
 export WORKERS USERS SPAWN_RATE RUN_TIME WARMUP STATS_COLLECT ZK_LOCUST_HOSTS OUT REPORT_DIR FORCE
 
-.PHONY: all setup test-setup build web test vet suite sequence failover http-demo bench clean
+.PHONY: all setup test-setup build web test vet suite sequence failover capacity http-demo bench clean
 
 all: setup build suite
 
@@ -32,6 +32,12 @@ sequence: build
 # under a mixed load, the report with every fault marked, election times (doc/faults.md).
 failover: setup build
 	@bash scripts/failover.sh
+
+# The capacity of Get and of Set on a local ensemble: a `zkload run --seek` each, then one
+# report (doc/load-control.md). SLO ('p99<10ms, errors<1%'), RUN_TIME (2m: each seek's
+# bound), PRECISION (0.05), START (500/s), MAX, USERS (64), MEMBERS (1), OUT (out/capacity).
+capacity: setup build
+	@bash scripts/capacity.sh
 
 setup:
 	@bash scripts/setup.sh

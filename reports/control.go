@@ -129,6 +129,8 @@ func deriveControl(t *Test) (*rundir.ControlResult, string) {
 		if res.Lo > 0 && res.Hi > 0 {
 			res.Precision = res.Hi/res.Lo - 1
 		}
+		// Whether the search ended is run.json's to say; a bracket is what it ends on.
+		res.Done = res.Hi > 0
 		if n := len(t.Control); n > 0 {
 			res.Reason = t.Control[n-1].Reason
 		}
@@ -164,19 +166,25 @@ func fmtLevel(v float64) string {
 // (achieved 399.7/s; the knee between 400 and 417.7, ±2.2%)".
 func capacityText(r *rundir.ControlResult) string {
 	unit := unitName(r.Unit)
+	var s string
 	switch {
 	case r.Capacity == 0:
-		return "none: no level passed"
+		s = "none: no level passed"
 	case r.Hi == 0:
-		return fmt.Sprintf("at least %s %s (no level failed)", fmtLevel(r.Capacity), unit)
+		s = fmt.Sprintf("at least %s %s (no level failed)", fmtLevel(r.Capacity), unit)
+	default:
+		s = fmt.Sprintf("%s %s (", fmtLevel(r.Capacity), unit)
+		if r.Achieved > 0 {
+			s += fmt.Sprintf("achieved %s/s; ", fmtLevel(r.Achieved))
+		}
+		s += fmt.Sprintf("the knee between %s and %s, %s)", fmtLevel(r.Lo), fmtLevel(r.Hi), bracketPM(r))
 	}
-	s := fmt.Sprintf("%s %s (", fmtLevel(r.Capacity), unit)
-	if r.Achieved > 0 {
-		s += fmt.Sprintf("achieved %s/s; ", fmtLevel(r.Achieved))
-	}
-	s += fmt.Sprintf("the knee between %s and %s, %s)", fmtLevel(r.Lo), fmtLevel(r.Hi), bracketPM(r))
-	if !r.Done && r.Reason != "" {
+	if !r.Done {
+		// The test ended first (its run time): what was found so far, and where it was.
 		s += "; the search did not finish"
+		if r.Reason != "" {
+			s += " (" + strings.TrimSuffix(r.Reason, ".") + ")"
+		}
 	}
 	return s
 }

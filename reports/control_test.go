@@ -328,3 +328,27 @@ func TestReportDerivesCapacity(t *testing.T) {
 		t.Errorf("the report does not say where get's capacity came from")
 	}
 }
+
+// TestCapacityText: a seek's capacity in one line, as the verdicts, the test's part and
+// `zkload report` state it, finished or cut short by the test's end.
+func TestCapacityText(t *testing.T) {
+	for _, c := range []struct {
+		r    rundir.ControlResult
+		want string
+	}{
+		{rundir.ControlResult{Mode: "seek", Unit: "rate", Spec: "p99<10ms", Capacity: 1234.56, Lo: 1234.56, Hi: 1259.3, Precision: 0.02, Achieved: 1230.04, Done: true},
+			"Capacity of get at p99<10ms: 1234.6 operations/s (achieved 1230/s; the knee between 1234.6 and 1259.3, ±1.0%)."},
+		{rundir.ControlResult{Mode: "seek", Unit: "users", Spec: "p99<20ms", Capacity: 31, Lo: 31, Hi: 32, Precision: 1.0 / 31, Done: true},
+			"Capacity of get at p99<20ms: 31 users (the knee between 31 and 32, ±1.6%)."},
+		{rundir.ControlResult{Mode: "seek", Unit: "rate", Spec: "errors<1%", Capacity: 200, Lo: 200, Done: true},
+			"Capacity of get at errors<1%: at least 200 operations/s (no level failed)."},
+		{rundir.ControlResult{Mode: "seek", Unit: "rate", Spec: "errors<1%", Reason: "holding 50/s: not judged yet"},
+			"Capacity of get at errors<1%: none: no level passed; the search did not finish (holding 50/s: not judged yet)."},
+		{rundir.ControlResult{Mode: "stages", Unit: "rate", Spec: "10s:100", Reason: "the stages ended", Done: true},
+			"Load control of get (stages 10s:100): the stages ended."},
+	} {
+		if got := controlLine("get", &c.r); got != c.want {
+			t.Errorf("got  %q\nwant %q", got, c.want)
+		}
+	}
+}

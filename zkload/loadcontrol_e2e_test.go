@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/zkload/zkload/internal/testenv"
+	"github.com/zkload/zkload/internal/zkenv/zktest"
 	"github.com/zkload/zkload/rundir"
 )
 
@@ -395,4 +396,42 @@ func TestFleetStagesInUsersThroughMaster(t *testing.T) {
 			t.Errorf("the master spawned 8 users %d times: decisions sent without a change", n)
 		}
 	})
+}
+
+// TestCapacityScript runs `make capacity`'s script with short, bounded seeks (at most
+// 20 s an operation, up to 100/s, on a local ensemble it starts and stops): a run
+// directory per operation with its steps, one report of both with report/capacity.csv,
+// and a capacity line per operation in its output. The values depend on the machine
+// (a loaded one may find none); that each seek ran and is reported is what is checked.
+func TestCapacityScript(t *testing.T) {
+	zktest.Require(t)
+	t.Parallel()
+	out := filepath.Join(t.TempDir(), "capacity")
+	p := testenv.StartProcessOptions(t, testenv.ProcOptions{
+		Path: "bash", Args: []string{filepath.Join(repoRoot(t), "scripts", "capacity.sh")},
+		Env: []string{"ZKLOAD=" + zkloadBin, "OUT=" + out, "SLO=errors<1%", "START=50", "MAX=100", "RUN_TIME=20s", "USERS=8"},
+		Dir: repoRoot(t), LogPath: filepath.Join(t.TempDir(), "capacity.log"),
+	})
+	if code := p.Wait(3 * time.Minute); code != 0 {
+		t.Fatalf("capacity.sh: exit %d\n%s", code, p.Log())
+	}
+	for _, op := range []string{"get", "set"} {
+		// A loaded machine may judge no level in the time: the file may hold its header only.
+		if _, err := os.Stat(filepath.Join(out, op, rundir.Name(rundir.Capacity, "", ""))); err != nil {
+			t.Errorf("%s: no capacity.csv: %v", op, err)
+		}
+		if ri := readRunInfo(t, filepath.Join(out, op)); ri.Control == nil || ri.Control.Mode != "seek" || ri.Control.Spec != "errors<1%" {
+			t.Errorf("%s: run.json control %+v, want a seek of errors<1%%", op, ri.Control)
+		}
+		if !p.LogContains(`(?m)^   ` + op + `: Capacity of ` + strings.ToUpper(op[:1]) + op[1:] + ` at errors<1%: `) {
+			t.Errorf("no capacity line for %s:\n%s", op, p.Log())
+		}
+	}
+	rows := testenv.CSVRecords(t, filepath.Join(out, "report", "capacity.csv"))
+	if len(rows) != 2 || rows[0]["Run"] != "get" || rows[1]["Run"] != "set" || rows[0]["Mode"] != "seek" {
+		t.Errorf("report/capacity.csv %v, want a seek of get and one of set", rows)
+	}
+	if !p.LogContains(`report: .*report\.html`) {
+		t.Errorf("no report in the output:\n%s", p.Log())
+	}
 }
