@@ -81,8 +81,9 @@ func readSteps(t *Test, path string) []Step {
 
 // attachControl gives each test its controller's outcome. run.json holds one (the
 // controller of `zkload run`): it is the test's that has the controller's files, or
-// the run's only test. A test with files but no outcome of its own (several tests
-// with controllers: a suite) gets one derived from them.
+// the run's only test. A test with files but no outcome in run.json takes the one a
+// worker's information holds (the hub's, behind a master), else one derived from its
+// files (several tests with controllers: a suite).
 func (r *Run) attachControl() {
 	var with []*Test
 	for _, t := range r.Tests {
@@ -100,9 +101,23 @@ func (r *Run) attachControl() {
 	}
 	for _, t := range with {
 		if t.ControlResult == nil {
+			t.ControlResult, t.ControlFrom = workerControl(t)
+		}
+		if t.ControlResult == nil {
 			t.ControlResult, t.ControlFrom = deriveControl(t)
 		}
 	}
+}
+
+// workerControl is the controller's outcome a worker of a shared directory recorded in
+// its worker_<tag>.json (the hub's, behind a master), nil when none did.
+func workerControl(t *Test) (*rundir.ControlResult, string) {
+	for _, p := range t.Files[rundir.WorkerInfo] {
+		if ri, err := rundir.ReadRunInfo(p); err == nil && ri.Control != nil {
+			return ri.Control, kindFile(rundir.WorkerInfo, rundir.Files{rundir.WorkerInfo: {p}})
+		}
+	}
+	return nil, ""
 }
 
 // deriveControl is what a test's files say of its controller's outcome, without

@@ -352,3 +352,25 @@ func TestCapacityText(t *testing.T) {
 		}
 	}
 }
+
+// TestReportWorkerControl: workers sharing a directory behind a master, the hub's
+// worker_<tag>.json holding the controller's outcome: the test takes it (with its
+// spec), not one derived from capacity.csv.
+func TestReportWorkerControl(t *testing.T) {
+	run, out := t.TempDir(), t.TempDir()
+	writeRun(t, run, genRun{tags: []string{"a_00000001", "b_00000002"}, seconds: 3, slow: 1})
+	write(t, filepath.Join(run, rundir.Name(rundir.Capacity, "", "")), stepsCSV)
+	ri := rundir.RunInfo{Command: []string{"zkload", "worker", "Get"}, Tests: []string{"Get"}, NodeID: "b_00000002",
+		Control: &rundir.ControlResult{Mode: "seek", Unit: "rate", Spec: "errors<1%, p99<2s", Capacity: 400, Lo: 400, Hi: 417.7, Precision: 0.04425, Done: true}}
+	if err := ri.Write(filepath.Join(run, "worker_b_00000002.json")); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Generate(Options{Dirs: []string{run}, Out: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tt := rep.Runs[0].Run.Tests[0]
+	if tt.ControlResult == nil || tt.ControlResult.Spec != "errors<1%, p99<2s" || tt.ControlFrom != "worker_b_00000002.json" {
+		t.Errorf("control %+v from %q; want the hub's, from worker_b_00000002.json", tt.ControlResult, tt.ControlFrom)
+	}
+}
