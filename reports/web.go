@@ -11,7 +11,7 @@ import (
 var (
 	//go:embed web/dist
 	distFS embed.FS
-	//go:embed web/zkcharts.js web/zkcharts.css
+	//go:embed web/zkcharts.js web/zkcharts.css web/zklive.js web/zklive.css
 	ownFS embed.FS
 )
 
