@@ -61,7 +61,7 @@
       const role = m.up ? (m.state || "up") : "down";
       return [m.host_port, [["host_port", m.host_port, m.host_port], ["role", role, role],
         metric(m, "outstanding_requests"), metric(m, "num_alive_connections"), metric(m, "avg_latency", 1),
-        metric(m, "max_latency"), metric(m, "znode_count"), metric(m, "watch_count")], "zk-" + role];
+        metric(m, "max_latency"), metric(m, "znode_count"), metric(m, "watch_count")], "zk-role-" + role];
     }));
     doc.getElementById("zk-members-none").hidden = (v.members || []).length > 0;
   }
