@@ -46,6 +46,7 @@ type liveResult struct {
 		Rows [][]string
 	}
 	Reads []liveRead
+	MS    map[string]int // milliseconds from the script's start to each step
 }
 
 // TestLivePage: the zkload page of the master's web UI, for each Locust release, with two
@@ -95,7 +96,7 @@ func TestLivePage(t *testing.T) {
 		}
 		t.Logf("%s: the test started after %v", l.Version, time.Since(start).Round(time.Millisecond))
 		res := runLiveScript(t, node, chromium, args)
-		t.Logf("%s: %s; the browser done after %v", l.Version, res.Way, time.Since(start).Round(time.Millisecond))
+		t.Logf("%s: %s; the browser done after %v (its steps, ms: %v)", l.Version, res.Way, time.Since(start).Round(time.Millisecond), res.MS)
 		checkLiveReads(t, res, nodes, users, strings.Split(e.ConnectString(), ","))
 		if kind == "react" {
 			if res.Tab == nil || !slices.Contains(res.Tab.Head, "p99 µs") || len(res.Tab.Rows) == 0 {

@@ -28,7 +28,9 @@ const browser = await puppeteer.launch({
   args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"],
 });
-const out = { errors: [], outside: [], reads: [] };
+const t0 = Date.now();
+const out = { errors: [], outside: [], reads: [], ms: {} };
+const lap = name => { out.ms[name] = Date.now() - t0; };
 const sleep = ms => new Promise(r => setTimeout(r, ms));
 
 // read is what the zkload page shows, in its document (a frame's or a page's).
@@ -63,7 +65,9 @@ try {
   page.on("console", m => { if (m.type() === "error" && !/^Failed to load resource/.test(m.text())) out.errors.push(m.text()); });
   page.on("pageerror", e => out.errors.push(String(e)));
   page.on("response", r => { if (r.status() >= 400) out.errors.push("HTTP " + r.status() + " " + r.url()); });
+  lap("launched");
   await page.goto(base, { waitUntil: "load" });
+  lap("ui");
 
   let doc; // the frame or page that shows the zkload page
   if (kind === "old") {
@@ -96,11 +100,14 @@ try {
     doc = page.mainFrame();
     out.way = "tab zkload, then Download Data: " + page.url();
   }
+  lap("way");
   await doc.waitForFunction(() => Number(document.getElementById("zk-status").dataset.end) > 0 &&
     document.querySelectorAll("#zk-workers tbody tr").length > 0, { timeout: 20000 });
   out.reads.push(await doc.evaluate(read));
+  lap("read");
   await sleep(3000);
   out.reads.push(await doc.evaluate(read));
+  lap("reads");
   if (shot) {
     const p = await browser.newPage();
     await p.setViewport({ width: 1280, height: 900 });
@@ -113,6 +120,7 @@ try {
 } catch (e) {
   out.failure = String(e && e.stack || e);
 } finally {
+  lap("done");
   await browser.close();
   fs.rmSync(profile, { recursive: true, force: true });
 }
