@@ -39,6 +39,9 @@ const (
 	// before its first spawn: a rate the master's options give is the fleet's, and
 	// each worker offers its share.
 	MsgFleet = "zkload_fleet"
+	// MsgFault: a fault action of the worker numbered 0's dispatcher (a faults timeline
+	// row), to the master, for its page.
+	MsgFault = "zkload_fault"
 )
 
 // Entry is one (method, name)'s statistics in a window, values included.

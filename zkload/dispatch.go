@@ -17,6 +17,7 @@ import (
 	"github.com/zkload/zkload/boomer"
 	"github.com/zkload/zkload/connstr"
 	"github.com/zkload/zkload/faults"
+	"github.com/zkload/zkload/fleet"
 	"github.com/zkload/zkload/rundir"
 	"github.com/zkload/zkload/setting"
 )
@@ -188,10 +189,11 @@ type dispatch struct {
 }
 
 // startDispatch starts the run's dispatcher; spawned is closed when the initial spawn
-// completes. It returns nil when no dispatcher runs. An error (the control cannot be
+// completes; report, if not nil, is called with each action besides the timeline (a
+// worker sends it to the master's zkload page). It returns nil when no dispatcher runs. An error (the control cannot be
 // reached, its members are not the ensemble's, the CSV cannot be created) comes before
 // the users start.
-func startDispatch(o *dispatchOptions, spawned <-chan struct{}, log *slog.Logger) (*dispatch, error) {
+func startDispatch(o *dispatchOptions, spawned <-chan struct{}, report func(faults.Action), log *slog.Logger) (*dispatch, error) {
 	if !o.on() {
 		return nil, nil
 	}
@@ -235,6 +237,16 @@ func startDispatch(o *dispatchOptions, spawned <-chan struct{}, log *slog.Logger
 		}
 		d.file, onAction = f, d.timeline.Add
 	}
+	if report != nil {
+		if add := onAction; add != nil {
+			onAction = func(a faults.Action) {
+				add(a)
+				report(a)
+			}
+		} else {
+			onAction = report
+		}
+	}
 	if o.probe {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		p, err := faults.NewProbe(ctx, o.servers, log)
@@ -266,14 +278,17 @@ func startDispatch(o *dispatchOptions, spawned <-chan struct{}, log *slog.Logger
 // numbered 0 runs it, one per test, so that a test has one dispatcher and one timeline
 // however many workers share the options.
 type workerDispatch struct {
-	o      *dispatchOptions
-	log    *slog.Logger
+	o   *dispatchOptions
+	log *slog.Logger
+	// send sends a custom message to the master (the worker's Send; called during a
+	// test only, when the worker runs).
+	send   func(typ string, data any) error
 	events chan boomer.TestEvent
 	done   chan struct{}
 }
 
-func newWorkerDispatch(o *dispatchOptions, log *slog.Logger) *workerDispatch {
-	wd := &workerDispatch{o: o, log: log, events: make(chan boomer.TestEvent, 64), done: make(chan struct{})}
+func newWorkerDispatch(o *dispatchOptions, send func(typ string, data any) error, log *slog.Logger) *workerDispatch {
+	wd := &workerDispatch{o: o, send: send, log: log, events: make(chan boomer.TestEvent, 64), done: make(chan struct{})}
 	go wd.loop()
 	return wd
 }
@@ -304,7 +319,7 @@ func (wd *workerDispatch) loop() {
 			}
 			spawned = make(chan struct{})
 			var err error
-			if d, err = startDispatch(wd.o, spawned, wd.log); err != nil {
+			if d, err = startDispatch(wd.o, spawned, wd.report, wd.log); err != nil {
 				wd.log.Error("faults: no fault program in this test", "err", err)
 			}
 		case boomer.TestSpawned:
@@ -322,6 +337,35 @@ func (wd *workerDispatch) loop() {
 	if err := d.stop(); err != nil {
 		wd.log.Error("faults", "err", err)
 	}
+}
+
+// report sends an action to the master, whose locustfile keeps it for the zkload page
+// (fleet.MsgFault); a worker that cannot send it still has it in its timeline.
+func (wd *workerDispatch) report(a faults.Action) {
+	if err := wd.send(fleet.MsgFault, faultMessage(a)); err != nil {
+		wd.log.Debug("faults: the action did not reach the master", "err", err)
+	}
+}
+
+// faultMessage is an action as the zkload page shows it: the timeline's columns
+// (faults.TimelineHeader), durations in milliseconds, null where the timeline is empty.
+func faultMessage(a faults.Action) map[string]any {
+	ms := func(d time.Duration) any {
+		if d < 0 {
+			return nil
+		}
+		return float64(d.Microseconds()) / 1000
+	}
+	idx := func(i int) any {
+		if i < 0 {
+			return nil
+		}
+		return i
+	}
+	return map[string]any{"time": float64(a.Time.UnixMicro()) / 1e6, "action": a.Action, "member": idx(a.Member),
+		"address": a.Addr, "role_before": string(a.Before), "leader_before": idx(a.LeaderBefore),
+		"leader_after": idx(a.LeaderAfter), "took_ms": ms(a.Took), "election_ms": ms(a.Election),
+		"first_write_ms": ms(a.FirstWrite), "note": a.Note}
 }
 
 // close ends the last test's dispatcher (the worker has returned).

@@ -170,7 +170,7 @@ func (o *runOptions) run(stdout, stderr io.Writer) error {
 	}
 	spawned := make(chan struct{})
 	var spawnedOnce sync.Once
-	disp, err := startDispatch(&o.dispatch, spawned, log)
+	disp, err := startDispatch(&o.dispatch, spawned, nil, log)
 	if err != nil {
 		return h.fail(err)
 	}

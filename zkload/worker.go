@@ -120,7 +120,8 @@ func (o *workerOptions) run(stdout, stderr io.Writer) error {
 	}
 	var wd *workerDispatch
 	if o.dispatch.on() {
-		wd = newWorkerDispatch(&o.dispatch, h.log)
+		// w is set before the worker runs, and the dispatcher sends during a test only.
+		wd = newWorkerDispatch(&o.dispatch, func(typ string, data any) error { return w.Send(typ, data) }, h.log)
 	}
 	opts.BeforeTest = fw.beforeTest
 	opts.OnTest = func(ev boomer.TestEvent) {

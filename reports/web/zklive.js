@@ -77,12 +77,15 @@
   function showFaults(fs) {
     if (!fs || fs.length === 0) return;
     doc.getElementById("zk-faults-none").hidden = true;
-    const cols = [];
+    // The faults timeline's columns in its order (zkload/dispatch.go's faultMessage), then any other.
+    const cols = ["time", "action", "member", "address", "role_before", "leader_before", "leader_after",
+      "took_ms", "election_ms", "first_write_ms", "note"];
     for (const f of fs) for (const k of Object.keys(f)) if (!cols.includes(k)) cols.push(k);
     const head = doc.querySelector("#zk-faults thead tr");
     head.textContent = "";
     for (const c of cols) head.appendChild(h("th", null, c));
-    table("zk-faults", fs.slice().reverse().map((f, i) => [String(i), cols.map(c => [c, f[c], f[c] == null ? "" : String(f[c])])]));
+    const text = (c, v) => v == null ? "" : c === "time" && typeof v === "number" ? new Date(v * 1000).toISOString().slice(11, 23) : String(v);
+    table("zk-faults", fs.slice().reverse().map((f, i) => [String(i), cols.map(c => [c, f[c], text(c, f[c])])]));
   }
 
   // chart draws or updates one time chart (zkcharts.timeChart's spec) in a node of its own.
