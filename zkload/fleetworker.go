@@ -400,6 +400,13 @@ func (f *fleetWorker) hub(ctx context.Context, in <-chan fleet.Window, loop *con
 	}
 }
 
+// lastControl is the controller the hub ran for the last test, nil if none.
+func (f *fleetWorker) lastControl() *controlLoop {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.result
+}
+
 // close stops the hub, if any, and waits for it.
 func (f *fleetWorker) close() {
 	f.mu.Lock()

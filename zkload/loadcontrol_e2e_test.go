@@ -287,6 +287,15 @@ func TestFleetSeekThroughMaster(t *testing.T) {
 		if c < 0.85*capacity || c > 1.04*capacity {
 			t.Errorf("fleet capacity %.0f/s, want within -15%%/+4%% of %d/s: %s", c, capacity, line)
 		}
+		// The hub keeps the result in its run information, where the report reads it.
+		infos, _ := filepath.Glob(filepath.Join(hubDir, "worker_*.json"))
+		if len(infos) != 1 {
+			t.Fatalf("hub's run information: %v", infos)
+		}
+		var ri rundir.RunInfo
+		if b, err := os.ReadFile(infos[0]); err != nil || json.Unmarshal(b, &ri) != nil || ri.Control == nil || math.Round(ri.Control.Capacity) != c {
+			t.Errorf("hub's run information control %+v; want the capacity %.0f", ri.Control, c)
+		}
 		// The offered rate is the fleet's: both workers' shares, merged by the hub.
 		rows := testenv.CSVRecords(t, filepath.Join(hubDir, rundir.Name(rundir.Control, "", "")))
 		followed := 0

@@ -148,6 +148,9 @@ func (o *workerOptions) run(stdout, stderr io.Writer) error {
 	defer stop()
 	err = w.Run(ctx)
 	fw.close()
+	if l := fw.lastControl(); l != nil && h.info != nil {
+		h.info.Control = l.result() // the hub's: the report reads it from worker_<tag>.json
+	}
 	if wd != nil {
 		wd.close() // the members it took out are back before the worker says it is done
 	}
