@@ -153,7 +153,7 @@ func TestRunLocalEndsWithManyFailingUsers(t *testing.T) {
 	var total, failures int64
 	var last wire.StatsReport
 	err := RunLocal(context.Background(), LocalOptions{
-		Classes: []*UserClass{failing()}, Users: 5000, SpawnRate: 1e9, RunTime: time.Second,
+		Classes: []*UserClass{failing()}, Users: 5000, SpawnRate: 1e9, RunTime: 3 * time.Second, // 1 s: spawning 5000 under -race on a loaded machine took it all
 		ReportEvery: 200 * time.Millisecond, Logger: quietLog(),
 		OnReport: func(r wire.StatsReport) {
 			total += r.StatsTotal.NumRequests
