@@ -77,7 +77,7 @@ test-setup:
 	@bash scripts/setup.sh --test
 
 test: test-setup web vet
-	$(GO) test -race -count=1 -timeout 15m ./...
+	$(GO) test -race -count=1 -timeout 19m ./...
 
 clean:
 	rm -rf bin out
