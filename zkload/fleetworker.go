@@ -77,7 +77,7 @@ func (f *fleetWorker) attach(w *boomer.Worker) {
 	w.Handle(fleet.MsgRate, f.onRate)
 	w.Handle(fleet.MsgFleet, func(m wire.Message) {
 		if d, ok := m.Data.(map[string]any); ok {
-			if n, ok := asFloat(d["workers"]); ok && n >= 1 {
+			if n, ok := wire.Number(d["workers"]); ok && n >= 1 {
 				f.workers.Store(int64(n))
 			}
 		}
@@ -252,14 +252,14 @@ func (f *fleetWorker) onRate(m wire.Message) {
 		f.log.Warn("fleet: a malformed rate message was ignored")
 		return
 	}
-	rate, _ := asFloat(d["rate"])
-	workers, _ := asFloat(d["workers"])
+	rate, _ := wire.Number(d["rate"])
+	workers, _ := wire.Number(d["workers"])
 	share := rate
 	if workers > 1 {
 		share = rate / workers
 	}
 	if shares, ok := d["shares"].(map[string]any); ok {
-		if s, ok := asFloat(shares[f.node]); ok {
+		if s, ok := wire.Number(shares[f.node]); ok {
 			share = s
 		}
 	}
@@ -269,34 +269,6 @@ func (f *fleetWorker) onRate(m wire.Message) {
 	if err := f.plan.Steer(share); err != nil {
 		f.log.Warn("fleet: rate", "err", err)
 	}
-}
-
-func asFloat(v any) (float64, bool) {
-	switch n := v.(type) {
-	case float64:
-		return n, true
-	case float32:
-		return float64(n), true
-	case int64:
-		return float64(n), true
-	case int:
-		return float64(n), true
-	case int32:
-		return float64(n), true
-	case int8:
-		return float64(n), true
-	case int16:
-		return float64(n), true
-	case uint8:
-		return float64(n), true
-	case uint16:
-		return float64(n), true
-	case uint32:
-		return float64(n), true
-	case uint64:
-		return float64(n), true
-	}
-	return 0, false
 }
 
 // startHubLocked starts the hub for a test: it announces itself to the master, merges
