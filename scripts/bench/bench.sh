@@ -127,6 +127,15 @@ csv_field() {
     { n = $2; gsub(/"/, "", n) } n == "Aggregated" && c { v = $c; gsub(/"/, "", v); print v }' "$1"
 }
 
+# summary_field LOG N: from the request table a Locust-style console summary ends with,
+# the Aggregated row's request count (N=reqs) or rate (N=rate). Locust 2.12.1 writes its
+# CSV only every second and not at exit, so a short run's CSV may still hold no
+# requests: its console summary, printed at exit, is the figure it ends with.
+summary_field() {
+  awk -v want="$2" '$1 == "Aggregated" && !done { split($0, p, "|"); n = split(p[1], a, " ");
+    split(p[3], r, " "); print (want == "reqs" ? a[2] : r[1]); done = 1 }' "$1"
+}
+
 # measure SECTION TOOL ROUND KIND CMD...: runs CMD pinned to the generator core, timing
 # its CPU (user+system, children included), then records its rate and request count
 # (KIND: csv = Locust CSV at $tmp/csv_stats.csv, wrk, bare).
@@ -144,6 +153,10 @@ measure() {
       if [ -f "$tmp/csv_stats.csv" ]; then
         rate=$(csv_field "$tmp/csv_stats.csv" "Requests/s")
         reqs=$(csv_field "$tmp/csv_stats.csv" "Request Count")
+      fi
+      if [ -z "$reqs" ] || [ "$reqs" = 0 ]; then
+        rate=$(summary_field "$log" rate)
+        reqs=$(summary_field "$log" reqs)
       fi ;;
     wrk)
       rate=$(awk '/^Requests\/sec:/ { print $2 }' "$log")
