@@ -111,7 +111,7 @@ func startProc(t testing.TB, o ProcOptions) (*Proc, error) {
 		}
 		logf.Close()
 		if t.Failed() {
-			t.Logf("testenv: last lines of %s (%s):\n%s", p.Label, p.LogPath, lastLines(p.Log(), 60))
+			t.Logf("testenv: last lines of %s (%s):\n%s", p.Label, p.LogPath, lastLines(p.Log(), 25))
 		}
 	})
 	return p, nil

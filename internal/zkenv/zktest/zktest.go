@@ -53,7 +53,7 @@ func StartOptions(t testing.TB, o zkenv.Options) *zkenv.Ensemble {
 		if t.Failed() {
 			for _, m := range e.Members() {
 				b, _ := os.ReadFile(m.LogPath())
-				t.Logf("zktest: last lines of member %d log:\n%s", m.ID, tail(string(b), 30))
+				t.Logf("zktest: last lines of member %d log:\n%s", m.ID, tail(string(b), 8))
 			}
 		}
 	})
