@@ -146,7 +146,10 @@ type User struct {
 	env   *Env
 	shard *recorder.Shard
 	extra record.Recorder // nil unless the worker has an extra sink (extended statistics)
-	dead  *atomic.Bool    // set when a stop gave up on this user: it records nothing more
+	// locked is set when extra is a record.LockedSink's shard for shard's lock: it is
+	// then recorded into under that lock, as part of the shard's own Record.
+	locked bool
+	dead   *atomic.Bool // set when a stop gave up on this user: it records nothing more
 }
 
 // Env is what a worker shares with its users for the current test.
@@ -169,6 +172,10 @@ func (u *User) Record(method, name string, elapsed time.Duration, contentLength 
 	if u.dead.Load() {
 		return
 	}
+	if u.locked {
+		u.shard.RecordAlso(u.extra, method, name, elapsed, contentLength, err)
+		return
+	}
 	u.shard.Record(method, name, elapsed, contentLength, err)
 	if u.extra != nil {
 		u.extra.Record(method, name, elapsed, contentLength, err)
@@ -182,6 +189,10 @@ func (u *User) Record(method, name string, elapsed time.Duration, contentLength 
 // extra sink, is not recorded. Safe for concurrent use, as Record.
 func (u *User) RecordValue(method, name string, v time.Duration) {
 	if u.extra == nil || !record.IsValue(method) || u.dead.Load() {
+		return
+	}
+	if u.locked {
+		u.shard.RecordOnly(u.extra, method, name, v)
 		return
 	}
 	u.extra.Record(method, name, v, 0, nil)

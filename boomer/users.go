@@ -120,11 +120,17 @@ func (p *Users) SetSink(s record.Sink) {
 	p.sink = s
 }
 
-func (p *Users) shardOf(id int) record.Recorder {
-	if p.sink == nil {
-		return nil
+// extraOf returns the extra sink's recorder for user id and whether it records under
+// the user's Locust shard's lock (a record.LockedSink).
+func (p *Users) extraOf(id int) (record.Recorder, bool) {
+	switch s := p.sink.(type) {
+	case nil:
+		return nil, false
+	case record.LockedSink:
+		return s.LockedShard(p.rec.Shard(id).Locker()), true
+	default:
+		return s.Shard(id), false
 	}
-	return p.sink.Shard(id)
 }
 
 // Exceptions delivers unhandled task errors and panics, to be sent to the master.
@@ -430,9 +436,9 @@ func (p *Users) start(c *UserClass, g gate, atGate *sync.WaitGroup) *handle {
 		Rand:  rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(id))),
 		env:   p.env,
 		shard: p.rec.Shard(id),
-		extra: p.shardOf(id),
 		dead:  &h.dead,
 	}
+	h.u.extra, h.u.locked = p.extraOf(id)
 	soft, softCancel := context.WithCancel(context.Background())
 	hard, hardCancel := context.WithCancel(context.Background())
 	h.soft = softCancel

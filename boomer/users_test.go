@@ -317,6 +317,75 @@ func TestSinkSeesEveryRequest(t *testing.T) {
 	}
 }
 
+// lockedSink is a record.LockedSink that counts, per lock, what reaches it with plain
+// (unsynchronised) fields: the race detector reports any Record not under its lock.
+type lockedSink struct {
+	mu     sync.Mutex
+	shards map[sync.Locker]*lockedCount
+}
+
+type lockedCount struct {
+	l        sync.Locker
+	requests map[string]int
+}
+
+func (s *lockedSink) Shard(int) record.Recorder { panic("a LockedSink's Shard was used") }
+
+func (s *lockedSink) LockedShard(l sync.Locker) record.Recorder {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.shards[l] == nil {
+		s.shards[l] = &lockedCount{l: l, requests: map[string]int{}}
+	}
+	return s.shards[l]
+}
+
+func (c *lockedCount) Record(method, _ string, _ time.Duration, _ int64, _ error) { c.requests[method]++ }
+
+// counts sums every shard's counts, each read under its lock.
+func (s *lockedSink) counts() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sum := map[string]int{}
+	for _, c := range s.shards {
+		c.l.Lock()
+		for m, n := range c.requests {
+			sum[m] += n
+		}
+		c.l.Unlock()
+	}
+	return sum
+}
+
+// TestLockedSinkRecordsUnderTheUsersLock: a record.LockedSink gets every request and
+// value under the lock of the user's Locust shard (one lock a request), and its counts
+// equal the Locust stats' while users run.
+func TestLockedSinkRecordsUnderTheUsersLock(t *testing.T) {
+	rec := recorder.New(recorder.Options{Shards: 2})
+	var n userCounts
+	us, err := NewUsers([]*UserClass{counting("A", &n, time.Millisecond)}, rec, "", quietLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := &lockedSink{shards: map[sync.Locker]*lockedCount{}}
+	us.SetSink(sink)
+	us.SetTargets(map[string]int{"A": 5})
+	waitFor(t, "some requests", func() bool { return sink.counts()["GET"] > 50 })
+	<-us.StopAll(time.Second)
+	got := sink.counts()
+	if want := int(rec.Report().StatsTotal.NumRequests); got["GET"] != want || len(sink.shards) != 2 {
+		t.Errorf("sink saw %v over %d locks, the Locust stats %d requests over 2 shards", got, len(sink.shards), want)
+	}
+
+	var dead atomic.Bool
+	u := &User{shard: rec.Shard(0), dead: &dead}
+	u.extra, u.locked = us.extraOf(0)
+	u.RecordValue("~schedule_lag", "Get", time.Millisecond)
+	if v := sink.counts()["~schedule_lag"]; v != 1 || rec.Report().StatsTotal.NumRequests != 0 {
+		t.Errorf("a value reached the sink %d times (want 1) or the Locust stats", v)
+	}
+}
+
 // methodSink keeps the methods that reach it.
 type methodSink struct {
 	mu      sync.Mutex

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/zkload/zkload/boomer/recorder"
+	"github.com/zkload/zkload/record"
 )
 
 func benchCollector(b *testing.B) *Collector {
@@ -78,17 +79,21 @@ func echoServer(b *testing.B) net.Conn {
 }
 
 // BenchmarkRecordOverhead compares what recording a request costs without the sink
-// (Locust stats only, as a worker without --stats-collect) and with it, alone and
-// beside a 64-byte loopback TCP round trip timed with time.Now as a task times a
-// request. The sink's share of a request is (sink - locust) / roundtrip+locust.
+// (Locust stats only, as a worker without extended statistics), with the sink as a
+// worker records into it (a record.LockedSink: under the Locust shard's lock, in the
+// same call), and with the sink as a separate Recorder taking its own lock (as before
+// LockedSink, and as any other record.Sink is used). Each is alone and beside a 64-byte
+// loopback TCP round trip timed with time.Now as a task times a request.
 func BenchmarkRecordOverhead(b *testing.B) {
-	run := func(b *testing.B, withSink, withRequest bool) {
+	const none, oneLock, twoLocks = 0, 1, 2
+	run := func(b *testing.B, sinkMode int, withRequest bool) {
 		rec := recorder.New(recorder.Options{})
 		shard := rec.Shard(0)
-		var sink interface {
-			Record(string, string, time.Duration, int64, error)
-		}
-		if withSink {
+		var sink record.Recorder
+		switch sinkMode {
+		case oneLock:
+			sink = benchCollector(b).LockedShard(shard.Locker())
+		case twoLocks:
 			sink = benchCollector(b).Shard(0)
 		}
 		var conn net.Conn
@@ -109,16 +114,23 @@ func BenchmarkRecordOverhead(b *testing.B) {
 				}
 			}
 			elapsed := time.Since(start)
-			shard.Record("get", "Get", elapsed, 64, nil)
-			if sink != nil {
+			switch sinkMode {
+			case none:
+				shard.Record("get", "Get", elapsed, 64, nil)
+			case oneLock:
+				shard.RecordAlso(sink, "get", "Get", elapsed, 64, nil)
+			case twoLocks:
+				shard.Record("get", "Get", elapsed, 64, nil)
 				sink.Record("get", "Get", elapsed, 64, nil)
 			}
 		}
 	}
-	b.Run("record/locust", func(b *testing.B) { run(b, false, false) })
-	b.Run("record/locust+sink", func(b *testing.B) { run(b, true, false) })
-	b.Run("request/locust", func(b *testing.B) { run(b, false, true) })
-	b.Run("request/locust+sink", func(b *testing.B) { run(b, true, true) })
+	b.Run("record/locust", func(b *testing.B) { run(b, none, false) })
+	b.Run("record/locust+sink", func(b *testing.B) { run(b, oneLock, false) })
+	b.Run("record/locust+sink-two-locks", func(b *testing.B) { run(b, twoLocks, false) })
+	b.Run("request/locust", func(b *testing.B) { run(b, none, true) })
+	b.Run("request/locust+sink", func(b *testing.B) { run(b, oneLock, true) })
+	b.Run("request/locust+sink-two-locks", func(b *testing.B) { run(b, twoLocks, true) })
 }
 
 // BenchmarkCollect is one snapshot (the background goroutine's work per interval) with

@@ -56,7 +56,7 @@ type Window struct {
 
 // Collector is a record.Sink that keeps windowed microsecond histograms per (method,
 // name) and writes them out every interval. Recording takes only the lock of the
-// recording user's shard. Start runs the snapshot loop; Close writes the last interval.
+// recording user's shard, or none as a record.LockedSink. Start runs the snapshot loop; Close writes the last interval.
 type Collector struct {
 	opts   Options
 	shards []shard
@@ -75,6 +75,11 @@ type Collector struct {
 
 	stop context.CancelFunc
 	done chan struct{}
+
+	// lockedMu guards locked, the shards of record.LockedSink callers by their lock.
+	// Collect takes it (under mu) and then each shard's lock; LockedShard takes only it.
+	lockedMu sync.Mutex
+	locked   map[sync.Locker]*lockedShard
 }
 
 // shard is the state of the users mapped to one shard: two generations of entries, so
@@ -99,14 +104,30 @@ func newGen() *gen { return &gen{entries: make(map[Key]*Summary)} }
 // first time the shard sees a (method, name) and for a failure's new error text.
 func (s *shard) Record(method, name string, elapsed time.Duration, contentLength int64, err error) {
 	s.mu.Lock()
-	g := s.cur
+	s.cur.record(method, name, elapsed, contentLength, err)
+	s.mu.Unlock()
+}
+
+// lockedShard is a shard whose lock belongs to the caller (record.LockedSink): Record
+// runs under it, Collect takes it to swap the generations.
+type lockedShard struct {
+	mu    sync.Locker
+	cur   *gen
+	spare *gen
+}
+
+// Record records one request into the shard's current window; the caller holds s.mu.
+func (s *lockedShard) Record(method, name string, elapsed time.Duration, contentLength int64, err error) {
+	s.cur.record(method, name, elapsed, contentLength, err)
+}
+
+func (g *gen) record(method, name string, elapsed time.Duration, contentLength int64, err error) {
 	e := g.last
 	if e == nil || g.lastMethod != method || g.lastName != name {
 		e = summaryFor(g.entries, Key{method, name})
 		g.last, g.lastMethod, g.lastName = e, method, name
 	}
 	e.record(elapsed, contentLength, err)
-	s.mu.Unlock()
 }
 
 // New checks the options and creates the output files, writing the CSV header.
@@ -173,6 +194,22 @@ func (c *Collector) Shard(i int) record.Recorder {
 		i += n
 	}
 	return &c.shards[i]
+}
+
+// LockedShard returns the Recorder for users that record while holding mu (see
+// record.LockedSink): recording into it takes no lock of the collector's.
+func (c *Collector) LockedShard(mu sync.Locker) record.Recorder {
+	c.lockedMu.Lock()
+	defer c.lockedMu.Unlock()
+	if s := c.locked[mu]; s != nil {
+		return s
+	}
+	if c.locked == nil {
+		c.locked = make(map[sync.Locker]*lockedShard)
+	}
+	s := &lockedShard{mu: mu, cur: newGen(), spare: newGen()}
+	c.locked[mu] = s
+	return s
 }
 
 // Start runs the snapshot loop in a goroutine until ctx is done or Close is called.
@@ -246,14 +283,17 @@ func (c *Collector) Collect() error {
 		s.cur, s.spare = s.spare, s.cur
 		g := s.spare
 		s.mu.Unlock()
-		for k, e := range g.entries {
-			if e.Requests == 0 {
-				continue
-			}
-			summaryFor(c.win, k).Add(e)
-			e.Reset()
-		}
+		c.take(g)
 	}
+	c.lockedMu.Lock()
+	for _, s := range c.locked {
+		s.mu.Lock()
+		s.cur, s.spare = s.spare, s.cur
+		g := s.spare
+		s.mu.Unlock()
+		c.take(g)
+	}
+	c.lockedMu.Unlock()
 	values := false
 	for k, w := range c.win {
 		switch {
@@ -305,6 +345,17 @@ func (c *Collector) Collect() error {
 		c.win[k].Reset()
 	}
 	return c.err
+}
+
+// take adds a swapped-out generation to the window and empties it; c.mu is held.
+func (c *Collector) take(g *gen) {
+	for k, e := range g.entries {
+		if e.Requests == 0 {
+			continue
+		}
+		summaryFor(c.win, k).Add(e)
+		e.Reset()
+	}
 }
 
 // Cumulative calls fn with every entry's statistics since the collector started, as of

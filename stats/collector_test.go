@@ -474,9 +474,21 @@ func TestReadDistributionsTruncated(t *testing.T) {
 
 // TestConcurrentRecord records from many goroutines while snapshots run: no request is
 // lost or counted twice (run with -race).
+// TestConcurrentRecord records from 16 goroutines while windows are taken without
+// pause, through the collector's shards and through LockedShard under the callers' 4
+// locks (as boomer's users record); every request must be in exactly one window.
 func TestConcurrentRecord(t *testing.T) {
+	t.Run("own locks", func(t *testing.T) { concurrentRecord(t, false) })
+	t.Run("callers' locks", func(t *testing.T) { concurrentRecord(t, true) })
+}
+
+func concurrentRecord(t *testing.T, callersLocks bool) {
 	clk := &fakeClock{t: time.Unix(1, 0)}
 	c, csvPath, _ := newTestCollector(t, clk, 0)
+	var locks [4]sync.Mutex
+	if callersLocks && c.LockedShard(&locks[1]) != c.LockedShard(&locks[1]) {
+		t.Fatal("LockedShard gave two recorders for one lock")
+	}
 	var wg sync.WaitGroup
 	const users, per = 16, 2000
 	stop := make(chan struct{})
@@ -497,9 +509,19 @@ func TestConcurrentRecord(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r := c.Shard(u)
+			if !callersLocks {
+				r := c.Shard(u)
+				for i := 0; i < per; i++ {
+					r.Record("get", "Get", time.Duration(i)*time.Microsecond, 1, nil)
+				}
+				return
+			}
+			mu := &locks[u%len(locks)]
+			r := c.LockedShard(mu)
 			for i := 0; i < per; i++ {
+				mu.Lock()
 				r.Record("get", "Get", time.Duration(i)*time.Microsecond, 1, nil)
+				mu.Unlock()
 			}
 		}()
 	}

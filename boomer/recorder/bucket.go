@@ -75,3 +75,26 @@ func keyOf(slot int) int64 {
 	}
 	return 10000 + (s-(slotsFine+slotsMid+slotsCoarse-1))*1000
 }
+
+// bucketNS is Bucket for a response time in whole nanoseconds, in integer arithmetic:
+// what Record computes for every request. It equals Bucket(float64(ns)/1e6) for every
+// ns >= 0 (the float quotient is the exact one correctly rounded, which never moves a
+// value onto or off a tie of the rounding that follows; TestBucketNSIsBucket checks it).
+func bucketNS(ns int64) int64 {
+	var unit int64 // the bucket's width in ns
+	switch {
+	case ns < 99_500_000: // rounds to < 100 ms; Bucket's rt < 100 includes [99.5, 100), which rounds to 100 either way
+		unit = 1_000_000
+	case ns < 1_000_000_000:
+		unit = 10_000_000
+	case ns < 10_000_000_000:
+		unit = 100_000_000
+	default:
+		unit = 1_000_000_000
+	}
+	q, r := ns/unit, ns%unit
+	if half := unit / 2; r > half || (r == half && q&1 == 1) {
+		q++
+	}
+	return q * (unit / 1_000_000)
+}

@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"time"
 	"unsafe"
+
+	"github.com/zkload/zkload/record"
 )
 
 // Options configures a Recorder; the zero value is ready to use.
@@ -130,6 +132,28 @@ type shardState struct {
 // failed, with err.Error() as the error's text. An elapsed < 0 records a request
 // without a response time (Locust's num_none_requests): it is counted but not timed.
 func (s *Shard) Record(method, name string, elapsed time.Duration, contentLength int64, err error) {
+	s.record(method, name, elapsed, contentLength, err, nil)
+}
+
+// Locker returns the lock that Record holds while it records: the lock a
+// record.LockedSink's shard for this shard's users records under (RecordAlso).
+func (s *Shard) Locker() sync.Locker { return &s.mu }
+
+// RecordAlso records as Record does and, under the same lock, into also: a
+// record.LockedSink's shard for Locker. One request then takes one lock, not two.
+func (s *Shard) RecordAlso(also record.Recorder, method, name string, elapsed time.Duration, contentLength int64, err error) {
+	s.record(method, name, elapsed, contentLength, err, also)
+}
+
+// RecordOnly records into also alone, under the shard's lock: a value (record.IsValue)
+// for a record.LockedSink's shard for Locker, which never reaches the Locust stats.
+func (s *Shard) RecordOnly(also record.Recorder, method, name string, v time.Duration) {
+	s.mu.Lock()
+	also.Record(method, name, v, 0, nil)
+	s.mu.Unlock()
+}
+
+func (s *Shard) record(method, name string, elapsed time.Duration, contentLength int64, err error, also record.Recorder) {
 	// Everything that does not touch shard state happens before the lock, so the
 	// critical section is only map lookups and counter updates.
 	var text string
@@ -147,7 +171,7 @@ func (s *Shard) Record(method, name string, elapsed time.Duration, contentLength
 	slot := -1
 	var key int64
 	if ns >= 0 {
-		key = Bucket(float64(ns) / 1e6)
+		key = bucketNS(ns)
 		slot = slotOf(key)
 	}
 
@@ -183,6 +207,9 @@ func (s *Shard) Record(method, name string, elapsed time.Duration, contentLength
 		e.numFail++
 		e.failSec = bumpSecond(e.failSec, sec)
 		e.recordError(text, nowNS)
+	}
+	if also != nil {
+		also.Record(method, name, elapsed, contentLength, err)
 	}
 	s.mu.Unlock()
 }
