@@ -340,7 +340,9 @@ func (s *lockedSink) LockedShard(l sync.Locker) record.Recorder {
 	return s.shards[l]
 }
 
-func (c *lockedCount) Record(method, _ string, _ time.Duration, _ int64, _ error) { c.requests[method]++ }
+func (c *lockedCount) Record(method, _ string, _ time.Duration, _ int64, _ error) {
+	c.requests[method]++
+}
 
 // counts sums every shard's counts, each read under its lock.
 func (s *lockedSink) counts() map[string]int {
