@@ -245,6 +245,11 @@ func (w *Worker) State() string { return w.state.Load().(string) }
 // Call it before Run.
 func (w *Worker) Handle(typ string, fn func(wire.Message)) { w.handlers[typ] = fn }
 
+// SetSink makes the users started from now on record into s as well as into the
+// Locust stats (nil: into the Locust stats alone). Called from BeforeTest, it chooses
+// the sink of the test about to start.
+func (w *Worker) SetSink(s record.Sink) { w.users.SetSink(s) }
+
 // Send sends a custom message to the master. It fails if the worker is not running.
 func (w *Worker) Send(typ string, data any) error {
 	return w.send(typ, data)

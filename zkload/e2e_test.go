@@ -437,3 +437,34 @@ func TestBadInputGivesOneLineErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestPlainLocustfileMaster: a master whose locustfile is the user's own (a stub class,
+// no zkload relay) drives a zkload worker. The worker sends none of the fleet's
+// messages, which would reach no handler and cost the master a warning a second, and
+// the test runs as usual (every request the target served is the master's).
+func TestPlainLocustfileMaster(t *testing.T) {
+	t.Parallel()
+	lf := filepath.Join(t.TempDir(), "locustfile.py")
+	if err := os.WriteFile(lf, []byte("from locust import User, task\n\n\nclass Http(User):\n    @task\n    def get(self):\n        pass\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	testenv.ForEachLocust(t, func(t *testing.T, l testenv.Locust) {
+		t.Parallel()
+		target := testenv.HTTPTarget(t, testenv.TargetOptions{Delay: 2 * time.Millisecond})
+		m := testenv.StartMaster(t, testenv.MasterOptions{Locust: l, Locustfile: lf, Headless: true, ExpectWorkers: 1,
+			Users: 2, SpawnRate: 2, RunTime: "4s", CSVPrefix: "run", Host: target.URL})
+		w := startWorker(t, m)
+		if code := m.Wait(60 * time.Second); code != 0 {
+			t.Fatalf("master exit code %d, want 0\n%s", code, m.Log())
+		}
+		if code := w.Wait(10 * time.Second); code != 0 {
+			t.Errorf("%s exit code %d, want 0", w.Label, code)
+		}
+		noMasterErrors(t, m)
+		noWorkerComplaints(t, w)
+		counted := csvInt(t, testenv.CSVAggregated(t, m.CSV("stats")), "Request Count")
+		if served := target.Total(); served == 0 || counted != served {
+			t.Errorf("target served %d, master counted %d", served, counted)
+		}
+	})
+}

@@ -41,10 +41,14 @@ type fleetWorker struct {
 	// Http's --http-rate): given by the master, a rate is the fleet's.
 	rates []*setting.Spec
 
-	mu       sync.Mutex
-	node     string
-	index    int
-	inTest   bool
+	mu     sync.Mutex
+	node   string
+	index  int
+	inTest bool
+	// relay is whether this test's master runs zkload's relay (the generated
+	// locustfile): without it the fleet's messages would reach no handler, and Locust
+	// logs a warning for each one.
+	relay    bool
 	hubStop  context.CancelFunc
 	hubDone  chan struct{}
 	hubIn    chan fleet.Window
@@ -124,18 +128,44 @@ func (f *fleetWorker) controlFor(opts map[string]any) *controlOptions {
 	return o
 }
 
-// beforeTest steers the plan before the users start when the test's controller sets
-// the rate: paused until the hub's first decision reaches this worker.
-func (f *fleetWorker) beforeTest(opts map[string]any) {
-	o := f.controlFor(opts)
+// relayPresent reports whether a master's parsed options come from a locustfile with
+// zkload's relay: it adds the load-control options, so they are present (empty or not).
+func relayPresent(opts map[string]any) bool {
+	for _, s := range controlSettings() {
+		if _, ok := opts[s.Option]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// relayed reports whether the current test's master runs zkload's relay.
+func (f *fleetWorker) relayed() bool {
 	f.mu.Lock()
-	f.ctl = o
+	defer f.mu.Unlock()
+	return f.relay
+}
+
+// beforeTest steers the plan before the users start when the test's controller sets
+// the rate: paused until the hub's first decision reaches this worker. It returns
+// whether the master relays the fleet's messages (relayPresent): only then do windows
+// flow, and the page and the controller exist.
+func (f *fleetWorker) beforeTest(opts map[string]any) bool {
+	relay := relayPresent(opts)
+	var o *controlOptions
+	if relay {
+		o = f.controlFor(opts)
+	} else if f.controlFor(opts) != nil {
+		f.log.Error("load control needs zkload's relay on the master: run the master with the locustfile that `zkload locustfile` writes; the test runs without it")
+	}
+	f.mu.Lock()
+	f.ctl, f.relay = o, relay
 	f.mu.Unlock()
 	if o != nil && o.rate() {
 		if err := f.plan.Steer(0); err != nil {
 			f.log.Error("load control", "err", err)
 		}
-		return
+		return relay
 	}
 	// A rate from the master's options is the fleet's: this worker offers its share.
 	if r, which := f.masterRate(opts); r > 0 {
@@ -143,13 +173,14 @@ func (f *fleetWorker) beforeTest(opts map[string]any) {
 		share := r / float64(n)
 		if err := f.plan.Steer(share); err != nil {
 			f.log.Error("fleet rate", "err", err)
-			return
+			return relay
 		}
 		f.log.Info("the master's rate is the fleet's: this worker offers its share", "option", which, "rate", r, "workers", n,
 			"share", strconv.FormatFloat(share, 'f', 2, 64))
-		return
+		return relay
 	}
 	f.plan.Release()
+	return relay
 }
 
 // onTest follows the test: windows flow while it runs; worker 0 hosts the hub.
@@ -159,7 +190,7 @@ func (f *fleetWorker) onTest(ev boomer.TestEvent) {
 	switch ev.Kind {
 	case boomer.TestStarted:
 		f.inTest, f.index = true, ev.Index
-		if ev.Index == 0 && f.hubStop == nil {
+		if ev.Index == 0 && f.hubStop == nil && f.relay {
 			f.startHubLocked()
 		}
 	case boomer.TestEnded:
@@ -174,9 +205,9 @@ func (f *fleetWorker) onTest(ev boomer.TestEvent) {
 // onWindow is the extended statistics' window hook: the window goes to the master.
 func (f *fleetWorker) onWindow(sw stats.Window) {
 	f.mu.Lock()
-	in, index := f.inTest, f.index
+	in, index, relay := f.inTest, f.index, f.relay
 	f.mu.Unlock()
-	if !in || f.w == nil {
+	if !in || !relay || f.w == nil {
 		return
 	}
 	w := fleet.Window{Worker: index, Node: f.node, End: sw.End, Width: sw.End.Sub(sw.Start), Users: sw.Users}

@@ -121,9 +121,27 @@ func (o *workerOptions) run(stdout, stderr io.Writer) error {
 	var wd *workerDispatch
 	if o.dispatch.on() {
 		// w is set before the worker runs, and the dispatcher sends during a test only.
-		wd = newWorkerDispatch(&o.dispatch, func(typ string, data any) error { return w.Send(typ, data) }, h.log)
+		wd = newWorkerDispatch(&o.dispatch, func(typ string, data any) error {
+			if !fw.relayed() {
+				return nil // a master without zkload's relay has no page to show it on
+			}
+			return w.Send(typ, data)
+		}, h.log)
 	}
-	opts.BeforeTest = fw.beforeTest
+	// The users record into the extended statistics only when something reads them:
+	// their files, the Prometheus endpoint, or the fleet's windows (the master's page and
+	// controller), which exist only when the master runs zkload's relay.
+	always := o.harness.stats.interval != 0 || h.prom != nil
+	if !always {
+		opts.Sink = nil
+	}
+	opts.BeforeTest = func(parsed map[string]any) {
+		if fw.beforeTest(parsed) || always {
+			w.SetSink(sink)
+		} else {
+			w.SetSink(nil)
+		}
+	}
 	opts.OnTest = func(ev boomer.TestEvent) {
 		if wd != nil {
 			wd.onTest(ev)
