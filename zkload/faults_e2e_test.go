@@ -2,10 +2,14 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -292,5 +296,57 @@ func TestPauseAndPartitionInTheReport(t *testing.T) {
 		if r := faults.PollRole(ctx, addr); !r.Serving() {
 			t.Errorf("member %s after the run: %s, want serving", addr, r)
 		}
+	}
+}
+
+// TestFaultsReachTheLivePage: behind a master with its web UI (zkload's relay in the
+// generated locustfile), the fault program's actions reach the master as they happen
+// and its /zkload/fleet.json, which the zkload page lists them from, holds them as the
+// run directory's timeline does. (TestLivePage drives the page itself in both UIs.)
+func TestFaultsReachTheLivePage(t *testing.T) {
+	t.Parallel()
+	connect, dir := startEnsembleCommand(t, 3)
+	m := testenv.StartMaster(t, testenv.MasterOptions{Locust: testenv.Debian(), Locustfile: zkLocustfile(t, "Set"), StopTimeout: time.Second})
+	out := filepath.Join(t.TempDir(), "run")
+	args := []string{"--hosts", connect, "--pseudo-root", "/faults-live", "--report-dir", out,
+		"--dispatch-program", "once\npoll_initial_hatch_complete 100\nsleep 500\ndisable_follower\nsleep 1000\nenable_all\n",
+		"--dispatch-control", dir, "Set"}
+	workers := []*testenv.Proc{zkWorker(t, m, args...), zkWorker(t, m, args...)}
+	m.WaitReadyWorkers(2, 30*time.Second)
+	m.Swarm(4, 4, "zk://"+connect)
+
+	var fleetJSON struct {
+		Faults []map[string]any `json:"faults"`
+	}
+	eventually(t, 60*time.Second, func() bool {
+		resp, err := http.Get(m.WebURL() + "/zkload/fleet.json?last=1")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		return json.NewDecoder(resp.Body).Decode(&fleetJSON) == nil && len(fleetJSON.Faults) >= 2
+	}, func() string {
+		return fmt.Sprintf("the master's fleet.json has faults %v, want the program's 2 actions", fleetJSON.Faults)
+	})
+
+	m.StopTest()
+	for _, w := range workers {
+		w.Signal(syscall.SIGTERM)
+		if code := w.Wait(30 * time.Second); code != 0 {
+			t.Errorf("%s: exit code %d", w.Label, code)
+		}
+	}
+	rows := testenv.CSVRecords(t, filepath.Join(out, "faults.csv"))
+	if len(rows) != 2 || len(fleetJSON.Faults) != 2 {
+		t.Fatalf("timeline %v, fleet.json %v: want 2 actions in each", rows, fleetJSON.Faults)
+	}
+	for i, want := range []string{"disable", "enable"} {
+		got := fleetJSON.Faults[i]
+		if got["action"] != want || rows[i]["Action"] != want || got["address"] != rows[i]["Address"] {
+			t.Errorf("action %d: fleet.json %v, timeline %v; want %s of the same member in both", i, got, rows[i], want)
+		}
+	}
+	if got := fleetJSON.Faults[0]["role_before"]; got != "follower" || rows[0]["Role Before"] != "follower" {
+		t.Errorf("the disabled member was a %v (timeline: %s), want a follower", got, rows[0]["Role Before"])
 	}
 }

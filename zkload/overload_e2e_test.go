@@ -50,8 +50,10 @@ func checkFailedRunCSVs(t *testing.T, prefix string) int64 {
 	var occ int64
 	for _, row := range failures {
 		// HttpUser's text for a refused connection, as Locust 2.12.1's failures CSV
-		// writes it: the repr of the text (2.28 dropped that extra repr).
-		if row["Error"] != `"ConnectionRefusedError(111, 'Connection refused')"` {
+		// writes it: the repr of the text (2.28 dropped that extra repr); or, when more
+		// connects are in flight at once than the process may open files (20,000 on
+		// some CI machines, for 100,000 users), the text of that limit.
+		if e := row["Error"]; e != `"ConnectionRefusedError(111, 'Connection refused')"` && e != `"OSError(24, 'Too many open files')"` {
 			t.Errorf("failures.csv: unexpected error %q", row["Error"])
 		}
 		occ += csvInt(t, row, "Occurrences")
