@@ -185,7 +185,7 @@ func h0(cfg HoldConfig) float64 {
 
 // Start decides the first rate.
 func (h *Hold) Start(now time.Time) Decision {
-	h.last = Decision{At: now, Unit: Rate, Rate: h.rate, Reason: fmt.Sprintf("hold %s: start at %.4g/s", h.cfg.Setpoint.Text, h.rate)}
+	h.last = Decision{At: now, Unit: Rate, Rate: h.rate, Reason: fmt.Sprintf("hold %s: start at %s/s", h.cfg.Setpoint.Text, num(h.rate))}
 	return h.last
 }
 
@@ -215,7 +215,7 @@ func (h *Hold) Observe(w Window) Decision {
 		// The target served less than it was offered: offering more only grows its
 		// queue. The step below starts from what it served.
 		h.rate = a
-		why = fmt.Sprintf("achieved %.4g/s of %.4g/s offered: from what was served; ", a, w.Offered)
+		why = fmt.Sprintf("achieved %s/s of %s/s offered: from what was served; ", num(a), num(w.Offered))
 	}
 	if known && y < h.cfg.Approach*sp.Value && !h.behind(w) {
 		h.low++
@@ -289,7 +289,7 @@ func (h *Hold) Observe(w Window) Decision {
 	}
 	pt.Rate, pt.Phase = h.rate, h.phase
 	h.trace = append(h.trace, pt)
-	h.last = Decision{At: w.End, Unit: Rate, Rate: h.rate, Reason: fmt.Sprintf("%s: %.4g → %.4g/s (%s)", why, prev, h.rate, h.phase)}
+	h.last = Decision{At: w.End, Unit: Rate, Rate: h.rate, Reason: fmt.Sprintf("%s: %s → %s/s (%s)", why, num(prev), num(h.rate), h.phase)}
 	return h.last
 }
 

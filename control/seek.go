@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"time"
 )
 
@@ -96,9 +97,9 @@ func (r SeekResult) String() string {
 	case r.Capacity == 0:
 		return fmt.Sprintf("no capacity found: %s", r.Reason)
 	case r.Hi == 0:
-		return fmt.Sprintf("capacity at least %.4g%s (%s) after %d steps", r.Capacity, u, r.Reason, len(r.Steps))
+		return fmt.Sprintf("capacity at least %s%s (%s) after %d steps", num(r.Capacity), u, r.Reason, len(r.Steps))
 	}
-	return fmt.Sprintf("capacity %.4g%s (between %.4g and %.4g%s, %.2g%%) after %d steps", r.Capacity, u, r.Lo, r.Hi, u, 100*r.Precision, len(r.Steps))
+	return fmt.Sprintf("capacity %s%s (between %s and %s%s, %.2g%%) after %d steps", num(r.Capacity), u, num(r.Lo), num(r.Hi), u, 100*r.Precision, len(r.Steps))
 }
 
 // Seek searches the highest sustained load at which every constraint holds.
@@ -305,17 +306,17 @@ func (s *Seek) drain(w Window) Decision {
 	if w.Achieved() <= (1+s.cfg.Throughput)*o+3*math.Sqrt(o/w.Width.Seconds()) {
 		s.draining = false
 		d := s.hold(s.nextLevel, w.End)
-		d.Reason = fmt.Sprintf("drained (achieved %.4g/s of %.4g/s); next %s", w.Achieved(), o, d.Reason)
+		d.Reason = fmt.Sprintf("drained (achieved %s/s of %s/s); next %s", num(w.Achieved()), num(o), d.Reason)
 		return d
 	}
 	if held := w.End.Sub(s.drainStart); held >= s.drainLimit {
-		s.res.Done, s.res.Reason = true, fmt.Sprintf("the target still served a backlog (%.4g/s at %.4g/s offered) %s after the last failed step", w.Achieved(), o, held.Round(time.Second))
+		s.res.Done, s.res.Reason = true, fmt.Sprintf("the target still served a backlog (%s/s at %s/s offered) %s after the last failed step", num(w.Achieved()), num(o), held.Round(time.Second))
 		d := s.decision(s.lo, w.End)
 		d.Done, d.Reason = true, s.res.String()
 		s.last = d
 		return d
 	}
-	s.last.At, s.last.Reason = w.End, fmt.Sprintf("draining at %s: the target still serves a backlog (%.4g/s)", s.format(s.drainRate), w.Achieved())
+	s.last.At, s.last.Reason = w.End, fmt.Sprintf("draining at %s: the target still serves a backlog (%s/s)", s.format(s.drainRate), num(w.Achieved()))
 	return s.last
 }
 
@@ -417,5 +418,14 @@ func (s *Seek) format(v float64) string {
 	if s.cfg.Unit == Users {
 		return fmt.Sprintf("%d users", int(v))
 	}
-	return fmt.Sprintf("%.4g/s", v)
+	return fmt.Sprintf("%s/s", num(v))
+}
+
+// num shows a level or a rate in a reason: four significant digits, but a whole
+// number from 1000 on (13454/s, not 1.345e+04/s).
+func num(v float64) string {
+	if math.Abs(v) >= 1000 {
+		return strconv.FormatFloat(math.Round(v), 'f', 0, 64)
+	}
+	return strconv.FormatFloat(v, 'g', 4, 64)
 }

@@ -536,11 +536,11 @@ func (s *Shape) decide(now time.Time) Decision {
 		d.Users, d.SpawnRate = int(v), s.spawn
 		d.Reason = fmt.Sprintf("%s: %d users", s.lastLine, d.Users)
 		if s.spawn > 0 {
-			d.Reason += fmt.Sprintf(" at %.4g/s", s.spawn)
+			d.Reason += fmt.Sprintf(" at %s/s", num(s.spawn))
 		}
 	} else {
 		d.Rate = v
-		d.Reason = fmt.Sprintf("%s: %.4g/s", s.lastLine, v)
+		d.Reason = fmt.Sprintf("%s: %s/s", s.lastLine, num(v))
 	}
 	if s.done {
 		d.Wake = time.Time{}

@@ -138,7 +138,7 @@ func (j *judge) observe(w Window) (stepOutcome, Step) {
 		// Gross overload: every window held longer only adds to the backlog the next
 		// step must wait for.
 		st := j.step(w, []Window{w}, false)
-		st.Pass, st.Reason = false, fmt.Sprintf("achieved %.4g/s, less than half the %.4g/s offered: the target cannot keep up", a, w.Offered)
+		st.Pass, st.Reason = false, fmt.Sprintf("achieved %s/s, less than half the %s/s offered: the target cannot keep up", num(a), num(w.Offered))
 		return failed, st
 	}
 	held := w.End.Sub(j.start)
@@ -233,9 +233,9 @@ func (j *judge) passes(w Window) (bool, string) {
 		a := w.Achieved()
 		floor := (1-j.throughput)*w.Offered - 3*math.Sqrt(w.Offered/w.Width.Seconds())
 		if a < floor {
-			return false, fmt.Sprintf("achieved %.4g/s < %.4g/s offered: the target cannot keep up", a, w.Offered)
+			return false, fmt.Sprintf("achieved %s/s < %s/s offered: the target cannot keep up", num(a), num(w.Offered))
 		}
-		held = append(held, fmt.Sprintf("achieved %.4g/s of %.4g/s", a, w.Offered))
+		held = append(held, fmt.Sprintf("achieved %s/s of %s/s", num(a), num(w.Offered)))
 	}
 	if j.unit == Users && !j.allowExpiry {
 		if n := expired(w); n > 0 {
