@@ -208,17 +208,20 @@ func (fs *flagSet) help(w io.Writer) {
 		}
 		byGroup[s.Group] = append(byGroup[s.Group], s)
 	}
+	// A master's option name means something only where a master's options reach:
+	// a worker, and the locustfile that adds them to the master.
+	master := fs.name == "worker" || fs.name == "locustfile"
 	for _, g := range groups {
 		fmt.Fprintf(w, "\n%s:\n", g)
 		for _, s := range byGroup[g] {
-			fmt.Fprint(w, helpEntry(s))
+			fmt.Fprint(w, helpEntry(s, master))
 		}
 	}
 }
 
 // helpEntry is one flag's lines of help: "  -u, --users N" then its text, defaults
-// and sources, wrapped.
-func helpEntry(s *setting.Spec) string {
+// and sources (the master's option when master is set), wrapped.
+func helpEntry(s *setting.Spec, master bool) string {
 	name := "--" + s.Flag
 	if s.Flag == "" {
 		name = s.Env + "=" + s.Arg // environment only
@@ -248,7 +251,7 @@ func helpEntry(s *setting.Spec) string {
 		}
 		notes = append(notes, "env: "+env)
 	}
-	if s.Option != "" && !s.Secret {
+	if master && s.Option != "" && !s.Secret {
 		notes = append(notes, "master: --"+strings.ReplaceAll(s.Option, "_", "-"))
 	}
 	if len(notes) > 0 {

@@ -430,6 +430,14 @@ func TestBadInputGivesOneLineErrors(t *testing.T) {
 			t.Errorf("zkload %s: exit %d\n%s", strings.Join(args, " "), code, p.Log())
 		}
 	}
+	// A master's option is named where a master's options reach (a worker), and not
+	// in a standalone run's help, where there is no master.
+	oneLine := func(s string) string { return strings.Join(strings.Fields(s), " ") }
+	if w, r := oneLine(runZkload(t, 0, "worker", "--help")), oneLine(runZkload(t, 0, "run", "--help")); !strings.Contains(w, "master: --zkload-seek") ||
+		strings.Contains(r, "master: --") {
+		t.Errorf("the master's option names: in worker --help %v (want them), in run --help %v (want none)",
+			strings.Contains(w, "master: --zkload-seek"), strings.Contains(r, "master: --"))
+	}
 	list := runZkload(t, 0, "list")
 	for _, want := range []string{"Http (weight 1)", "SetAndGet", "CreateAndDelete"} {
 		if !strings.Contains(list, want) {
