@@ -85,10 +85,22 @@ type Collector struct {
 // shard is the state of the users mapped to one shard: two generations of entries, so
 // that a snapshot holds the lock only to swap them.
 type shard struct {
-	mu    sync.Mutex
-	cur   *gen
-	spare *gen
-	_     [64]byte // keep shards on separate cache lines
+	mu sync.Mutex
+	gens
+	_ [64]byte // keep shards on separate cache lines
+}
+
+// gens are a shard's two generations: Record writes into cur; a snapshot swaps them
+// under the shard's lock and then reads the old one without it.
+type gens struct{ cur, spare *gen }
+
+// swap swaps the generations under l and returns the one that was written into.
+func (g *gens) swap(l sync.Locker) *gen {
+	l.Lock()
+	g.cur, g.spare = g.spare, g.cur
+	old := g.spare
+	l.Unlock()
+	return old
 }
 
 type gen struct {
@@ -111,9 +123,8 @@ func (s *shard) Record(method, name string, elapsed time.Duration, contentLength
 // lockedShard is a shard whose lock belongs to the caller (record.LockedSink): Record
 // runs under it, Collect takes it to swap the generations.
 type lockedShard struct {
-	mu    sync.Locker
-	cur   *gen
-	spare *gen
+	mu sync.Locker
+	gens
 }
 
 // Record records one request into the shard's current window; the caller holds s.mu.
@@ -207,7 +218,7 @@ func (c *Collector) LockedShard(mu sync.Locker) record.Recorder {
 	if c.locked == nil {
 		c.locked = make(map[sync.Locker]*lockedShard)
 	}
-	s := &lockedShard{mu: mu, cur: newGen(), spare: newGen()}
+	s := &lockedShard{mu: mu, gens: gens{newGen(), newGen()}}
 	c.locked[mu] = s
 	return s
 }
@@ -279,19 +290,11 @@ func (c *Collector) Collect() error {
 	total := summaryFor(c.win, TotalKey)
 	for i := range c.shards {
 		s := &c.shards[i]
-		s.mu.Lock()
-		s.cur, s.spare = s.spare, s.cur
-		g := s.spare
-		s.mu.Unlock()
-		c.take(g)
+		c.take(s.swap(&s.mu))
 	}
 	c.lockedMu.Lock()
 	for _, s := range c.locked {
-		s.mu.Lock()
-		s.cur, s.spare = s.spare, s.cur
-		g := s.spare
-		s.mu.Unlock()
-		c.take(g)
+		c.take(s.swap(s.mu))
 	}
 	c.lockedMu.Unlock()
 	values := false
