@@ -57,8 +57,7 @@ func generateReport(dir string, stdout, stderr io.Writer) {
 		}
 		return
 	}
-	// HOOK(report): no `zkload report` in this build; the directory is ready for it.
-	fmt.Fprintf(stderr, "zkload: no report generator in this build; the run's files are in %s\n", dir)
+	panic("zkload: no report command") // a programming error: commands() has it
 }
 
 // flagSettings returns the settings of run.json: the flags given (or defaulted by
