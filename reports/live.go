@@ -47,15 +47,18 @@ zklive.start();</script>
 // locustfile serves at /zkload: one HTML document with everything inside (uPlot when
 // this build has it, zkcharts.js, the page's own code and styles), so that it works on
 // a network without the internet. It reads the master's /zkload/fleet.json.
-func LivePage() string {
+func LivePage() string { return livePage(embeddedLib) }
+
+// livePage is the page with lib as its chart library (nil: tables only, and a note).
+func livePage(lib *webLib) string {
 	d := struct {
 		LibJS                  template.JS
 		LibCSS, ChartsCSS, CSS template.CSS
 		ChartsJS, JS           template.JS
 		Note                   string
 	}{ChartsCSS: template.CSS(zkchartsCSS), CSS: template.CSS(zkliveCSS), ChartsJS: template.JS(zkchartsJS), JS: template.JS(zkliveJS)}
-	if embeddedLib != nil {
-		d.LibJS, d.LibCSS = template.JS(embeddedLib.JS), template.CSS(embeddedLib.CSS)
+	if lib != nil {
+		d.LibJS, d.LibCSS = template.JS(lib.JS), template.CSS(lib.CSS)
 	} else {
 		d.Note = liveNote
 	}

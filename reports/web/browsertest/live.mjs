@@ -1,9 +1,10 @@
-// live.mjs BASE_URL old|react [SHOT_PNG]: opens a Locust master's web UI (BASE_URL, with
+// live.mjs BASE_URL old|react|page [SHOT_PNG]: opens a Locust master's web UI (BASE_URL, with
 // the locustfile `zkload locustfile` generates) in headless Chromium (Debian's
 // /usr/bin/chromium, or $CHROMIUM) through puppeteer-core, and follows the way to the
 // zkload page as a person would: in the old UI (Locust 2.12.1) the zkload tab, whose
 // pane holds the page; in the React UI (the newest) the zkload tab (a table of the last
-// window's operations), then the Download Data tab's link to the page. It reads what
+// window's operations), then the Download Data tab's link to the page; with "page",
+// BASE_URL is the zkload page itself (reports' TestLivePageWithoutTheChartLibrary). It reads what
 // the page shows twice, 3 s apart, and prints it as JSON for the Go test
 // (zkload's TestLivePage) to check: console errors, requests that left the master, the
 // React tab's rows, and per read the window's end, the requests counted, the workers,
@@ -15,8 +16,8 @@ import os from "node:os";
 import path from "node:path";
 
 const [base, kind, shot] = process.argv.slice(2);
-if (!base || !["old", "react"].includes(kind)) {
-  console.error("usage: node live.mjs BASE_URL old|react [SHOT_PNG]");
+if (!base || !["old", "react", "page"].includes(kind)) {
+  console.error("usage: node live.mjs BASE_URL old|react|page [SHOT_PNG]");
   process.exit(2);
 }
 const origin = new URL(base).origin;
@@ -48,6 +49,7 @@ function read() {
     charts: [...document.querySelectorAll("[data-chart]")].filter(n => n._zkchart).length,
     interactive: typeof window.uPlot === "function",
     error: document.getElementById("zk-error").textContent,
+    note: (document.getElementById("zk-static") || {}).textContent || "",
   };
 }
 
@@ -70,7 +72,10 @@ try {
   lap("ui");
 
   let doc; // the frame or page that shows the zkload page
-  if (kind === "old") {
+  if (kind === "page") {
+    doc = page.mainFrame();
+    out.way = "the page itself";
+  } else if (kind === "old") {
     await page.waitForSelector("a.zkload-tab-link", { timeout: 10000 });
     await page.click("a.zkload-tab-link");
     await page.waitForFunction(() => {
