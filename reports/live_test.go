@@ -1,15 +1,11 @@
 package reports
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -69,16 +65,7 @@ func TestLivePageWithoutTheChartLibrary(t *testing.T) {
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, node, script, srv.URL+"/zkload", "page")
-	cmd.Env = append(os.Environ(), "CHROMIUM="+chromium)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	b, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("%s: %v\n%s", script, err, stderr.String())
-	}
+	b := testenv.RunBrowserScript(t, 2*time.Minute, node, chromium, script, srv.URL+"/zkload", "page")
 	var res struct {
 		Failure string
 		Errors  []string
@@ -94,7 +81,7 @@ func TestLivePageWithoutTheChartLibrary(t *testing.T) {
 		}
 	}
 	if err := json.Unmarshal(b, &res); err != nil || res.Failure != "" {
-		t.Fatalf("%s: %v %s\n%s\n%s", script, err, res.Failure, b, stderr.String())
+		t.Fatalf("%s: %v %s\n%s", script, err, res.Failure, b)
 	}
 	if len(res.Errors) > 0 || len(res.Outside) > 0 || len(res.Reads) != 2 {
 		t.Fatalf("console errors %v, requests to elsewhere %v, %d reads (want none, none, 2)", res.Errors, res.Outside, len(res.Reads))
@@ -122,24 +109,12 @@ func TestLivePageWithoutTheChartLibrary(t *testing.T) {
 	}
 }
 
-// browserTools returns node, the page script and Chromium, which scripts/setup.sh
-// --test installs; without them the test fails, or skips with testenv.SkipE2EEnv=1.
+// browserTools returns node, the page script and Chromium.
 func browserTools(t *testing.T) (node, script, chromium string) {
 	t.Helper()
-	chromium = "/usr/bin/chromium"
-	script, _ = filepath.Abs(filepath.Join("web", "browsertest", "live.mjs"))
-	node, err := exec.LookPath("node")
-	if err == nil {
-		_, err = os.Stat(filepath.Join(filepath.Dir(script), "node_modules", "puppeteer-core"))
-	}
-	if err == nil {
-		_, err = os.Stat(chromium)
-	}
+	script, err := filepath.Abs(filepath.Join("web", "browsertest", "live.mjs"))
 	if err != nil {
-		if os.Getenv(testenv.SkipE2EEnv) == "1" {
-			t.Skipf("no browser tools: %v", err)
-		}
-		t.Fatalf("no browser tools (%v): install them with scripts/setup.sh --test (or set %s=1)", err, testenv.SkipE2EEnv)
+		t.Fatal(err)
 	}
-	return node, script, chromium
+	return testenv.RequireNode(t, script), script, testenv.RequireChromium(t)
 }

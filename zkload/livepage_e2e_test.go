@@ -1,11 +1,9 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -121,34 +119,15 @@ func TestLivePage(t *testing.T) {
 func browserScript(t *testing.T, name string) (node, script string) {
 	t.Helper()
 	script = filepath.Join(repoRoot(t), "reports", "web", "browsertest", name)
-	node, err := exec.LookPath("node")
-	if err == nil {
-		_, err = os.Stat(filepath.Join(filepath.Dir(script), "node_modules", "puppeteer-core"))
-	}
-	if err != nil {
-		if os.Getenv(testenv.SkipE2EEnv) == "1" {
-			t.Skipf("no node or puppeteer-core: %v", err)
-		}
-		t.Fatalf("no node or puppeteer-core (%v): install them with scripts/setup.sh --test (or set %s=1)", err, testenv.SkipE2EEnv)
-	}
-	return node, script
+	return testenv.RequireNode(t, script), script
 }
 
 func runLiveScript(t *testing.T, node, chromium string, args []string) liveResult {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, node, args...)
-	cmd.Env = append(os.Environ(), "CHROMIUM="+chromium)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	b, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("%s: %v\n%s", args[0], err, stderr.String())
-	}
+	b := testenv.RunBrowserScript(t, 2*time.Minute, node, chromium, args[0], args[1:]...)
 	var res liveResult
 	if err := json.Unmarshal(b, &res); err != nil {
-		t.Fatalf("%s: %v\n%s\n%s", args[0], err, b, stderr.String())
+		t.Fatalf("%s: %v\n%s", args[0], err, b)
 	}
 	if res.Failure != "" {
 		t.Fatalf("in the browser: %s", res.Failure)

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"context"
 	"encoding/csv"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -126,31 +124,12 @@ func reportPage(t *testing.T, dir string) string {
 // keeps them there: doc/report-*.png are taken so).
 func checkInBrowser(t *testing.T, report, runDir, test string) {
 	chromium := requireChromium(t)
-	script := filepath.Join(repoRoot(t), "reports", "web", "browsertest", "check.mjs")
-	node, err := exec.LookPath("node")
-	if err == nil {
-		_, err = os.Stat(filepath.Join(filepath.Dir(script), "node_modules", "puppeteer-core"))
-	}
-	if err != nil {
-		if os.Getenv(testenv.SkipE2EEnv) == "1" {
-			t.Skipf("no node or puppeteer-core: %v", err)
-		}
-		t.Fatalf("no node or puppeteer-core (%v): install them with scripts/setup.sh --test (or set %s=1)", err, testenv.SkipE2EEnv)
-	}
+	node, script := browserScript(t, "check.mjs")
 	shots := os.Getenv("ZKLOAD_REPORT_SHOTS")
 	if shots == "" {
 		shots = t.TempDir()
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, node, script, report, "t-"+test, shots)
-	cmd.Env = append(os.Environ(), "CHROMIUM="+chromium)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	b, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("%s: %v\n%s", script, err, stderr.String())
-	}
+	b := testenv.RunBrowserScript(t, 90*time.Second, node, chromium, script, report, "t-"+test, shots)
 	var res struct {
 		Errors, Outside []string
 		Requests        int
@@ -168,7 +147,7 @@ func checkInBrowser(t *testing.T, report, runDir, test string) {
 		}
 	}
 	if err := json.Unmarshal(b, &res); err != nil {
-		t.Fatalf("%s: %v\n%s\n%s", script, err, b, stderr.String())
+		t.Fatalf("%s: %v\n%s", script, err, b)
 	}
 	t.Logf("browser: loaded in %d ms, %d requests, hovered %s at %.3f: %s", res.LoadMS, res.Requests, res.Hover.Series, res.Hover.X, res.Hover.Shown)
 	if !res.Interactive {

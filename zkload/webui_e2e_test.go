@@ -300,17 +300,7 @@ func uiSwarmForm(t *testing.T, m *testenv.Master, l testenv.Locust, users int, r
 }
 
 // requireChromium returns headless Chromium's path (scripts/setup.sh --test installs it).
-func requireChromium(t *testing.T) string {
-	t.Helper()
-	const chromium = "/usr/bin/chromium"
-	if _, err := os.Stat(chromium); err != nil {
-		if os.Getenv(testenv.SkipE2EEnv) == "1" {
-			t.Skipf("no %s", chromium)
-		}
-		t.Fatalf("no %s: install it with scripts/setup.sh --test (or set %s=1)", chromium, testenv.SkipE2EEnv)
-	}
-	return chromium
-}
+func requireChromium(t *testing.T) string { return testenv.RequireChromium(t) }
 
 // runChromium runs headless Chromium on a page with a profile of its own (instances of
 // parallel tests must not share one) and gives it 5 s of virtual time: the UIs fetch
