@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-zookeeper/zk"
@@ -35,7 +37,9 @@ const probeRetry = 10 * time.Millisecond
 // An error means the ensemble does not take the probe's writes (an ACL, SASL...): the
 // dispatcher runs without it.
 func NewProbe(ctx context.Context, servers []string, log *slog.Logger) (*Probe, error) {
-	conn, events, err := zk.Connect(servers, 10*time.Second, zk.WithLogger(quietZK{}))
+	const sessionTimeout = 10 * time.Second
+	conn, events, err := zk.Connect(servers, sessionTimeout, zk.WithLogger(quietZK{}),
+		zk.WithDialer(boundedHandshake(sessionTimeout/time.Duration(max(len(servers), 1)))))
 	if err != nil {
 		return nil, fmt.Errorf("write probe: %w", err)
 	}
@@ -51,6 +55,39 @@ func NewProbe(ctx context.Context, servers []string, log *slog.Logger) (*Probe, 
 		return nil, fmt.Errorf("write probe %s: %w", p.path, err)
 	}
 	return p, nil
+}
+
+// boundedHandshake is a dialer whose connections bound the wait for a member's answer
+// to a new session at limit, as ZooKeeper's Java client does (the session timeout over
+// the number of servers). go-zookeeper waits ten times its receive timeout (67 s for a
+// 10 s session): a probe that reconnected to a paused member (SIGSTOP: the kernel
+// accepts the connection, nothing answers) would wait that long before trying another
+// member, and time go-zookeeper, not the ensemble.
+func boundedHandshake(limit time.Duration) zk.Dialer {
+	return func(network, address string, timeout time.Duration) (net.Conn, error) {
+		c, err := net.DialTimeout(network, address, timeout)
+		if err != nil {
+			return nil, err
+		}
+		return &handshakeConn{Conn: c, limit: limit}, nil
+	}
+}
+
+// handshakeConn bounds the first read deadline set on it, the one go-zookeeper sets
+// for the answer to its connect request; later ones (its receive loop's) are its own.
+type handshakeConn struct {
+	net.Conn
+	limit time.Duration
+	set   atomic.Bool
+}
+
+func (c *handshakeConn) SetReadDeadline(t time.Time) error {
+	if !c.set.Swap(true) {
+		if bound := time.Now().Add(c.limit); t.IsZero() || t.After(bound) {
+			t = bound
+		}
+	}
+	return c.Conn.SetReadDeadline(t)
 }
 
 // FirstWrite writes until a write succeeds, from now on, and returns when it did; the
