@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -219,8 +220,14 @@ func checkInBrowser(t *testing.T, report, runDir, test string) {
 			match = true
 		}
 	}
-	if len(want) > 1 {
-		merged := stats.NewSummary()
+	// Which windows a slot holds depends on where the report's slots begin (the earliest
+	// window's start), which the page does not say: under load a window may end within a
+	// millisecond of a slot's edge, or two of a worker's windows share a slot (the point
+	// is then their histograms merged). So the point must be the p99 of this worker's
+	// windows of the operation around it: one window, or two or three in a row merged,
+	// from its distribution file.
+	if !match {
+		var near []*stats.Distribution
 		dfiles, _ := filepath.Glob(filepath.Join(runDir, test+"_ext_distrib_*.jsonl"))
 		for _, f := range dfiles {
 			ds, err := stats.ReadDistributions(f)
@@ -230,15 +237,23 @@ func checkInBrowser(t *testing.T, report, runDir, test string) {
 			for i := range ds {
 				d := &ds[i]
 				end := float64(d.End.UnixNano()) / 1e9
-				if d.ClientID == h.Worker && d.Method != "" && !d.Key.IsValue() && end >= h.X-width-0.001 && end < h.X+0.001 {
-					merged.Add(&d.Summary)
+				if d.ClientID == h.Worker && d.Method != "" && !d.Key.IsValue() && end >= h.X-2*width-0.001 && end < h.X+width+0.001 {
+					near = append(near, d)
 				}
 			}
 		}
-		if merged.Requests > 0 && math.Abs(float64(merged.Percentile(99))/1000-shown) < 0.0005 {
-			match = true
+		sort.Slice(near, func(a, b int) bool { return near[a].End.Before(near[b].End) })
+		for a := range near {
+			merged := stats.NewSummary()
+			for b := a; b < len(near) && b < a+3; b++ {
+				merged.Add(&near[b].Summary)
+				p99 := float64(merged.Percentile(99)) / 1000
+				want = append(want, fmt.Sprintf("%.3f (windows %d-%d)", p99, a, b))
+				if merged.Requests > 0 && math.Abs(p99-shown) < 0.0005 {
+					match = true
+				}
+			}
 		}
-		want = append(want, fmt.Sprintf("%.3f merged", float64(merged.Percentile(99))/1000))
 	}
 	if !match {
 		t.Errorf("hovered %q shows %s ms at %.3f; the worker's ext_stats CSV has %q in that slot", h.Series, h.Shown, h.X, want)
